@@ -1,0 +1,41 @@
+pub mod fixtures;
+pub mod list;
+
+use anyhow::{Result, bail};
+use filterbench_runners::{catalog, engines};
+
+/// The arms named on the command line (all of them when none is given), checked by name.
+pub fn select_arms(arms: &[String]) -> Result<Vec<&'static str>> {
+    let known = engines::arm_names();
+    if arms.is_empty() {
+        return Ok(known);
+    }
+    arms.iter()
+        .map(|a| {
+            known
+                .iter()
+                .find(|k| **k == a.as_str())
+                .copied()
+                .ok_or_else(|| anyhow::anyhow!("unknown arm `{a}` (known: {})", known.join(", ")))
+        })
+        .collect()
+}
+
+/// The filters named on the command line (all of them when none is given).
+pub fn select_filters(names: &[String]) -> Result<Vec<catalog::Filter>> {
+    let all = catalog::discover()?;
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for n in names {
+        match all.iter().find(|f| f.name == *n) {
+            Some(f) => out.push(f.clone()),
+            None => bail!(
+                "unknown filter `{n}` (known: {})",
+                all.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    Ok(out)
+}

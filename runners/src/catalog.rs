@@ -1,0 +1,93 @@
+//! The filter catalogue: every folder in `filters/` with its fixtures and both builds.
+
+use std::path::{Path, PathBuf};
+
+use crate::engines::Artifacts;
+use crate::fixtures::FixtureFile;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Fixtures {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("no filter named `{0}` in the catalogue")]
+    Unknown(String),
+}
+
+/// One filter of the catalogue.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub name: String,
+    pub dir: PathBuf,
+    pub artifacts: Artifacts,
+    pub fixtures: FixtureFile,
+}
+
+/// Where the filter sources are (`FILTERBENCH_FILTERS_DIR` overrides the build-time path).
+pub fn source_dir() -> PathBuf {
+    std::env::var_os("FILTERBENCH_FILTERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("FILTERBENCH_FILTERS_SRC")))
+}
+
+/// The `.wasm` and native library `runners/build.rs` produced for a filter folder.
+pub fn artifacts_for(name: &str) -> Artifacts {
+    let lib = format!("filter_{}", name.replace('-', "_"));
+    Artifacts {
+        wasm: Some(Path::new(env!("FILTERBENCH_WASM_DIR")).join(format!("{lib}.wasm"))),
+        native: Some(
+            Path::new(env!("FILTERBENCH_NATIVE_DIR")).join(format!(
+                "{}{lib}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            )),
+        ),
+    }
+}
+
+/// Every filter, sorted by name.
+pub fn discover() -> Result<Vec<Filter>, CatalogError> {
+    let dir = source_dir();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CatalogError::Io { path, source }
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+        let entry = entry.map_err(io(&dir))?;
+        let fixtures_path = entry.path().join("fixtures.json");
+        if !entry.path().join("Cargo.toml").exists() || !fixtures_path.exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&fixtures_path).map_err(io(&fixtures_path))?;
+        let fixtures: FixtureFile =
+            serde_json::from_str(&text).map_err(|source| CatalogError::Fixtures {
+                path: fixtures_path.clone(),
+                source,
+            })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        out.push(Filter {
+            artifacts: artifacts_for(&name),
+            name,
+            dir: entry.path(),
+            fixtures,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// One filter by name.
+pub fn find(name: &str) -> Result<Filter, CatalogError> {
+    discover()?
+        .into_iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| CatalogError::Unknown(name.to_string()))
+}

@@ -1,0 +1,229 @@
+//! The `native` arm: the same filter crate built as a shared library and driven with host
+//! calls as direct function calls, as Envoy's NullVM does.
+//!
+//! Each instance loads its own copy of the library, so instances share no SDK state (the
+//! SDK keeps its dispatcher in statics), just as separate VMs share none. A native filter
+//! runs unsandboxed: a panic in it aborts the process (NullVM has the same property).
+
+use std::cell::Cell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use filterbench_abi::{ImportId, NATIVE_SHIM_VERSION, NativeHostCall};
+use libloading::Library;
+
+use super::{Artifacts, CallError, Engine, EngineError, Instance, Limits, LoadedModule};
+use crate::host::abi::{self, GuestMemory, HostError};
+use crate::host::callbacks::{CALLBACKS, Callback, Ret};
+use crate::host::HostState;
+
+pub struct NativeEngine;
+
+impl NativeEngine {
+    pub fn make(_: &Limits) -> Box<dyn Engine> {
+        Box::new(NativeEngine)
+    }
+}
+
+impl Engine for NativeEngine {
+    fn name(&self) -> &str {
+        "native"
+    }
+    fn version(&self) -> String {
+        format!("rustc {}", env!("FILTERBENCH_RUSTC_VERSION"))
+    }
+    fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
+        let path = artifacts.native.clone().ok_or(EngineError::NoArtifact {
+            arm: "native".into(),
+            what: "native shared library",
+        })?;
+        let bytes = std::fs::read(&path).map_err(|source| EngineError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        // Load one copy now so a library without the shim fails here, not on first use.
+        drop(NativeInstance::open(&path, &bytes, None)?);
+        Ok(Box::new(NativeModule { path, bytes }))
+    }
+}
+
+struct NativeModule {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl LoadedModule for NativeModule {
+    fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+        Ok(Box::new(NativeInstance::open(&self.path, &self.bytes, Some(host))?))
+    }
+}
+
+type Fn0 = unsafe extern "C" fn() -> usize;
+type Fn1 = unsafe extern "C" fn(usize) -> usize;
+type Fn2 = unsafe extern "C" fn(usize, usize) -> usize;
+type Fn3 = unsafe extern "C" fn(usize, usize, usize) -> usize;
+type Fn5 = unsafe extern "C" fn(usize, usize, usize, usize, usize) -> usize;
+
+struct NativeInstance {
+    state: Box<NativeState>,
+    callbacks: Vec<Option<usize>>,
+    // Last: the library must outlive the function addresses above.
+    _lib: Library,
+}
+
+/// What host calls reach through the thread-local pointer.
+struct NativeState {
+    host: Option<HostState>,
+    alloc: usize,
+}
+
+thread_local! {
+    /// The instance whose callback is running on this thread (set only around calls).
+    static CURRENT: Cell<*mut NativeState> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+unsafe extern "C" fn host_entry(id: u32, args: *const u64, nargs: usize) -> u32 {
+    const INTERNAL_FAILURE: u32 = 10;
+    let state = CURRENT.with(Cell::get);
+    let Some(id) = ImportId::from_index(id) else {
+        return INTERNAL_FAILURE;
+    };
+    if state.is_null() {
+        return INTERNAL_FAILURE;
+    }
+    // SAFETY: CURRENT points at the NativeState of the instance whose callback is on this
+    // thread's stack; args/nargs come from the shim's local array.
+    let (state, args) = unsafe { (&mut *state, std::slice::from_raw_parts(args, nargs)) };
+    let mut mem = NativeMemory { state };
+    // Native allocations cannot fail short of an abort, so HostError only reports bad input.
+    abi::dispatch(id, &mut mem, args).unwrap_or(INTERNAL_FAILURE)
+}
+
+struct NativeMemory<'a> {
+    state: &'a mut NativeState,
+}
+
+impl GuestMemory for NativeMemory<'_> {
+    fn ptr_size(&self) -> usize {
+        std::mem::size_of::<usize>()
+    }
+    fn read(&mut self, ptr: u64, len: u64) -> Result<Vec<u8>, HostError> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        if ptr == 0 {
+            return Err(HostError::OutOfBounds { ptr, len });
+        }
+        // SAFETY: the filter passed a pointer into its own (our process's) memory; a native
+        // filter is trusted code, exactly as under NullVM.
+        Ok(unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) }.to_vec())
+    }
+    fn write(&mut self, ptr: u64, data: &[u8]) -> Result<(), HostError> {
+        if ptr == 0 {
+            return Err(HostError::OutOfBounds {
+                ptr,
+                len: data.len() as u64,
+            });
+        }
+        // SAFETY: as for read.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr as *mut u8, data.len()) };
+        Ok(())
+    }
+    fn alloc(&mut self, size: u64) -> Result<u64, HostError> {
+        // SAFETY: `alloc` is the library's proxy_on_memory_allocate.
+        let f: Fn1 = unsafe { std::mem::transmute::<usize, Fn1>(self.state.alloc) };
+        Ok(unsafe { f(size as usize) } as u64)
+    }
+    fn host(&mut self) -> &mut HostState {
+        self.state.host.as_mut().expect("host state present during calls")
+    }
+}
+
+impl NativeInstance {
+    fn open(path: &Path, bytes: &[u8], host: Option<HostState>) -> Result<Self, EngineError> {
+        let err = |message: String| EngineError::Native {
+            path: path.to_path_buf(),
+            message,
+        };
+        // A private copy gives this instance its own statics; the file can go once mapped.
+        let mut copy = tempfile::Builder::new()
+            .prefix("filterbench-native-")
+            .suffix(".so")
+            .tempfile()
+            .map_err(|e| err(format!("cannot make a private copy: {e}")))?;
+        copy.write_all(bytes)
+            .map_err(|e| err(format!("cannot make a private copy: {e}")))?;
+        // SAFETY: loading runs the library's initialisers; filters are our own trusted builds.
+        let lib = unsafe { Library::new(copy.path()) }.map_err(|e| err(e.to_string()))?;
+        drop(copy);
+        let sym = |name: &str| -> Option<usize> {
+            // SAFETY: we only take the address; calls go through typed transmutes by arity.
+            unsafe { lib.get::<unsafe extern "C" fn()>(name.as_bytes()) }
+                .ok()
+                .map(|s| *s as usize)
+        };
+        if sym(crate::host::callbacks::ABI_MARKER).is_none() {
+            return Err(err("no proxy_abi_version_0_2_1 symbol: not a proxy-wasm 0.2.1 filter".into()));
+        }
+        let init = sym("filterbench_native_init").ok_or_else(|| {
+            err("no filterbench_native_init symbol: the filter was not linked with filterbench-native-shim".into())
+        })?;
+        // SAFETY: the shim defines filterbench_native_init with this signature.
+        let init: unsafe extern "C" fn(NativeHostCall) -> u32 = unsafe { std::mem::transmute(init) };
+        let version = unsafe { init(host_entry) };
+        if version != NATIVE_SHIM_VERSION {
+            return Err(err(format!(
+                "native shim protocol {version}, this host speaks {NATIVE_SHIM_VERSION}: rebuild the filter"
+            )));
+        }
+        let callbacks: Vec<Option<usize>> = CALLBACKS
+            .iter()
+            .map(|c| sym(c.name).or_else(|| c.alias.and_then(sym)))
+            .collect();
+        let alloc = callbacks[Callback::MemoryAllocate as usize]
+            .ok_or_else(|| err("no proxy_on_memory_allocate symbol".into()))?;
+        Ok(NativeInstance {
+            state: Box::new(NativeState { host, alloc }),
+            callbacks,
+            _lib: lib,
+        })
+    }
+}
+
+impl Instance for NativeInstance {
+    fn call(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, CallError> {
+        super::check_arity(cb, args);
+        let Some(f) = self.callbacks[cb as usize] else {
+            return Ok(None);
+        };
+        let a = |i: usize| args[i] as usize;
+        let prev = CURRENT.with(|c| c.replace(&mut *self.state));
+        // SAFETY: `f` is the library's export with `cb.spec().params` integer-class
+        // parameters; extra result bits are masked below per the declared return type.
+        let raw = unsafe {
+            match args.len() {
+                0 => std::mem::transmute::<usize, Fn0>(f)(),
+                1 => std::mem::transmute::<usize, Fn1>(f)(a(0)),
+                2 => std::mem::transmute::<usize, Fn2>(f)(a(0), a(1)),
+                3 => std::mem::transmute::<usize, Fn3>(f)(a(0), a(1), a(2)),
+                5 => std::mem::transmute::<usize, Fn5>(f)(a(0), a(1), a(2), a(3), a(4)),
+                n => unreachable!("no callback has {n} parameters"),
+            }
+        };
+        CURRENT.with(|c| c.set(prev));
+        Ok(Some(match cb.spec().ret {
+            Ret::None => 0,
+            Ret::Bool => (raw & 0xff != 0) as u64,
+            Ret::U32 => raw as u32 as u64,
+            Ret::Ptr => raw as u64,
+        }))
+    }
+
+    fn host(&mut self) -> &mut HostState {
+        self.state.host.as_mut().expect("instance has host state")
+    }
+
+    fn memory_bytes(&mut self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,541 @@
+//! Differential fixtures: each filter's `fixtures.json` run on every arm. A case passes on an
+//! arm when its expectations hold *and* its whole outcome equals the reference arm's.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::engines::LoadedModule;
+use crate::host::state::LogRecord;
+use crate::host::{
+    Clock, HeaderMap, HostState, HttpExchange, HttpOutcome, Message, SharedData, TcpConnection,
+    TcpEvent, TcpOutcome, Vm, VmError,
+};
+
+/// The default fixture clock: 2023-11-14T22:13:20Z.
+pub const DEFAULT_CLOCK_NS: u64 = 1_700_000_000_000_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilterKind {
+    Http,
+    Tcp,
+}
+
+/// Bytes written as text, base64 or a generated repetition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Body {
+    Text(String),
+    Base64 {
+        base64: String,
+    },
+    Repeat {
+        repeat: String,
+        times: usize,
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        suffix: String,
+    },
+}
+
+impl Body {
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            Body::Text(s) => s.as_bytes().to_vec(),
+            Body::Base64 { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64)
+                .unwrap_or_else(|e| panic!("fixture base64 {base64:?}: {e}")),
+            Body::Repeat {
+                repeat,
+                times,
+                prefix,
+                suffix,
+            } => {
+                let mut v = Vec::with_capacity(prefix.len() + repeat.len() * times + suffix.len());
+                v.extend_from_slice(prefix.as_bytes());
+                for _ in 0..*times {
+                    v.extend_from_slice(repeat.as_bytes());
+                }
+                v.extend_from_slice(suffix.as_bytes());
+                v
+            }
+        }
+    }
+}
+
+pub type Header = (String, Body);
+
+fn header_map(h: &[Header]) -> HeaderMap {
+    h.iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.bytes()))
+        .collect()
+}
+
+/// Distinguishes an absent key (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    #[serde(default)]
+    pub headers: Vec<Header>,
+    pub body: Option<Body>,
+    #[serde(default)]
+    pub chunk_size: usize,
+}
+
+impl MessageSpec {
+    pub fn message(&self) -> Message {
+        Message {
+            headers: header_map(&self.headers),
+            body: self.body.as_ref().map(Body::bytes).unwrap_or_default(),
+            chunk_size: self.chunk_size,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalReplyExpect {
+    pub status: u32,
+    pub body: Option<Body>,
+    #[serde(default)]
+    pub headers_include: Vec<Header>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpExpect {
+    pub request_headers: Option<Vec<Header>>,
+    #[serde(default)]
+    pub request_headers_include: Vec<Header>,
+    #[serde(default)]
+    pub request_headers_exclude: Vec<String>,
+    pub response_headers: Option<Vec<Header>>,
+    #[serde(default)]
+    pub response_headers_include: Vec<Header>,
+    #[serde(default)]
+    pub response_headers_exclude: Vec<String>,
+    pub request_body: Option<Body>,
+    pub response_body: Option<Body>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub local_reply: Option<Option<LocalReplyExpect>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestCase {
+    #[serde(default)]
+    pub request: MessageSpec,
+    #[serde(default)]
+    pub response: MessageSpec,
+    #[serde(default)]
+    pub expect: HttpExpect,
+}
+
+impl RequestCase {
+    pub fn exchange(&self) -> HttpExchange {
+        HttpExchange {
+            request: self.request.message(),
+            response: self.response.message(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    pub downstream: Option<Body>,
+    pub upstream: Option<Body>,
+    #[serde(default)]
+    pub end_of_stream: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpExpect {
+    pub downstream_forwarded: Option<Body>,
+    pub upstream_forwarded: Option<Body>,
+    pub closed: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionCase {
+    pub events: Vec<EventSpec>,
+    #[serde(default)]
+    pub expect: TcpExpect,
+}
+
+impl ConnectionCase {
+    pub fn connection(&self) -> TcpConnection {
+        TcpConnection {
+            events: self
+                .events
+                .iter()
+                .map(|e| match (&e.downstream, &e.upstream) {
+                    (Some(d), _) => TcpEvent::Downstream {
+                        data: d.bytes(),
+                        end_of_stream: e.end_of_stream,
+                    },
+                    (None, u) => TcpEvent::Upstream {
+                        data: u.as_ref().map(Body::bytes).unwrap_or_default(),
+                        end_of_stream: e.end_of_stream,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    /// Absent: the file's default; `null`: no configuration; a string: sent raw.
+    #[serde(default, deserialize_with = "double_option")]
+    pub config: Option<Option<Value>>,
+    pub clock_ns: Option<u64>,
+    #[serde(default = "yes")]
+    pub expect_configure: bool,
+    #[serde(default)]
+    pub requests: Vec<RequestCase>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionCase>,
+    #[serde(default)]
+    pub expect_metrics: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub expect_logs: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureFile {
+    pub filter: String,
+    pub kind: FilterKind,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub config: Value,
+    pub cases: Vec<Case>,
+}
+
+/// The plugin configuration bytes of a configuration value (strings are sent raw).
+pub fn config_bytes(v: &Value) -> Vec<u8> {
+    match v {
+        Value::String(s) => s.as_bytes().to_vec(),
+        other => serde_json::to_vec(other).expect("JSON value serialises"),
+    }
+}
+
+impl FixtureFile {
+    /// The plugin configuration a case runs with.
+    pub fn case_config(&self, case: &Case) -> Option<Vec<u8>> {
+        match &case.config {
+            None => Some(config_bytes(&self.config)),
+            Some(None) => None,
+            Some(Some(v)) => Some(config_bytes(v)),
+        }
+    }
+}
+
+/// Result of one request or connection; a failure keeps only what is engine-independent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Http(HttpOutcome),
+    Tcp(TcpOutcome),
+    Failed(String),
+}
+
+/// Everything a case produced on one arm.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaseOutcome {
+    pub start_error: Option<String>,
+    pub configured: bool,
+    pub steps: Vec<Step>,
+    pub metrics: BTreeMap<String, i64>,
+    pub logs: Vec<LogRecord>,
+    pub unimplemented: BTreeMap<&'static str, u64>,
+    /// VMs discarded and recreated after a failure.
+    pub vm_restarts: u32,
+}
+
+/// Engine-independent description of a VM failure (trap texts differ between engines).
+fn failure(e: &VmError) -> String {
+    match e {
+        VmError::Call(crate::engines::CallError::Trap { callback, .. }) => {
+            format!("trap in {callback}")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn start_vm(
+    module: &dyn LoadedModule,
+    file: &FixtureFile,
+    case: &Case,
+    shared: &std::sync::Arc<SharedData>,
+) -> Result<(Vm, bool), VmError> {
+    let clock = Clock::Fixed(case.clock_ns.unwrap_or(DEFAULT_CLOCK_NS));
+    let mut host = HostState::new(file.case_config(case), clock, shared.clone());
+    host.plugin.name = file.filter.clone();
+    host.plugin.root_id = file.filter.clone();
+    let mut vm = Vm::start(module, host)?;
+    let ok = vm.configure()?;
+    Ok((vm, ok))
+}
+
+/// Runs one case on one loaded module.
+pub fn run_case(module: &dyn LoadedModule, file: &FixtureFile, case: &Case) -> CaseOutcome {
+    let shared = SharedData::new();
+    let mut out = CaseOutcome::default();
+    let (mut vm, configured) = match start_vm(module, file, case, &shared) {
+        Ok(v) => v,
+        Err(e) => {
+            out.start_error = Some(failure(&e));
+            return out;
+        }
+    };
+    out.configured = configured;
+    if configured {
+        let http = case.requests.iter().map(|r| Ok(r.exchange()));
+        let tcp = case.connections.iter().map(|c| Err(c.connection()));
+        for step in http.chain(tcp) {
+            if vm.is_broken() {
+                // Fail closed for that request, then carry on with a fresh VM, as Envoy does.
+                match start_vm(module, file, case, &shared) {
+                    Ok((fresh, _)) => vm = fresh,
+                    Err(e) => {
+                        out.start_error = Some(failure(&e));
+                        break;
+                    }
+                }
+                out.vm_restarts += 1;
+            }
+            let r = match &step {
+                Ok(ex) => vm.http(ex).map(Step::Http),
+                Err(conn) => vm.tcp(conn).map(Step::Tcp),
+            };
+            out.steps.push(r.unwrap_or_else(|e| Step::Failed(failure(&e))));
+        }
+    }
+    let host = vm.host();
+    out.metrics = host.metrics.snapshot();
+    out.logs = std::mem::take(&mut host.logs);
+    out.unimplemented = host.unimplemented.clone();
+    out
+}
+
+/// One way a case did not do what its fixture says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub field: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+fn show(b: &[u8]) -> String {
+    const MAX: usize = 160;
+    let s = String::from_utf8_lossy(&b[..b.len().min(MAX)]).into_owned();
+    if b.len() > MAX {
+        format!("{s:?}… ({} bytes)", b.len())
+    } else {
+        format!("{s:?}")
+    }
+}
+
+fn show_map(m: &HeaderMap) -> String {
+    let items: Vec<String> = m
+        .iter()
+        .map(|(k, v)| format!("{}: {}", String::from_utf8_lossy(k), show(v)))
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+struct Checker {
+    out: Vec<Mismatch>,
+}
+
+impl Checker {
+    fn eq<T: PartialEq>(&mut self, field: String, expected: &T, actual: &T, fmt: impl Fn(&T) -> String) {
+        if expected != actual {
+            self.out.push(Mismatch {
+                field,
+                expected: fmt(expected),
+                actual: fmt(actual),
+            });
+        }
+    }
+
+    fn headers(&mut self, field: &str, actual: &HeaderMap, exact: &Option<Vec<Header>>, include: &[Header], exclude: &[String]) {
+        if let Some(exact) = exact {
+            self.eq(field.to_string(), &header_map(exact), actual, show_map);
+        }
+        for (k, v) in header_map(include) {
+            if !actual.iter().any(|(ak, av)| *ak == k && *av == v) {
+                self.out.push(Mismatch {
+                    field: format!("{field} include"),
+                    expected: format!("{}: {}", String::from_utf8_lossy(&k), show(&v)),
+                    actual: show_map(actual),
+                });
+            }
+        }
+        for k in exclude {
+            if actual.iter().any(|(ak, _)| ak == k.as_bytes()) {
+                self.out.push(Mismatch {
+                    field: format!("{field} exclude"),
+                    expected: format!("no {k}"),
+                    actual: show_map(actual),
+                });
+            }
+        }
+    }
+
+    fn body(&mut self, field: String, expected: &Option<Body>, actual: &[u8]) {
+        if let Some(b) = expected {
+            self.eq(field, &b.bytes(), &actual.to_vec(), |v| show(v));
+        }
+    }
+}
+
+/// Checks a case's outcome against what its fixture expects.
+pub fn check_expectations(case: &Case, got: &CaseOutcome) -> Vec<Mismatch> {
+    let mut c = Checker { out: Vec::new() };
+    if let Some(e) = &got.start_error {
+        c.out.push(Mismatch {
+            field: "vm start".into(),
+            expected: "started".into(),
+            actual: e.clone(),
+        });
+        return c.out;
+    }
+    c.eq("configured".into(), &case.expect_configure, &got.configured, |v| v.to_string());
+    let expected_steps = if got.configured {
+        case.requests.len() + case.connections.len()
+    } else {
+        0
+    };
+    c.eq("steps run".into(), &expected_steps, &got.steps.len(), |v| v.to_string());
+    let expects = case
+        .requests
+        .iter()
+        .map(Ok)
+        .chain(case.connections.iter().map(Err));
+    for (i, (exp, step)) in expects.zip(&got.steps).enumerate() {
+        let at = |f: &str| format!("step {i}: {f}");
+        match (exp, step) {
+            (Ok(r), Step::Http(o)) => {
+                let e = &r.expect;
+                c.headers(&at("request_headers"), &o.request_headers, &e.request_headers, &e.request_headers_include, &e.request_headers_exclude);
+                c.headers(&at("response_headers"), &o.response_headers, &e.response_headers, &e.response_headers_include, &e.response_headers_exclude);
+                c.body(at("request_body"), &e.request_body, &o.request_body);
+                c.body(at("response_body"), &e.response_body, &o.response_body);
+                match (&e.local_reply, &o.local_reply) {
+                    (None, _) | (Some(None), None) => {}
+                    (Some(None), Some(r)) => c.out.push(Mismatch {
+                        field: at("local_reply"),
+                        expected: "none".into(),
+                        actual: format!("{} {}", r.status, show(&r.body)),
+                    }),
+                    (Some(Some(want)), None) => c.out.push(Mismatch {
+                        field: at("local_reply"),
+                        expected: format!("status {}", want.status),
+                        actual: "none (request forwarded)".into(),
+                    }),
+                    (Some(Some(want)), Some(got)) => {
+                        c.eq(at("local_reply.status"), &want.status, &got.status, |v| v.to_string());
+                        c.body(at("local_reply.body"), &want.body, &got.body);
+                        c.headers(&at("local_reply.headers"), &got.headers, &None, &want.headers_include, &[]);
+                    }
+                }
+            }
+            (Err(t), Step::Tcp(o)) => {
+                c.body(at("downstream_forwarded"), &t.expect.downstream_forwarded, &o.downstream_forwarded);
+                c.body(at("upstream_forwarded"), &t.expect.upstream_forwarded, &o.upstream_forwarded);
+                if let Some(closed) = t.expect.closed {
+                    c.eq(at("closed"), &closed, &o.closed, |v| v.to_string());
+                }
+            }
+            (_, other) => c.out.push(Mismatch {
+                field: at("result"),
+                expected: "completed".into(),
+                actual: format!("{other:?}"),
+            }),
+        }
+    }
+    for (name, want) in &case.expect_metrics {
+        let got_v = got.metrics.get(name).copied();
+        c.eq(format!("metric {name}"), &Some(*want), &got_v, |v| format!("{v:?}"));
+    }
+    for needle in &case.expect_logs {
+        if !got.logs.iter().any(|l| l.message.contains(needle.as_str())) {
+            c.out.push(Mismatch {
+                field: "logs".into(),
+                expected: format!("a message containing {needle:?}"),
+                actual: format!("{:?}", got.logs.iter().map(|l| &l.message).collect::<Vec<_>>()),
+            });
+        }
+    }
+    c.out
+}
+
+/// Differences between two arms' outcomes, as JSON paths.
+pub fn diff(reference: &CaseOutcome, other: &CaseOutcome) -> Vec<Mismatch> {
+    let a = serde_json::to_value(reference).expect("outcome serialises");
+    let b = serde_json::to_value(other).expect("outcome serialises");
+    let mut out = Vec::new();
+    diff_values("", &a, &b, &mut out);
+    out
+}
+
+fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<Mismatch>) {
+    if a == b {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                diff_values(&format!("{path}.{k}"), va, y.get(k).unwrap_or(&Value::Null), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() && !is_bytes(x) => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                diff_values(&format!("{path}[{i}]"), va, vb, out);
+            }
+        }
+        _ => {
+            let fmt = |v: &Value| match v {
+                Value::Array(x) if is_bytes(x) => {
+                    show(&x.iter().map(|n| n.as_u64().unwrap_or(0) as u8).collect::<Vec<_>>())
+                }
+                other => {
+                    let s = other.to_string();
+                    if s.len() > 200 { format!("{}…", &s[..200]) } else { s }
+                }
+            };
+            out.push(Mismatch {
+                field: path.trim_start_matches('.').to_string(),
+                expected: fmt(a),
+                actual: fmt(b),
+            });
+        }
+    }
+}
+
+/// A serialised `Vec<u8>` (compare and print it as bytes, not element by element).
+fn is_bytes(x: &[Value]) -> bool {
+    !x.is_empty() && x.iter().all(|v| v.as_u64().is_some_and(|n| n < 256))
+}

@@ -1,0 +1,477 @@
+//! The proxy-wasm ABI 0.2.1 host functions, written once against [`GuestMemory`].
+//!
+//! Every engine adapter (and the native arm) turns a guest's import call into
+//! `dispatch(id, memory, args)`: arguments arrive as `u64` in import-parameter order and
+//! are read back per their `Kind`. Bad guest pointers answer `INVALID_MEMORY_ACCESS`
+//! (as Envoy does); only a failing guest allocator is a trap.
+
+use filterbench_abi::ImportId;
+
+use super::state::{CasResult, HeaderMap, HostState, LocalReply, MetricKind};
+
+/// `proxy_status_t` values of ABI 0.2.1.
+pub mod status {
+    pub const OK: u32 = 0;
+    pub const NOT_FOUND: u32 = 1;
+    pub const BAD_ARGUMENT: u32 = 2;
+    pub const SERIALIZATION_FAILURE: u32 = 3;
+    pub const INVALID_MEMORY_ACCESS: u32 = 6;
+    pub const EMPTY: u32 = 7;
+    pub const CAS_MISMATCH: u32 = 8;
+    pub const UNIMPLEMENTED: u32 = 12;
+}
+use status::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("guest memory access out of bounds: {len} bytes at {ptr:#x}")]
+    OutOfBounds { ptr: u64, len: u64 },
+    #[error("guest allocator failed: {0}")]
+    Alloc(String),
+}
+
+/// What the ABI needs from an engine: the guest's memory, its allocator and the host state.
+pub trait GuestMemory {
+    /// Width of a guest pointer / `size_t`: 4 for wasm32, 8 for the native arm.
+    fn ptr_size(&self) -> usize;
+    fn read(&mut self, ptr: u64, len: u64) -> Result<Vec<u8>, HostError>;
+    fn write(&mut self, ptr: u64, data: &[u8]) -> Result<(), HostError>;
+    /// Calls the guest's `proxy_on_memory_allocate` (or `malloc`).
+    fn alloc(&mut self, size: u64) -> Result<u64, HostError>;
+    fn host(&mut self) -> &mut HostState;
+}
+
+impl dyn GuestMemory + '_ {
+    fn write_u32(&mut self, ptr: u64, v: u32) -> Result<(), HostError> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+    fn write_u64(&mut self, ptr: u64, v: u64) -> Result<(), HostError> {
+        self.write(ptr, &v.to_le_bytes())
+    }
+    fn write_ptr(&mut self, ptr: u64, v: u64) -> Result<(), HostError> {
+        let bytes = v.to_le_bytes();
+        let n = self.ptr_size();
+        self.write(ptr, &bytes[..n])
+    }
+    /// Copies `data` into a fresh guest allocation and stores its address and size.
+    fn return_bytes(&mut self, data: &[u8], ret_ptr: u64, ret_size: u64) -> Result<(), HostError> {
+        let p = self.alloc(data.len() as u64)?;
+        self.write(p, data)?;
+        self.write_ptr(ret_ptr, p)?;
+        self.write_ptr(ret_size, data.len() as u64)
+    }
+    fn read_key(&mut self, ptr: u64, len: u64) -> Result<Vec<u8>, HostError> {
+        let mut k = self.read(ptr, len)?;
+        k.make_ascii_lowercase();
+        Ok(k)
+    }
+}
+
+/// Serialises a header map the ABI way: count, then (key len, value len) pairs, then
+/// each key and value followed by a NUL.
+pub fn serialize_map(map: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let size: usize = 4 + map.iter().map(|(k, v)| 8 + k.len() + v.len() + 2).sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+    for (k, v) in map {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in map {
+        out.extend_from_slice(k);
+        out.push(0);
+        out.extend_from_slice(v);
+        out.push(0);
+    }
+    out
+}
+
+/// Parses a serialised header map; `None` if it is malformed.
+pub fn deserialize_map(bytes: &[u8]) -> Option<HeaderMap> {
+    let rd = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
+    let n = rd(0)? as usize;
+    let mut data = 4usize.checked_add(n.checked_mul(8)?)?;
+    if data > bytes.len() {
+        return None;
+    }
+    let mut map = Vec::with_capacity(n);
+    for i in 0..n {
+        let kl = rd(4 + i * 8)? as usize;
+        let vl = rd(8 + i * 8)? as usize;
+        let k = bytes.get(data..data + kl)?.to_vec();
+        data += kl + 1;
+        let v = bytes.get(data..data + vl)?.to_vec();
+        data += vl + 1;
+        map.push((k, v));
+    }
+    Some(map)
+}
+
+fn map_mut(h: &mut HostState, t: u64) -> Option<&mut HeaderMap> {
+    h.stream.maps.get_mut(usize::try_from(t).ok()?)
+}
+
+fn buffer(h: &HostState, t: u64) -> Option<&[u8]> {
+    match t {
+        0..=3 => Some(&h.stream.buffers[t as usize]),
+        6 => h.vm_config.as_deref(),
+        7 => h.plugin_config.as_deref(),
+        _ => None,
+    }
+}
+
+fn find<'a>(map: &'a HeaderMap, key: &[u8]) -> Option<&'a [u8]> {
+    map.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())
+}
+
+/// Values of properties a filter may ask for; paths arrive NUL-separated.
+fn property(h: &HostState, path: &[u8]) -> Option<Vec<u8>> {
+    if let Some(v) = h.properties.get(path) {
+        return Some(v.clone());
+    }
+    let header = |name: &[u8]| find(&h.stream.maps[0], name).map(<[u8]>::to_vec);
+    let parts: Vec<&[u8]> = path.split(|b| *b == 0).filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [b"plugin_name"] => Some(h.plugin.name.clone().into_bytes()),
+        [b"plugin_root_id"] => Some(h.plugin.root_id.clone().into_bytes()),
+        [b"plugin_vm_id"] => Some(h.plugin.vm_id.clone().into_bytes()),
+        [b"request", b"path"] => header(b":path"),
+        [b"request", b"url_path"] => header(b":path")
+            .map(|p| p.split(|b| *b == b'?').next().unwrap_or(&[]).to_vec()),
+        [b"request", b"method"] => header(b":method"),
+        [b"request", b"host"] => header(b":authority"),
+        [b"request", b"scheme"] => header(b":scheme"),
+        [b"request", b"protocol"] => Some(b"HTTP/1.1".to_vec()),
+        // Envoy returns integers as 8 little-endian bytes.
+        [b"response", b"code"] => find(&h.stream.maps[2], b":status")
+            .and_then(|s| std::str::from_utf8(s).ok()?.parse::<i64>().ok())
+            .map(|c| c.to_le_bytes().to_vec()),
+        [b"source", b"address"] => Some(b"127.0.0.1:40000".to_vec()),
+        [b"destination", b"address"] => Some(b"127.0.0.1:10000".to_vec()),
+        _ => None,
+    }
+}
+
+/// Runs host function `id` with the guest's arguments; returns its `proxy_status_t`.
+pub fn dispatch(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostError> {
+    match call(id, m, a) {
+        Err(HostError::OutOfBounds { .. }) => Ok(INVALID_MEMORY_ACCESS),
+        other => other,
+    }
+}
+
+fn unimplemented(m: &mut dyn GuestMemory, id: ImportId) -> Result<u32, HostError> {
+    *m.host().unimplemented.entry(id.spec().name).or_default() += 1;
+    Ok(UNIMPLEMENTED)
+}
+
+fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostError> {
+    use ImportId::*;
+    // A short argument list would be an adapter bug, never guest input: engines check
+    // the import signature at link time.
+    debug_assert_eq!(a.len(), id.spec().params.len());
+    match id {
+        proxy_log => {
+            let msg = m.read(a[1], a[2])?;
+            let h = m.host();
+            if h.capture_logs && h.logs.len() < super::state::MAX_LOG_RECORDS {
+                h.logs.push(super::state::LogRecord {
+                    level: a[0] as u32,
+                    message: String::from_utf8_lossy(&msg).into_owned(),
+                });
+            }
+            Ok(OK)
+        }
+        proxy_get_log_level => {
+            let level = m.host().log_level;
+            m.write_u32(a[0], level)?;
+            Ok(OK)
+        }
+        proxy_get_current_time_nanoseconds => {
+            let now = m.host().clock.now_ns();
+            m.write_u64(a[0], now)?;
+            Ok(OK)
+        }
+        proxy_set_tick_period_milliseconds => {
+            m.host().tick_period_ms = a[0] as u32;
+            Ok(OK)
+        }
+        proxy_get_buffer_bytes => {
+            let (start, max) = (a[1] as usize, a[2] as usize);
+            let data = match buffer(m.host(), a[0]) {
+                None => return Ok(NOT_FOUND),
+                Some(b) if start > b.len() => return Ok(BAD_ARGUMENT),
+                Some(b) => b[start..start.saturating_add(max).min(b.len())].to_vec(),
+            };
+            if data.is_empty() {
+                m.write_ptr(a[3], 0)?;
+                m.write_ptr(a[4], 0)?;
+            } else {
+                m.return_bytes(&data, a[3], a[4])?;
+            }
+            Ok(OK)
+        }
+        proxy_set_buffer_bytes => {
+            let data = m.read(a[3], a[4])?;
+            let (start, size) = (a[1] as usize, a[2] as usize);
+            let Some(buf) = m.host().stream.buffers.get_mut(a[0] as usize) else {
+                return Ok(NOT_FOUND);
+            };
+            if start > buf.len() {
+                return Ok(BAD_ARGUMENT);
+            }
+            let end = start.saturating_add(size).min(buf.len());
+            buf.splice(start..end, data);
+            Ok(OK)
+        }
+        proxy_get_header_map_pairs => {
+            let bytes = match map_mut(m.host(), a[0]) {
+                Some(map) => serialize_map(map),
+                None => return Ok(NOT_FOUND),
+            };
+            m.return_bytes(&bytes, a[1], a[2])?;
+            Ok(OK)
+        }
+        proxy_set_header_map_pairs => {
+            let bytes = m.read(a[1], a[2])?;
+            let Some(mut new) = deserialize_map(&bytes) else {
+                return Ok(BAD_ARGUMENT);
+            };
+            for (k, _) in &mut new {
+                k.make_ascii_lowercase();
+            }
+            match map_mut(m.host(), a[0]) {
+                Some(map) => *map = new,
+                None => return Ok(NOT_FOUND),
+            }
+            Ok(OK)
+        }
+        proxy_get_header_map_value => {
+            let key = m.read_key(a[1], a[2])?;
+            let value = match map_mut(m.host(), a[0]) {
+                Some(map) => find(map, &key).map(<[u8]>::to_vec),
+                None => return Ok(NOT_FOUND),
+            };
+            match value {
+                Some(v) => {
+                    m.return_bytes(&v, a[3], a[4])?;
+                    Ok(OK)
+                }
+                None => Ok(NOT_FOUND),
+            }
+        }
+        proxy_remove_header_map_value => {
+            let key = m.read_key(a[1], a[2])?;
+            match map_mut(m.host(), a[0]) {
+                Some(map) => map.retain(|(k, _)| *k != key),
+                None => return Ok(NOT_FOUND),
+            }
+            Ok(OK)
+        }
+        proxy_replace_header_map_value | proxy_add_header_map_value => {
+            let key = m.read_key(a[1], a[2])?;
+            let value = m.read(a[3], a[4])?;
+            let Some(map) = map_mut(m.host(), a[0]) else {
+                return Ok(NOT_FOUND);
+            };
+            // Replace keeps the first occurrence's position and drops the others, like
+            // Envoy's setCopy; add always appends.
+            if id == proxy_replace_header_map_value {
+                if let Some(i) = map.iter().position(|(k, _)| *k == key) {
+                    map[i].1 = value;
+                    let mut seen = 0;
+                    map.retain(|(k, _)| {
+                        seen += usize::from(*k == key);
+                        *k != key || seen == 1
+                    });
+                    return Ok(OK);
+                }
+            }
+            map.push((key, value));
+            Ok(OK)
+        }
+        proxy_get_property => {
+            let path = m.read(a[0], a[1])?;
+            match property(m.host(), &path) {
+                Some(v) => {
+                    m.return_bytes(&v, a[2], a[3])?;
+                    Ok(OK)
+                }
+                None => Ok(NOT_FOUND),
+            }
+        }
+        proxy_set_property => {
+            let path = m.read(a[0], a[1])?;
+            let value = m.read(a[2], a[3])?;
+            m.host().properties.insert(path, value);
+            Ok(OK)
+        }
+        proxy_get_shared_data => {
+            let key = m.read(a[0], a[1])?;
+            match m.host().shared.get(&key) {
+                Some((v, cas)) => {
+                    m.return_bytes(&v, a[2], a[3])?;
+                    m.write_u32(a[4], cas)?;
+                    Ok(OK)
+                }
+                None => Ok(NOT_FOUND),
+            }
+        }
+        proxy_set_shared_data => {
+            let key = m.read(a[0], a[1])?;
+            let value = m.read(a[2], a[3])?;
+            match m.host().shared.set(&key, &value, a[4] as u32) {
+                CasResult::Ok => Ok(OK),
+                CasResult::Mismatch => Ok(CAS_MISMATCH),
+            }
+        }
+        proxy_register_shared_queue => {
+            let name = m.read(a[0], a[1])?;
+            let qid = m.host().shared.register_queue(&name);
+            m.write_u32(a[2], qid)?;
+            Ok(OK)
+        }
+        proxy_resolve_shared_queue => {
+            // One VM id per plugin here, so the vm_id argument only has to be readable.
+            m.read(a[0], a[1])?;
+            let name = m.read(a[2], a[3])?;
+            match m.host().shared.resolve_queue(&name) {
+                Some(qid) => {
+                    m.write_u32(a[4], qid)?;
+                    Ok(OK)
+                }
+                None => Ok(NOT_FOUND),
+            }
+        }
+        proxy_dequeue_shared_queue => match m.host().shared.dequeue(a[0] as u32) {
+            None => Ok(NOT_FOUND),
+            Some(None) => Ok(EMPTY),
+            Some(Some(v)) => {
+                m.return_bytes(&v, a[1], a[2])?;
+                Ok(OK)
+            }
+        },
+        proxy_enqueue_shared_queue => {
+            let v = m.read(a[1], a[2])?;
+            if m.host().shared.enqueue(a[0] as u32, &v) {
+                Ok(OK)
+            } else {
+                Ok(NOT_FOUND)
+            }
+        }
+        proxy_continue_stream => Ok(if a[0] < 4 { OK } else { BAD_ARGUMENT }),
+        proxy_close_stream => match m.host().stream.closed.get_mut(a[0] as usize) {
+            Some(c) => {
+                *c = true;
+                Ok(OK)
+            }
+            None => Ok(BAD_ARGUMENT),
+        },
+        proxy_send_local_response => {
+            let details = m.read(a[1], a[2])?;
+            let body = m.read(a[3], a[4])?;
+            let headers = m.read(a[5], a[6])?;
+            let Some(mut headers) = deserialize_map(&headers) else {
+                return Ok(SERIALIZATION_FAILURE);
+            };
+            for (k, _) in &mut headers {
+                k.make_ascii_lowercase();
+            }
+            m.host().stream.local_reply = Some(LocalReply {
+                status: a[0] as u32,
+                details,
+                body,
+                headers,
+                grpc_status: a[7] as i32,
+            });
+            Ok(OK)
+        }
+        // No upstream clusters in-process: outbound calls are not part of what we measure.
+        proxy_http_call | proxy_grpc_call | proxy_grpc_stream | proxy_grpc_send
+        | proxy_grpc_cancel | proxy_grpc_close | proxy_get_status => unimplemented(m, id),
+        proxy_set_effective_context => {
+            m.host().effective_context = a[0] as u32;
+            Ok(OK)
+        }
+        // No foreign functions are registered, as in a stock Envoy for unknown names.
+        proxy_call_foreign_function => {
+            m.read(a[0], a[1])?;
+            Ok(NOT_FOUND)
+        }
+        proxy_done => Ok(OK),
+        proxy_define_metric => {
+            let Some(kind) = MetricKind::from_abi(a[0] as u32) else {
+                return Ok(BAD_ARGUMENT);
+            };
+            let name = m.read(a[1], a[2])?;
+            let name = String::from_utf8_lossy(&name).into_owned();
+            let mid = m.host().metrics.define(kind, &name);
+            m.write_u32(a[3], mid)?;
+            Ok(OK)
+        }
+        proxy_get_metric => {
+            let value = match m.host().metrics.get_mut(a[0] as u32) {
+                None => return Ok(NOT_FOUND),
+                Some(x) if x.kind == MetricKind::Histogram => return Ok(BAD_ARGUMENT),
+                Some(x) => x.value as u64,
+            };
+            m.write_u64(a[1], value)?;
+            Ok(OK)
+        }
+        proxy_record_metric => match m.host().metrics.get_mut(a[0] as u32) {
+            None => Ok(NOT_FOUND),
+            Some(x) => {
+                match x.kind {
+                    MetricKind::Counter => x.value = x.value.wrapping_add(a[1] as i64),
+                    MetricKind::Gauge => x.value = a[1] as i64,
+                    MetricKind::Histogram => {
+                        x.count += 1;
+                        x.sum = x.sum.wrapping_add(a[1]);
+                    }
+                }
+                Ok(OK)
+            }
+        },
+        proxy_increment_metric => {
+            let offset = a[1] as i64;
+            match m.host().metrics.get_mut(a[0] as u32) {
+                None => Ok(NOT_FOUND),
+                Some(x) => match x.kind {
+                    MetricKind::Counter if offset >= 0 => {
+                        x.value = x.value.wrapping_add(offset);
+                        Ok(OK)
+                    }
+                    MetricKind::Gauge => {
+                        x.value = x.value.wrapping_add(offset);
+                        Ok(OK)
+                    }
+                    _ => Ok(BAD_ARGUMENT),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_roundtrip_and_malformed() {
+        let map: HeaderMap = vec![
+            (b":path".to_vec(), b"/".to_vec()),
+            (b"x".to_vec(), vec![]),
+            (b"bin".to_vec(), vec![0xff, 0]),
+        ];
+        let bytes = serialize_map(&map);
+        assert_eq!(deserialize_map(&bytes), Some(map));
+        assert_eq!(deserialize_map(&bytes[..bytes.len() - 3]), None);
+        assert_eq!(deserialize_map(&[0xff, 0xff, 0xff, 0x7f]), None);
+        assert_eq!(deserialize_map(&[]), Some(vec![]));
+    }
+}

@@ -1,0 +1,11 @@
+//! The one proxy-wasm host: ABI, state, callbacks, module checks and the VM driver.
+
+pub mod abi;
+pub mod callbacks;
+pub mod module_check;
+pub mod state;
+pub mod vm;
+
+pub use callbacks::Callback;
+pub use state::{Clock, HeaderMap, HostState, LocalReply, SharedData};
+pub use vm::{HttpExchange, HttpOutcome, Message, TcpConnection, TcpEvent, TcpOutcome, Vm, VmError};

@@ -1,0 +1,198 @@
+//! Engine-independent checks of a `.wasm` before any engine sees it, so a bad module is
+//! refused with the same clear message on every engine.
+
+use filterbench_abi::{Kind, import_by_name};
+use wasmparser::{Parser, Payload, TypeRef, ValType};
+
+use super::callbacks::{ABI_MARKERS_ACCEPTED, Callback};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error("not a WebAssembly module (no \\0asm header)")]
+    NotWasm,
+    #[error("invalid WebAssembly module: {0}")]
+    Invalid(String),
+    #[error(
+        "not a proxy-wasm 0.2.1 module: it exports no proxy_abi_version_0_2_1 marker{}",
+        if .found.is_empty() { String::new() } else { format!(" (it has {})", .found.join(", ")) }
+    )]
+    AbiVersion { found: Vec<String> },
+    #[error("module does not export `{0}`, which proxy-wasm requires")]
+    MissingExport(&'static str),
+    #[error("module imports unknown host function `{module}.{name}`")]
+    UnknownImport { module: String, name: String },
+    #[error("module imports `{name}` with type {found}, but the ABI says {expected}")]
+    ImportSignature {
+        name: String,
+        expected: String,
+        found: String,
+    },
+    #[error("module exports `{name}` with type {found}, but the ABI says {expected}")]
+    ExportSignature {
+        name: String,
+        expected: String,
+        found: String,
+    },
+}
+
+/// WASI functions the proxy-wasm spec lets a module import.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// What the checks learned about a module.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleInfo {
+    pub abi_marker: String,
+    pub imports: Vec<(String, String)>,
+    pub exports: Vec<String>,
+    pub size_bytes: usize,
+}
+
+fn sig(params: &[ValType], results: &[ValType]) -> String {
+    let f = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    format!("({}) -> ({})", f(params), f(results))
+}
+
+fn kind_type(k: Kind) -> ValType {
+    match k {
+        Kind::U64 | Kind::I64 => ValType::I64,
+        _ => ValType::I32,
+    }
+}
+
+/// Validates `wasm` and checks it against the proxy-wasm 0.2.1 contract.
+/// `wasi_names` lists the WASI imports the host provides.
+pub fn check(wasm: &[u8], wasi_names: &[&str]) -> Result<ModuleInfo, ModuleError> {
+    if !wasm.starts_with(b"\0asm") {
+        return Err(ModuleError::NotWasm);
+    }
+    wasmparser::Validator::new()
+        .validate_all(wasm)
+        .map_err(|e| ModuleError::Invalid(e.to_string()))?;
+
+    let mut types: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
+    let mut info = ModuleInfo {
+        size_bytes: wasm.len(),
+        ..Default::default()
+    };
+    let mut exported_funcs: Vec<(String, u32)> = Vec::new();
+    let mut has_memory = false;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|e| ModuleError::Invalid(e.to_string()))? {
+            Payload::TypeSection(r) => {
+                for ty in r.into_iter_err_on_gc_types() {
+                    let f = ty.map_err(|e| ModuleError::Invalid(e.to_string()))?;
+                    types.push((f.params().to_vec(), f.results().to_vec()));
+                }
+            }
+            Payload::ImportSection(r) => {
+                for imp in r.into_imports() {
+                    let imp = imp.map_err(|e| ModuleError::Invalid(e.to_string()))?;
+                    let TypeRef::Func(ti) = imp.ty else {
+                        return Err(ModuleError::UnknownImport {
+                            module: imp.module.to_string(),
+                            name: imp.name.to_string(),
+                        });
+                    };
+                    func_types.push(ti);
+                    check_import(imp.module, imp.name, &types[ti as usize], wasi_names)?;
+                    info.imports.push((imp.module.to_string(), imp.name.to_string()));
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for ti in r {
+                    func_types.push(ti.map_err(|e| ModuleError::Invalid(e.to_string()))?);
+                }
+            }
+            Payload::ExportSection(r) => {
+                for exp in r {
+                    let exp = exp.map_err(|e| ModuleError::Invalid(e.to_string()))?;
+                    match exp.kind {
+                        wasmparser::ExternalKind::Func => {
+                            exported_funcs.push((exp.name.to_string(), exp.index))
+                        }
+                        wasmparser::ExternalKind::Memory if exp.name == "memory" => {
+                            has_memory = true
+                        }
+                        _ => {}
+                    }
+                    info.exports.push(exp.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let markers: Vec<String> = exported_funcs
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| n.starts_with("proxy_abi_version_"))
+        .collect();
+    info.abi_marker = markers
+        .iter()
+        .find(|m| ABI_MARKERS_ACCEPTED.contains(&m.as_str()))
+        .cloned()
+        .ok_or(ModuleError::AbiVersion { found: markers })?;
+    if !has_memory {
+        return Err(ModuleError::MissingExport("memory"));
+    }
+    let func_sig = |idx: u32| &types[func_types[idx as usize] as usize];
+    let mut has_alloc = false;
+    for cb in Callback::ALL {
+        let spec = cb.spec();
+        let Some((name, idx)) = exported_funcs
+            .iter()
+            .find(|(n, _)| n == spec.name || Some(n.as_str()) == spec.alias)
+        else {
+            continue;
+        };
+        has_alloc |= *cb == Callback::MemoryAllocate;
+        let (p, r) = func_sig(*idx);
+        let want_p = vec![ValType::I32; spec.params];
+        let want_r = if spec.ret == super::callbacks::Ret::None {
+            vec![]
+        } else {
+            vec![ValType::I32]
+        };
+        if *p != want_p || *r != want_r {
+            return Err(ModuleError::ExportSignature {
+                name: name.clone(),
+                expected: sig(&want_p, &want_r),
+                found: sig(p, r),
+            });
+        }
+    }
+    if !has_alloc {
+        return Err(ModuleError::MissingExport("proxy_on_memory_allocate"));
+    }
+    Ok(info)
+}
+
+fn check_import(
+    module: &str,
+    name: &str,
+    ty: &(Vec<ValType>, Vec<ValType>),
+    wasi_names: &[&str],
+) -> Result<(), ModuleError> {
+    let unknown = || ModuleError::UnknownImport {
+        module: module.to_string(),
+        name: name.to_string(),
+    };
+    match module {
+        "env" => {
+            let id = import_by_name(name).ok_or_else(unknown)?;
+            let want_p: Vec<ValType> = id.spec().params.iter().map(|k| kind_type(*k)).collect();
+            let want_r = vec![ValType::I32];
+            if ty.0 != want_p || ty.1 != want_r {
+                return Err(ModuleError::ImportSignature {
+                    name: name.to_string(),
+                    expected: sig(&want_p, &want_r),
+                    found: sig(&ty.0, &ty.1),
+                });
+            }
+            Ok(())
+        }
+        WASI_MODULE if wasi_names.contains(&name) => Ok(()),
+        _ => Err(unknown()),
+    }
+}

@@ -1,0 +1,307 @@
+//! Per-VM host state: everything a proxy-wasm host function reads or changes.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+/// An ordered header map, as Envoy keeps it (names lowercased by the host).
+pub type HeaderMap = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// What the host clock returns to the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// A fixed instant (ns since the epoch): fixtures need identical answers on every arm.
+    Fixed(u64),
+    /// The real wall clock, as a proxy has it.
+    System,
+}
+
+impl Clock {
+    pub fn now_ns(self) -> u64 {
+        match self {
+            Clock::Fixed(ns) => ns,
+            Clock::System => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// A reply the filter sent instead of forwarding the request (`proxy_send_local_response`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalReply {
+    pub status: u32,
+    pub details: Vec<u8>,
+    pub body: Vec<u8>,
+    pub headers: HeaderMap,
+    pub grpc_status: i32,
+}
+
+/// The stream (HTTP request/response or TCP connection) the current callback belongs to.
+/// Maps and buffers are indexed by the ABI's MapType / BufferType numbers.
+#[derive(Debug, Default)]
+pub struct StreamState {
+    /// request headers, request trailers, response headers, response trailers
+    pub maps: [HeaderMap; 4],
+    /// request body, response body, downstream data, upstream data (what the filter sees now)
+    pub buffers: [Vec<u8>; 4],
+    pub local_reply: Option<LocalReply>,
+    /// `proxy_close_stream` per StreamType (request, response, downstream, upstream).
+    pub closed: [bool; 4],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl MetricKind {
+    pub fn from_abi(v: u32) -> Option<MetricKind> {
+        match v {
+            0 => Some(MetricKind::Counter),
+            1 => Some(MetricKind::Gauge),
+            2 => Some(MetricKind::Histogram),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+    pub kind: MetricKind,
+    /// Counter / gauge value.
+    pub value: i64,
+    /// Histogram: number of recorded values and their sum.
+    pub count: u64,
+    pub sum: u64,
+}
+
+/// Metrics the filter defined, in definition order; the id is the index plus [`Metrics::ID_BASE`].
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub list: Vec<Metric>,
+    by_name: HashMap<(String, MetricKind), u32>,
+}
+
+impl Metrics {
+    /// Ids start above zero so a zero id from a guest is never valid.
+    pub const ID_BASE: u32 = 1;
+
+    pub fn define(&mut self, kind: MetricKind, name: &str) -> u32 {
+        if let Some(id) = self.by_name.get(&(name.to_string(), kind)) {
+            return *id;
+        }
+        let id = self.list.len() as u32 + Self::ID_BASE;
+        self.list.push(Metric {
+            name: name.to_string(),
+            kind,
+            value: 0,
+            count: 0,
+            sum: 0,
+        });
+        self.by_name.insert((name.to_string(), kind), id);
+        id
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Metric> {
+        let i = id.checked_sub(Self::ID_BASE)? as usize;
+        self.list.get_mut(i)
+    }
+
+    /// The value a fixture compares: counters and gauges their value, histograms their count.
+    pub fn snapshot(&self) -> BTreeMap<String, i64> {
+        self.list
+            .iter()
+            .map(|m| {
+                let v = match m.kind {
+                    MetricKind::Histogram => m.count as i64,
+                    _ => m.value,
+                };
+                (m.name.clone(), v)
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub level: u32,
+    pub message: String,
+}
+
+/// Shared data and queues: shared by every VM of one plugin, as in Envoy (per VM id, process-wide).
+#[derive(Debug, Default)]
+pub struct SharedData {
+    inner: Mutex<SharedInner>,
+}
+
+#[derive(Debug, Default)]
+struct SharedInner {
+    kv: HashMap<Vec<u8>, (Vec<u8>, u32)>,
+    queues: Vec<(Vec<u8>, VecDeque<Vec<u8>>)>,
+}
+
+/// Result of a compare-and-swap write.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CasResult {
+    Ok,
+    Mismatch,
+}
+
+impl SharedData {
+    pub fn new() -> Arc<SharedData> {
+        Arc::new(SharedData::default())
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<(Vec<u8>, u32)> {
+        self.inner.lock().unwrap().kv.get(key).cloned()
+    }
+
+    /// `cas == 0` writes unconditionally; otherwise it must match the stored cas.
+    pub fn set(&self, key: &[u8], value: &[u8], cas: u32) -> CasResult {
+        let mut inner = self.inner.lock().unwrap();
+        match inner.kv.get_mut(key) {
+            Some((v, c)) => {
+                if cas != 0 && cas != *c {
+                    return CasResult::Mismatch;
+                }
+                v.clear();
+                v.extend_from_slice(value);
+                // Never hand out cas 0: the SDK reads 0 as "no cas".
+                *c = c.wrapping_add(1).max(1);
+            }
+            None => {
+                if cas != 0 {
+                    return CasResult::Mismatch;
+                }
+                inner.kv.insert(key.to_vec(), (value.to_vec(), 1));
+            }
+        }
+        CasResult::Ok
+    }
+
+    pub fn register_queue(&self, name: &[u8]) -> u32 {
+        let mut inner = self.inner.lock().unwrap();
+        if let Some(i) = inner.queues.iter().position(|(n, _)| n == name) {
+            return i as u32 + 1;
+        }
+        inner.queues.push((name.to_vec(), VecDeque::new()));
+        inner.queues.len() as u32
+    }
+
+    pub fn resolve_queue(&self, name: &[u8]) -> Option<u32> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .queues
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|i| i as u32 + 1)
+    }
+
+    /// `None` when the queue does not exist, `Some(None)` when it is empty.
+    pub fn dequeue(&self, id: u32) -> Option<Option<Vec<u8>>> {
+        let mut inner = self.inner.lock().unwrap();
+        let q = inner.queues.get_mut(id.checked_sub(1)? as usize)?;
+        Some(q.1.pop_front())
+    }
+
+    pub fn enqueue(&self, id: u32, value: &[u8]) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        match id
+            .checked_sub(1)
+            .and_then(|i| inner.queues.get_mut(i as usize))
+        {
+            Some(q) => {
+                q.1.push_back(value.to_vec());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Static facts about the plugin, readable as properties.
+#[derive(Clone, Debug, Default)]
+pub struct PluginInfo {
+    pub name: String,
+    pub root_id: String,
+    pub vm_id: String,
+}
+
+/// Everything the host keeps for one VM.
+#[derive(Debug)]
+pub struct HostState {
+    pub plugin: PluginInfo,
+    /// `None` = no plugin configuration at all (distinct from an empty one).
+    pub plugin_config: Option<Vec<u8>>,
+    pub vm_config: Option<Vec<u8>>,
+    pub clock: Clock,
+    pub log_level: u32,
+    /// Keep log records (fixtures); benchmarks turn it off so logging costs only the call.
+    pub capture_logs: bool,
+    pub logs: Vec<LogRecord>,
+    pub metrics: Metrics,
+    pub shared: Arc<SharedData>,
+    pub stream: StreamState,
+    pub properties: HashMap<Vec<u8>, Vec<u8>>,
+    pub tick_period_ms: u32,
+    pub effective_context: u32,
+    /// Host functions the guest called that this host does not implement, by name.
+    pub unimplemented: BTreeMap<&'static str, u64>,
+}
+
+/// Log records kept at most per VM, so a chatty filter cannot exhaust the harness.
+pub const MAX_LOG_RECORDS: usize = 10_000;
+
+impl HostState {
+    pub fn new(plugin_config: Option<Vec<u8>>, clock: Clock, shared: Arc<SharedData>) -> Self {
+        HostState {
+            plugin: PluginInfo::default(),
+            plugin_config,
+            vm_config: None,
+            clock,
+            log_level: 3, // warn
+            capture_logs: true,
+            logs: Vec::new(),
+            metrics: Metrics::default(),
+            shared,
+            stream: StreamState::default(),
+            properties: HashMap::new(),
+            tick_period_ms: 0,
+            effective_context: 0,
+            unimplemented: BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cas_semantics() {
+        let s = SharedData::default();
+        assert_eq!(s.set(b"k", b"v1", 5), CasResult::Mismatch);
+        assert_eq!(s.set(b"k", b"v1", 0), CasResult::Ok);
+        let (v, cas) = s.get(b"k").unwrap();
+        assert_eq!(v, b"v1");
+        assert_eq!(s.set(b"k", b"v2", cas + 1), CasResult::Mismatch);
+        assert_eq!(s.set(b"k", b"v2", cas), CasResult::Ok);
+        assert_eq!(s.get(b"k").unwrap().0, b"v2");
+    }
+
+    #[test]
+    fn metrics_define_is_idempotent() {
+        let mut m = Metrics::default();
+        let a = m.define(MetricKind::Counter, "a");
+        assert_eq!(m.define(MetricKind::Counter, "a"), a);
+        assert_ne!(m.define(MetricKind::Histogram, "a"), a);
+        assert!(m.get_mut(0).is_none());
+    }
+}

@@ -1,0 +1,275 @@
+//! The VM driver: the proxy-wasm callback sequence for VM start, configuration, an HTTP
+//! exchange and a TCP connection, written once over [`Instance`], so every arm is driven
+//! through exactly the same calls.
+
+use serde::{Deserialize, Serialize};
+
+use super::callbacks::Callback;
+use super::state::{HeaderMap, HostState, LocalReply, StreamState};
+use crate::engines::{CallError, EngineError, Instance, LoadedModule};
+
+/// Action returned by header/body/data callbacks.
+const ACTION_CONTINUE: u64 = 0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("proxy_on_vm_start returned false")]
+    VmStartFailed,
+    #[error("VM is unusable after an earlier failure: {0}")]
+    Broken(String),
+}
+
+/// One side of an HTTP exchange as the host delivers it.
+#[derive(Clone, Debug, Default)]
+pub struct Message {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// Deliver the body in chunks of this size (0 = one chunk).
+    pub chunk_size: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct HttpExchange {
+    pub request: Message,
+    pub response: Message,
+}
+
+/// What came out of an exchange: what the proxy would have forwarded, or the local reply.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpOutcome {
+    pub request_headers: HeaderMap,
+    pub request_body: Vec<u8>,
+    pub response_headers: HeaderMap,
+    pub response_body: Vec<u8>,
+    pub local_reply: Option<LocalReply>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TcpEvent {
+    Downstream { data: Vec<u8>, end_of_stream: bool },
+    Upstream { data: Vec<u8>, end_of_stream: bool },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TcpConnection {
+    pub events: Vec<TcpEvent>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpOutcome {
+    pub downstream_forwarded: Vec<u8>,
+    pub upstream_forwarded: Vec<u8>,
+    pub closed: bool,
+}
+
+/// A started VM with its root context.
+pub struct Vm {
+    inst: Box<dyn Instance>,
+    root: u32,
+    next_ctx: u32,
+    broken: Option<String>,
+}
+
+/// PeerType::Local, as a proxy reports a connection it closed itself.
+const PEER_LOCAL: u64 = 1;
+
+impl Vm {
+    /// Instantiates the module and runs `_initialize`/`_start`, the root context's creation
+    /// and `proxy_on_vm_start`. Configuration is a separate step ([`Vm::configure`]).
+    pub fn start(module: &dyn LoadedModule, host: HostState) -> Result<Vm, VmError> {
+        let mut inst = module.instantiate(host)?;
+        if inst.call(Callback::Initialize, &[])?.is_none() {
+            inst.call(Callback::Start, &[])?;
+        }
+        let root = 1;
+        inst.call(Callback::OnContextCreate, &[root, 0])?;
+        let vm_cfg_len = inst.host().vm_config.as_ref().map_or(0, Vec::len) as u64;
+        if inst.call(Callback::OnVmStart, &[root, vm_cfg_len])? == Some(0) {
+            return Err(VmError::VmStartFailed);
+        }
+        Ok(Vm {
+            inst,
+            root: root as u32,
+            next_ctx: 2,
+            broken: None,
+        })
+    }
+
+    /// `proxy_on_configure` with the plugin configuration; `Ok(false)` if the filter refused it.
+    pub fn configure(&mut self) -> Result<bool, VmError> {
+        let len = self.host().plugin_config.as_ref().map_or(0, Vec::len) as u64;
+        let r = self.call(Callback::OnConfigure, &[self.root as u64, len])?;
+        Ok(r != Some(0))
+    }
+
+    pub fn host(&mut self) -> &mut HostState {
+        self.inst.host()
+    }
+
+    pub fn instance(&mut self) -> &mut dyn Instance {
+        self.inst.as_mut()
+    }
+
+    /// True once a callback failed; the VM must then be discarded (as Envoy does).
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    fn call(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, VmError> {
+        if let Some(why) = &self.broken {
+            return Err(VmError::Broken(why.clone()));
+        }
+        self.inst.call(cb, args).map_err(|e| {
+            self.broken = Some(e.to_string());
+            VmError::Call(e)
+        })
+    }
+
+    fn new_context(&mut self) -> Result<u64, VmError> {
+        let ctx = self.next_ctx as u64;
+        self.next_ctx = self.next_ctx.wrapping_add(1).max(2);
+        self.call(Callback::OnContextCreate, &[ctx, self.root as u64])?;
+        Ok(ctx)
+    }
+
+    fn end_context(&mut self, ctx: u64) -> Result<(), VmError> {
+        self.call(Callback::OnLog, &[ctx])?;
+        self.call(Callback::OnDone, &[ctx])?;
+        self.call(Callback::OnDelete, &[ctx])?;
+        Ok(())
+    }
+
+    fn replied(&mut self) -> bool {
+        self.inst.host().stream.local_reply.is_some()
+    }
+
+    /// Headers then body chunks of one direction. Returns what was forwarded, or `None`
+    /// once the filter sent a local reply.
+    fn deliver(
+        &mut self,
+        ctx: u64,
+        msg: &Message,
+        map: usize,
+        buf: usize,
+        on_headers: Callback,
+        on_body: Callback,
+    ) -> Result<Option<Vec<u8>>, VmError> {
+        self.host().stream.maps[map] = msg.headers.clone();
+        let no_body = msg.body.is_empty();
+        let n = msg.headers.len() as u64;
+        self.call(on_headers, &[ctx, n, no_body as u64])?;
+        if self.replied() {
+            return Ok(None);
+        }
+        let mut forwarded = Vec::new();
+        if no_body {
+            return Ok(Some(forwarded));
+        }
+        let size = if msg.chunk_size == 0 {
+            msg.body.len()
+        } else {
+            msg.chunk_size
+        };
+        let mut chunks = msg.body.chunks(size).peekable();
+        while let Some(chunk) = chunks.next() {
+            let eos = chunks.peek().is_none();
+            self.host().stream.buffers[buf].extend_from_slice(chunk);
+            let len = self.host().stream.buffers[buf].len() as u64;
+            let action = self.call(on_body, &[ctx, len, eos as u64])?;
+            if self.replied() {
+                return Ok(None);
+            }
+            // Continue releases what is buffered; Pause keeps buffering (Envoy's
+            // StopIterationAndBuffer). At end of stream the rest goes out either way.
+            if action.unwrap_or(ACTION_CONTINUE) == ACTION_CONTINUE || eos {
+                forwarded.append(&mut self.host().stream.buffers[buf]);
+            }
+        }
+        Ok(Some(forwarded))
+    }
+
+    /// Drives one HTTP request/response through the filter.
+    pub fn http(&mut self, ex: &HttpExchange) -> Result<HttpOutcome, VmError> {
+        self.host().stream = StreamState::default();
+        let ctx = self.new_context()?;
+        let mut out = HttpOutcome::default();
+        let req = self.deliver(
+            ctx,
+            &ex.request,
+            0,
+            0,
+            Callback::OnRequestHeaders,
+            Callback::OnRequestBody,
+        )?;
+        if let Some(body) = req {
+            out.request_body = body;
+            if let Some(body) = self.deliver(
+                ctx,
+                &ex.response,
+                2,
+                1,
+                Callback::OnResponseHeaders,
+                Callback::OnResponseBody,
+            )? {
+                out.response_body = body;
+            }
+        }
+        self.end_context(ctx)?;
+        let s = std::mem::take(&mut self.host().stream);
+        let [req_h, _, resp_h, _] = s.maps;
+        out.request_headers = req_h;
+        out.response_headers = resp_h;
+        out.local_reply = s.local_reply;
+        if out.local_reply.is_some() {
+            // Nothing reached the upstream, and the client got the local reply instead.
+            out.response_headers.clear();
+            out.response_body.clear();
+        }
+        Ok(out)
+    }
+
+    /// Drives one TCP connection through a network filter.
+    pub fn tcp(&mut self, conn: &TcpConnection) -> Result<TcpOutcome, VmError> {
+        self.host().stream = StreamState::default();
+        let ctx = self.new_context()?;
+        self.call(Callback::OnNewConnection, &[ctx])?;
+        let mut out = TcpOutcome::default();
+        for ev in &conn.events {
+            if self.host().stream.closed[2] || self.host().stream.closed[3] {
+                break;
+            }
+            let (data, eos, buf, cb) = match ev {
+                TcpEvent::Downstream {
+                    data,
+                    end_of_stream,
+                } => (data, *end_of_stream, 2, Callback::OnDownstreamData),
+                TcpEvent::Upstream {
+                    data,
+                    end_of_stream,
+                } => (data, *end_of_stream, 3, Callback::OnUpstreamData),
+            };
+            self.host().stream.buffers[buf].extend_from_slice(data);
+            let len = self.host().stream.buffers[buf].len() as u64;
+            let action = self.call(cb, &[ctx, len, eos as u64])?;
+            let closed = self.host().stream.closed[2] || self.host().stream.closed[3];
+            if !closed && action.unwrap_or(ACTION_CONTINUE) == ACTION_CONTINUE {
+                let data = std::mem::take(&mut self.host().stream.buffers[buf]);
+                if buf == 2 {
+                    out.downstream_forwarded.extend_from_slice(&data);
+                } else {
+                    out.upstream_forwarded.extend_from_slice(&data);
+                }
+            }
+        }
+        out.closed = self.host().stream.closed[2] || self.host().stream.closed[3];
+        self.call(Callback::OnDownstreamConnectionClose, &[ctx, PEER_LOCAL])?;
+        self.call(Callback::OnUpstreamConnectionClose, &[ctx, PEER_LOCAL])?;
+        self.end_context(ctx)?;
+        self.host().stream = StreamState::default();
+        Ok(out)
+    }
+}

@@ -1,0 +1,8 @@
+//! filterbench runners: the one proxy-wasm host, its engines (arms) and the fixtures that
+//! prove every arm produces the same results.
+
+pub mod catalog;
+pub mod engines;
+pub mod fixtures;
+pub mod host;
+pub mod verify;
