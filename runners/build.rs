@@ -15,7 +15,13 @@ fn package_name(manifest: &Path) -> Option<String> {
         if line.starts_with('[') {
             in_package = line == "[package]";
         } else if in_package && let Some(rest) = line.strip_prefix("name") {
-            return Some(rest.trim_start().strip_prefix('=')?.trim().trim_matches('"').to_string());
+            return Some(
+                rest.trim_start()
+                    .strip_prefix('=')?
+                    .trim()
+                    .trim_matches('"')
+                    .to_string(),
+            );
         }
     }
     None
@@ -67,7 +73,14 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&ws)
-        .args(["build", "--profile", "filters", "--target", "wasm32-unknown-unknown", "--target"])
+        .args([
+            "build",
+            "--profile",
+            "filters",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--target",
+        ])
         .arg(&host)
         .arg("--target-dir")
         .arg(&filter_target);
@@ -97,14 +110,26 @@ fn main() {
 
     let wasm_dir = filter_target.join("wasm32-unknown-unknown/filters");
     let native_dir = filter_target.join(&host).join("filters");
-    println!("cargo:rustc-env=FILTERBENCH_WASM_DIR={}", wasm_dir.display());
-    println!("cargo:rustc-env=FILTERBENCH_NATIVE_DIR={}", native_dir.display());
-    println!("cargo:rustc-env=FILTERBENCH_FILTERS_SRC={}", filters.display());
+    println!(
+        "cargo:rustc-env=FILTERBENCH_WASM_DIR={}",
+        wasm_dir.display()
+    );
+    println!(
+        "cargo:rustc-env=FILTERBENCH_NATIVE_DIR={}",
+        native_dir.display()
+    );
+    println!(
+        "cargo:rustc-env=FILTERBENCH_FILTERS_SRC={}",
+        filters.display()
+    );
 
     let lock = std::fs::read_to_string(ws.join("Cargo.lock")).unwrap_or_default();
     for krate in ["wasmtime", "proxy-wasm"] {
         let var = krate.to_uppercase().replace('-', "_");
-        println!("cargo:rustc-env=FILTERBENCH_{var}_VERSION={}", locked_version(&lock, krate));
+        println!(
+            "cargo:rustc-env=FILTERBENCH_{var}_VERSION={}",
+            locked_version(&lock, krate)
+        );
     }
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = Command::new(rustc)
@@ -112,6 +137,9 @@ fn main() {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let version = version.strip_prefix("rustc ").unwrap_or(&version).to_string();
+    let version = version
+        .strip_prefix("rustc ")
+        .unwrap_or(&version)
+        .to_string();
     println!("cargo:rustc-env=FILTERBENCH_RUSTC_VERSION={version}");
 }

@@ -42,13 +42,11 @@ pub fn artifacts_for(name: &str) -> Artifacts {
     let lib = format!("filter_{}", name.replace('-', "_"));
     Artifacts {
         wasm: Some(Path::new(env!("FILTERBENCH_WASM_DIR")).join(format!("{lib}.wasm"))),
-        native: Some(
-            Path::new(env!("FILTERBENCH_NATIVE_DIR")).join(format!(
-                "{}{lib}{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            )),
-        ),
+        native: Some(Path::new(env!("FILTERBENCH_NATIVE_DIR")).join(format!(
+            "{}{lib}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ))),
     }
 }
 

@@ -329,7 +329,8 @@ pub fn run_case(module: &dyn LoadedModule, file: &FixtureFile, case: &Case) -> C
                 Ok(ex) => vm.http(ex).map(Step::Http),
                 Err(conn) => vm.tcp(conn).map(Step::Tcp),
             };
-            out.steps.push(r.unwrap_or_else(|e| Step::Failed(failure(&e))));
+            out.steps
+                .push(r.unwrap_or_else(|e| Step::Failed(failure(&e))));
         }
     }
     let host = vm.host();
@@ -370,7 +371,13 @@ struct Checker {
 }
 
 impl Checker {
-    fn eq<T: PartialEq>(&mut self, field: String, expected: &T, actual: &T, fmt: impl Fn(&T) -> String) {
+    fn eq<T: PartialEq>(
+        &mut self,
+        field: String,
+        expected: &T,
+        actual: &T,
+        fmt: impl Fn(&T) -> String,
+    ) {
         if expected != actual {
             self.out.push(Mismatch {
                 field,
@@ -380,7 +387,14 @@ impl Checker {
         }
     }
 
-    fn headers(&mut self, field: &str, actual: &HeaderMap, exact: &Option<Vec<Header>>, include: &[Header], exclude: &[String]) {
+    fn headers(
+        &mut self,
+        field: &str,
+        actual: &HeaderMap,
+        exact: &Option<Vec<Header>>,
+        include: &[Header],
+        exclude: &[String],
+    ) {
         if let Some(exact) = exact {
             self.eq(field.to_string(), &header_map(exact), actual, show_map);
         }
@@ -422,13 +436,20 @@ pub fn check_expectations(case: &Case, got: &CaseOutcome) -> Vec<Mismatch> {
         });
         return c.out;
     }
-    c.eq("configured".into(), &case.expect_configure, &got.configured, |v| v.to_string());
+    c.eq(
+        "configured".into(),
+        &case.expect_configure,
+        &got.configured,
+        |v| v.to_string(),
+    );
     let expected_steps = if got.configured {
         case.requests.len() + case.connections.len()
     } else {
         0
     };
-    c.eq("steps run".into(), &expected_steps, &got.steps.len(), |v| v.to_string());
+    c.eq("steps run".into(), &expected_steps, &got.steps.len(), |v| {
+        v.to_string()
+    });
     let expects = case
         .requests
         .iter()
@@ -439,8 +460,20 @@ pub fn check_expectations(case: &Case, got: &CaseOutcome) -> Vec<Mismatch> {
         match (exp, step) {
             (Ok(r), Step::Http(o)) => {
                 let e = &r.expect;
-                c.headers(&at("request_headers"), &o.request_headers, &e.request_headers, &e.request_headers_include, &e.request_headers_exclude);
-                c.headers(&at("response_headers"), &o.response_headers, &e.response_headers, &e.response_headers_include, &e.response_headers_exclude);
+                c.headers(
+                    &at("request_headers"),
+                    &o.request_headers,
+                    &e.request_headers,
+                    &e.request_headers_include,
+                    &e.request_headers_exclude,
+                );
+                c.headers(
+                    &at("response_headers"),
+                    &o.response_headers,
+                    &e.response_headers,
+                    &e.response_headers_include,
+                    &e.response_headers_exclude,
+                );
                 c.body(at("request_body"), &e.request_body, &o.request_body);
                 c.body(at("response_body"), &e.response_body, &o.response_body);
                 match (&e.local_reply, &o.local_reply) {
@@ -456,15 +489,31 @@ pub fn check_expectations(case: &Case, got: &CaseOutcome) -> Vec<Mismatch> {
                         actual: "none (request forwarded)".into(),
                     }),
                     (Some(Some(want)), Some(got)) => {
-                        c.eq(at("local_reply.status"), &want.status, &got.status, |v| v.to_string());
+                        c.eq(at("local_reply.status"), &want.status, &got.status, |v| {
+                            v.to_string()
+                        });
                         c.body(at("local_reply.body"), &want.body, &got.body);
-                        c.headers(&at("local_reply.headers"), &got.headers, &None, &want.headers_include, &[]);
+                        c.headers(
+                            &at("local_reply.headers"),
+                            &got.headers,
+                            &None,
+                            &want.headers_include,
+                            &[],
+                        );
                     }
                 }
             }
             (Err(t), Step::Tcp(o)) => {
-                c.body(at("downstream_forwarded"), &t.expect.downstream_forwarded, &o.downstream_forwarded);
-                c.body(at("upstream_forwarded"), &t.expect.upstream_forwarded, &o.upstream_forwarded);
+                c.body(
+                    at("downstream_forwarded"),
+                    &t.expect.downstream_forwarded,
+                    &o.downstream_forwarded,
+                );
+                c.body(
+                    at("upstream_forwarded"),
+                    &t.expect.upstream_forwarded,
+                    &o.upstream_forwarded,
+                );
                 if let Some(closed) = t.expect.closed {
                     c.eq(at("closed"), &closed, &o.closed, |v| v.to_string());
                 }
@@ -478,14 +527,19 @@ pub fn check_expectations(case: &Case, got: &CaseOutcome) -> Vec<Mismatch> {
     }
     for (name, want) in &case.expect_metrics {
         let got_v = got.metrics.get(name).copied();
-        c.eq(format!("metric {name}"), &Some(*want), &got_v, |v| format!("{v:?}"));
+        c.eq(format!("metric {name}"), &Some(*want), &got_v, |v| {
+            format!("{v:?}")
+        });
     }
     for needle in &case.expect_logs {
         if !got.logs.iter().any(|l| l.message.contains(needle.as_str())) {
             c.out.push(Mismatch {
                 field: "logs".into(),
                 expected: format!("a message containing {needle:?}"),
-                actual: format!("{:?}", got.logs.iter().map(|l| &l.message).collect::<Vec<_>>()),
+                actual: format!(
+                    "{:?}",
+                    got.logs.iter().map(|l| &l.message).collect::<Vec<_>>()
+                ),
             });
         }
     }
@@ -508,7 +562,12 @@ fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<Mismatch>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             for (k, va) in x {
-                diff_values(&format!("{path}.{k}"), va, y.get(k).unwrap_or(&Value::Null), out);
+                diff_values(
+                    &format!("{path}.{k}"),
+                    va,
+                    y.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
             }
         }
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() && !is_bytes(x) => {
@@ -518,12 +577,18 @@ fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<Mismatch>) {
         }
         _ => {
             let fmt = |v: &Value| match v {
-                Value::Array(x) if is_bytes(x) => {
-                    show(&x.iter().map(|n| n.as_u64().unwrap_or(0) as u8).collect::<Vec<_>>())
-                }
+                Value::Array(x) if is_bytes(x) => show(
+                    &x.iter()
+                        .map(|n| n.as_u64().unwrap_or(0) as u8)
+                        .collect::<Vec<_>>(),
+                ),
                 other => {
                     let s = other.to_string();
-                    if s.len() > 200 { format!("{}…", &s[..200]) } else { s }
+                    if s.len() > 200 {
+                        format!("{}…", &s[..200])
+                    } else {
+                        s
+                    }
                 }
             };
             out.push(Mismatch {

@@ -53,7 +53,12 @@ impl ArmReport {
             };
             out.push(format!(
                 "{} / case {:?} / {} / {} ({what}): expected {}, got {}",
-                self.filter, f.case, self.arm, f.mismatch.field, f.mismatch.expected, f.mismatch.actual
+                self.filter,
+                f.case,
+                self.arm,
+                f.mismatch.field,
+                f.mismatch.expected,
+                f.mismatch.actual
             ));
         }
         out

@@ -10,5 +10,10 @@ fn fixtures_pass_on_every_arm() {
     let reports = verify::verify(&filters, &arms, &engines::Limits::default());
     assert_eq!(reports.len(), filters.len() * arms.len());
     let problems: Vec<String> = reports.iter().flat_map(|r| r.problems()).collect();
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -33,7 +33,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .expect("a report per filter and arm");
             let text = match &r.load_error {
                 Some(_) => "LOAD ERROR".to_string(),
-                None if r.ok() => format!("{}/{} ok ({} ms)", r.passed, r.cases, r.elapsed.as_millis()),
+                None if r.ok() => {
+                    format!("{}/{} ok ({} ms)", r.passed, r.cases, r.elapsed.as_millis())
+                }
                 None => format!("{}/{} FAIL", r.passed, r.cases),
             };
             row.push(Cell::new(text));
@@ -53,5 +55,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         arms.len(),
         arms.first().copied().unwrap_or("-")
     );
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -16,7 +16,11 @@ pub fn run() -> Result<ExitCode> {
     println!("arms:");
     let limits = engines::Limits::default();
     for name in engines::arm_names() {
-        println!("  {:<20} {}", name, engines::engine(name, &limits)?.version());
+        println!(
+            "  {:<20} {}",
+            name,
+            engines::engine(name, &limits)?.version()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

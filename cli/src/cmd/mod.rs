@@ -33,7 +33,10 @@ pub fn select_filters(names: &[String]) -> Result<Vec<catalog::Filter>> {
             Some(f) => out.push(f.clone()),
             None => bail!(
                 "unknown filter `{n}` (known: {})",
-                all.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                all.iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }

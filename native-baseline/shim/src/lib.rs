@@ -37,13 +37,27 @@ fn forward(id: ImportId, args: &[u64]) -> u32 {
 }
 
 macro_rules! native_ty {
-    (U32) => { u32 };
-    (I32) => { i32 };
-    (U64) => { u64 };
-    (I64) => { i64 };
-    (Bool) => { bool };
-    (Ptr) => { usize };
-    (Size) => { usize };
+    (U32) => {
+        u32
+    };
+    (I32) => {
+        i32
+    };
+    (U64) => {
+        u64
+    };
+    (I64) => {
+        i64
+    };
+    (Bool) => {
+        bool
+    };
+    (Ptr) => {
+        usize
+    };
+    (Size) => {
+        usize
+    };
 }
 
 macro_rules! define_shims {

@@ -121,16 +121,82 @@ pub fn engine(name: &str, limits: &Limits) -> Result<Box<dyn Engine>, EngineErro
 
 /// Reads a module and runs the engine-independent checks on it.
 pub(crate) fn read_wasm(arm: &str, artifacts: &Artifacts) -> Result<Vec<u8>, EngineError> {
-    let path = artifacts.wasm.as_ref().ok_or_else(|| EngineError::NoArtifact {
-        arm: arm.to_string(),
-        what: ".wasm",
-    })?;
+    let path = artifacts
+        .wasm
+        .as_ref()
+        .ok_or_else(|| EngineError::NoArtifact {
+            arm: arm.to_string(),
+            what: ".wasm",
+        })?;
     let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
         path: path.clone(),
         source,
     })?;
     crate::host::module_check::check(&bytes, &[])?;
     Ok(bytes)
+}
+
+/// Callbacks resolved once per instance into typed functions (no per-call type checks), for
+/// runtimes with wasmtime's API shape (wasmtime, wasmi): `$rt::Func::typed` and
+/// `$rt::TypedFunc::call(store, params)`. Every callback parameter is an `i32` in wasm32.
+macro_rules! typed_callbacks {
+    ($rt:ident) => {
+        enum TypedCb {
+            P0($rt::TypedFunc<(), ()>),
+            P1($rt::TypedFunc<i32, ()>),
+            P1R($rt::TypedFunc<i32, i32>),
+            P2($rt::TypedFunc<(i32, i32), ()>),
+            P2R($rt::TypedFunc<(i32, i32), i32>),
+            P3($rt::TypedFunc<(i32, i32, i32), ()>),
+            P3R($rt::TypedFunc<(i32, i32, i32), i32>),
+            P5($rt::TypedFunc<(i32, i32, i32, i32, i32), ()>),
+        }
+
+        impl TypedCb {
+            fn new<T>(
+                f: $rt::Func,
+                store: &$rt::Store<T>,
+                spec: &crate::host::callbacks::CallbackSpec,
+            ) -> Result<TypedCb, $rt::Error> {
+                use crate::host::callbacks::Ret;
+                Ok(match (spec.params, spec.ret != Ret::None) {
+                    (0, false) => TypedCb::P0(f.typed(store)?),
+                    (1, false) => TypedCb::P1(f.typed(store)?),
+                    (1, true) => TypedCb::P1R(f.typed(store)?),
+                    (2, false) => TypedCb::P2(f.typed(store)?),
+                    (2, true) => TypedCb::P2R(f.typed(store)?),
+                    (3, false) => TypedCb::P3(f.typed(store)?),
+                    (3, true) => TypedCb::P3R(f.typed(store)?),
+                    (5, false) => TypedCb::P5(f.typed(store)?),
+                    (p, r) => unreachable!("no callback has shape ({p}, {r})"),
+                })
+            }
+
+            /// Calls with `args` (one per parameter); callbacks without a result give 0.
+            fn call<T>(&self, s: &mut $rt::Store<T>, args: &[u64]) -> Result<i32, $rt::Error> {
+                let a = |i: usize| args[i] as u32 as i32;
+                match self {
+                    TypedCb::P0(f) => f.call(s, ()).map(|_| 0),
+                    TypedCb::P1(f) => f.call(s, a(0)).map(|_| 0),
+                    TypedCb::P1R(f) => f.call(s, a(0)),
+                    TypedCb::P2(f) => f.call(s, (a(0), a(1))).map(|_| 0),
+                    TypedCb::P2R(f) => f.call(s, (a(0), a(1))),
+                    TypedCb::P3(f) => f.call(s, (a(0), a(1), a(2))).map(|_| 0),
+                    TypedCb::P3R(f) => f.call(s, (a(0), a(1), a(2))),
+                    TypedCb::P5(f) => f.call(s, (a(0), a(1), a(2), a(3), a(4))).map(|_| 0),
+                }
+            }
+        }
+    };
+}
+pub(crate) use typed_callbacks;
+
+/// A callback's raw `i32` result as the host reads it.
+pub(crate) fn callback_result(cb: Callback, v: i32) -> u64 {
+    match cb.spec().ret {
+        crate::host::callbacks::Ret::Bool => (v != 0) as u64,
+        _ => v as u32 as u64,
+    }
 }
 
 /// Packs guest arguments per the callback's arity (all `i32` in wasm32).

@@ -13,9 +13,9 @@ use filterbench_abi::{ImportId, NATIVE_SHIM_VERSION, NativeHostCall};
 use libloading::Library;
 
 use super::{Artifacts, CallError, Engine, EngineError, Instance, Limits, LoadedModule};
+use crate::host::HostState;
 use crate::host::abi::{self, GuestMemory, HostError};
 use crate::host::callbacks::{CALLBACKS, Callback, Ret};
-use crate::host::HostState;
 
 pub struct NativeEngine;
 
@@ -54,7 +54,11 @@ struct NativeModule {
 
 impl LoadedModule for NativeModule {
     fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
-        Ok(Box::new(NativeInstance::open(&self.path, &self.bytes, Some(host))?))
+        Ok(Box::new(NativeInstance::open(
+            &self.path,
+            &self.bytes,
+            Some(host),
+        )?))
     }
 }
 
@@ -135,7 +139,10 @@ impl GuestMemory for NativeMemory<'_> {
         Ok(unsafe { f(size as usize) } as u64)
     }
     fn host(&mut self) -> &mut HostState {
-        self.state.host.as_mut().expect("host state present during calls")
+        self.state
+            .host
+            .as_mut()
+            .expect("host state present during calls")
     }
 }
 
@@ -163,13 +170,16 @@ impl NativeInstance {
                 .map(|s| *s as usize)
         };
         if sym(crate::host::callbacks::ABI_MARKER).is_none() {
-            return Err(err("no proxy_abi_version_0_2_1 symbol: not a proxy-wasm 0.2.1 filter".into()));
+            return Err(err(
+                "no proxy_abi_version_0_2_1 symbol: not a proxy-wasm 0.2.1 filter".into(),
+            ));
         }
         let init = sym("filterbench_native_init").ok_or_else(|| {
             err("no filterbench_native_init symbol: the filter was not linked with filterbench-native-shim".into())
         })?;
         // SAFETY: the shim defines filterbench_native_init with this signature.
-        let init: unsafe extern "C" fn(NativeHostCall) -> u32 = unsafe { std::mem::transmute(init) };
+        let init: unsafe extern "C" fn(NativeHostCall) -> u32 =
+            unsafe { std::mem::transmute(init) };
         let version = unsafe { init(host_entry) };
         if version != NATIVE_SHIM_VERSION {
             return Err(err(format!(

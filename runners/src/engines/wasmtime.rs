@@ -8,9 +8,9 @@ use wasmtime::{
 };
 
 use super::{Artifacts, CallError, Engine, EngineError, Instance, Limits, LoadedModule};
-use crate::host::abi::{self, GuestMemory, HostError};
-use crate::host::callbacks::{Callback, Ret};
 use crate::host::HostState;
+use crate::host::abi::{self, GuestMemory, HostError};
+use crate::host::callbacks::Callback;
 
 pub struct WasmtimeEngine {
     name: &'static str,
@@ -117,17 +117,7 @@ struct WasmtimeModule {
     limits: Limits,
 }
 
-/// Callbacks resolved once per instance into typed functions (no per-call type checks).
-enum TypedCb {
-    P0(TypedFunc<(), ()>),
-    P1(TypedFunc<i32, ()>),
-    P1R(TypedFunc<i32, i32>),
-    P2(TypedFunc<(i32, i32), ()>),
-    P2R(TypedFunc<(i32, i32), i32>),
-    P3(TypedFunc<(i32, i32, i32), ()>),
-    P3R(TypedFunc<(i32, i32, i32), i32>),
-    P5(TypedFunc<(i32, i32, i32, i32, i32), ()>),
-}
+super::typed_callbacks!(wasmtime);
 
 impl LoadedModule for WasmtimeModule {
     fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
@@ -159,17 +149,7 @@ impl LoadedModule for WasmtimeModule {
                 .or_else(|| spec.alias.and_then(|a| instance.get_func(&mut store, a)));
             let typed = match func {
                 None => None,
-                Some(f) => Some(match (spec.params, spec.ret != Ret::None) {
-                    (0, false) => TypedCb::P0(f.typed(&store).map_err(err)?),
-                    (1, false) => TypedCb::P1(f.typed(&store).map_err(err)?),
-                    (1, true) => TypedCb::P1R(f.typed(&store).map_err(err)?),
-                    (2, false) => TypedCb::P2(f.typed(&store).map_err(err)?),
-                    (2, true) => TypedCb::P2R(f.typed(&store).map_err(err)?),
-                    (3, false) => TypedCb::P3(f.typed(&store).map_err(err)?),
-                    (3, true) => TypedCb::P3R(f.typed(&store).map_err(err)?),
-                    (5, false) => TypedCb::P5(f.typed(&store).map_err(err)?),
-                    (p, r) => unreachable!("no callback shape ({p}, {r})"),
-                }),
+                Some(f) => Some(TypedCb::new(f, &store, spec).map_err(err)?),
             };
             callbacks.push(typed);
         }
@@ -194,23 +174,9 @@ impl Instance for WasmtimeInstance {
         let Some(f) = &self.callbacks[cb as usize] else {
             return Ok(None);
         };
-        let a = |i: usize| args[i] as u32 as i32;
-        let s = &mut self.store;
-        let r = match f {
-            TypedCb::P0(f) => f.call(s, ()).map(|_| 0),
-            TypedCb::P1(f) => f.call(s, a(0)).map(|_| 0),
-            TypedCb::P1R(f) => f.call(s, a(0)),
-            TypedCb::P2(f) => f.call(s, (a(0), a(1))).map(|_| 0),
-            TypedCb::P2R(f) => f.call(s, (a(0), a(1))),
-            TypedCb::P3(f) => f.call(s, (a(0), a(1), a(2))).map(|_| 0),
-            TypedCb::P3R(f) => f.call(s, (a(0), a(1), a(2))),
-            TypedCb::P5(f) => f.call(s, (a(0), a(1), a(2), a(3), a(4))).map(|_| 0),
-        };
+        let r = f.call(&mut self.store, args);
         match r {
-            Ok(v) => Ok(Some(match cb.spec().ret {
-                Ret::Bool => (v != 0) as u64,
-                _ => v as u32 as u64,
-            })),
+            Ok(v) => Ok(Some(super::callback_result(cb, v))),
             Err(e) => Err(CallError::Trap {
                 callback: cb.spec().name,
                 message: trap_message(&e),
@@ -283,7 +249,9 @@ impl GuestMemory for WasmtimeMemory<'_, '_> {
             .call(&mut *self.caller, size)
             .map_err(|e| HostError::Alloc(trap_message(&e)))?;
         if p == 0 {
-            return Err(HostError::Alloc(format!("allocating {size} bytes returned null")));
+            return Err(HostError::Alloc(format!(
+                "allocating {size} bytes returned null"
+            )));
         }
         Ok(p as u32 as u64)
     }

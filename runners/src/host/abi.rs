@@ -70,7 +70,10 @@ impl dyn GuestMemory + '_ {
 /// Serialises a header map the ABI way: count, then (key len, value len) pairs, then
 /// each key and value followed by a NUL.
 pub fn serialize_map(map: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-    let size: usize = 4 + map.iter().map(|(k, v)| 8 + k.len() + v.len() + 2).sum::<usize>();
+    let size: usize = 4 + map
+        .iter()
+        .map(|(k, v)| 8 + k.len() + v.len() + 2)
+        .sum::<usize>();
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(&(map.len() as u32).to_le_bytes());
     for (k, v) in map {
@@ -126,7 +129,9 @@ fn buffer(h: &HostState, t: u64) -> Option<&[u8]> {
 }
 
 fn find<'a>(map: &'a HeaderMap, key: &[u8]) -> Option<&'a [u8]> {
-    map.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())
+    map.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_slice())
 }
 
 /// Values of properties a filter may ask for; paths arrive NUL-separated.
@@ -141,8 +146,9 @@ fn property(h: &HostState, path: &[u8]) -> Option<Vec<u8>> {
         [b"plugin_root_id"] => Some(h.plugin.root_id.clone().into_bytes()),
         [b"plugin_vm_id"] => Some(h.plugin.vm_id.clone().into_bytes()),
         [b"request", b"path"] => header(b":path"),
-        [b"request", b"url_path"] => header(b":path")
-            .map(|p| p.split(|b| *b == b'?').next().unwrap_or(&[]).to_vec()),
+        [b"request", b"url_path"] => {
+            header(b":path").map(|p| p.split(|b| *b == b'?').next().unwrap_or(&[]).to_vec())
+        }
         [b"request", b"method"] => header(b":method"),
         [b"request", b"host"] => header(b":authority"),
         [b"request", b"scheme"] => header(b":scheme"),
@@ -281,16 +287,16 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             };
             // Replace keeps the first occurrence's position and drops the others, like
             // Envoy's setCopy; add always appends.
-            if id == proxy_replace_header_map_value {
-                if let Some(i) = map.iter().position(|(k, _)| *k == key) {
-                    map[i].1 = value;
-                    let mut seen = 0;
-                    map.retain(|(k, _)| {
-                        seen += usize::from(*k == key);
-                        *k != key || seen == 1
-                    });
-                    return Ok(OK);
-                }
+            if id == proxy_replace_header_map_value
+                && let Some(i) = map.iter().position(|(k, _)| *k == key)
+            {
+                map[i].1 = value;
+                let mut seen = 0;
+                map.retain(|(k, _)| {
+                    seen += usize::from(*k == key);
+                    *k != key || seen == 1
+                });
+                return Ok(OK);
             }
             map.push((key, value));
             Ok(OK)

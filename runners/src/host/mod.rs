@@ -8,4 +8,6 @@ pub mod vm;
 
 pub use callbacks::Callback;
 pub use state::{Clock, HeaderMap, HostState, LocalReply, SharedData};
-pub use vm::{HttpExchange, HttpOutcome, Message, TcpConnection, TcpEvent, TcpOutcome, Vm, VmError};
+pub use vm::{
+    HttpExchange, HttpOutcome, Message, TcpConnection, TcpEvent, TcpOutcome, Vm, VmError,
+};

@@ -48,7 +48,12 @@ pub struct ModuleInfo {
 }
 
 fn sig(params: &[ValType], results: &[ValType]) -> String {
-    let f = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    let f = |v: &[ValType]| {
+        v.iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     format!("({}) -> ({})", f(params), f(results))
 }
 
@@ -96,7 +101,8 @@ pub fn check(wasm: &[u8], wasi_names: &[&str]) -> Result<ModuleInfo, ModuleError
                     };
                     func_types.push(ti);
                     check_import(imp.module, imp.name, &types[ti as usize], wasi_names)?;
-                    info.imports.push((imp.module.to_string(), imp.name.to_string()));
+                    info.imports
+                        .push((imp.module.to_string(), imp.name.to_string()));
                 }
             }
             Payload::FunctionSection(r) => {
