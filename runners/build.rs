@@ -124,7 +124,7 @@ fn main() {
     );
 
     let lock = std::fs::read_to_string(ws.join("Cargo.lock")).unwrap_or_default();
-    for krate in ["wasmtime", "proxy-wasm"] {
+    for krate in ["wasmtime", "wasmer", "wasmi", "proxy-wasm"] {
         let var = krate.to_uppercase().replace('-', "_");
         println!(
             "cargo:rustc-env=FILTERBENCH_{var}_VERSION={}",

@@ -2,12 +2,16 @@
 //! that the CLI, the fixture tests and the benches all enumerate.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::host::Callback;
 use crate::host::HostState;
+use crate::host::abi::HostError;
 use crate::host::module_check::ModuleError;
 
 pub mod native;
+pub mod wasmi;
+pub mod wasmer;
 pub mod wasmtime;
 
 /// The two builds of one filter.
@@ -17,17 +21,43 @@ pub struct Artifacts {
     pub native: Option<PathBuf>,
 }
 
+/// How a callback that never returns is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuBound {
+    /// The engine's cheapest mechanism: wasmtime's epoch deadline, fuel/metering elsewhere.
+    Auto,
+    /// An operator budget per callback (wasmtime fuel, wasmer metering, wasmi fuel).
+    Fuel,
+    /// A wall-clock deadline per callback (wasmtime epochs; engines without one use fuel).
+    Deadline,
+    /// No bound: measures the engine without the bound's own cost. Only for trusted filters.
+    Off,
+}
+
 /// Bounds every VM runs under, the same meaning on every engine that supports them.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest linear memory a guest may grow to.
+    /// Largest linear memory a guest may grow to; growing past it fails (memory.grow = -1).
     pub max_memory_bytes: u64,
+    pub cpu: CpuBound,
+    /// Operator budget per callback under [`CpuBound::Fuel`].
+    pub fuel_per_call: u64,
+    /// Wall-clock budget per callback under [`CpuBound::Deadline`].
+    pub deadline: Duration,
+    /// wasmtime: the pooling instance allocator instead of on-demand allocation.
+    pub pooling: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_memory_bytes: 256 << 20,
+            cpu: CpuBound::Auto,
+            // ~a few seconds of interpretation; far above any sane filter callback.
+            fuel_per_call: 10_000_000_000,
+            deadline: Duration::from_secs(2),
+            pooling: false,
         }
     }
 }
@@ -61,10 +91,17 @@ pub enum CallError {
         callback: &'static str,
         message: String,
     },
+    #[error("{callback} stopped: it exceeded its CPU bound ({bound})")]
+    CpuLimit {
+        callback: &'static str,
+        bound: String,
+    },
 }
 
 /// A running VM: callbacks in, host state out.
-pub trait Instance: Send {
+/// Not `Send`: some engines (wasmer) tie a store to its thread, so each worker thread
+/// instantiates its own VM from the shared [`LoadedModule`], as Envoy does per worker.
+pub trait Instance {
     /// Calls a callback; `Ok(None)` if the module does not export it.
     fn call(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, CallError>;
     fn host(&mut self) -> &mut HostState;
@@ -82,6 +119,8 @@ pub trait Engine: Send + Sync {
     fn name(&self) -> &str;
     /// Engine crate and version, e.g. `wasmtime 48.0.8`.
     fn version(&self) -> String;
+    /// The options that change what is measured (CPU bound, allocator), for the results.
+    fn flags(&self) -> String;
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError>;
 }
 
@@ -103,6 +142,26 @@ pub static REGISTRY: &[EngineEntry] = &[
         name: "wasmtime-cranelift",
         is_native: false,
         make: wasmtime::WasmtimeEngine::cranelift,
+    },
+    EngineEntry {
+        name: "wasmtime-winch",
+        is_native: false,
+        make: wasmtime::WasmtimeEngine::winch,
+    },
+    EngineEntry {
+        name: "wasmer-cranelift",
+        is_native: false,
+        make: wasmer::WasmerEngine::cranelift,
+    },
+    EngineEntry {
+        name: "wasmer-singlepass",
+        is_native: false,
+        make: wasmer::WasmerEngine::singlepass,
+    },
+    EngineEntry {
+        name: "wasmi",
+        is_native: false,
+        make: wasmi::WasmiEngine::make,
     },
 ];
 
@@ -132,7 +191,7 @@ pub(crate) fn read_wasm(arm: &str, artifacts: &Artifacts) -> Result<Vec<u8>, Eng
         path: path.clone(),
         source,
     })?;
-    crate::host::module_check::check(&bytes, &[])?;
+    crate::host::module_check::check(&bytes)?;
     Ok(bytes)
 }
 
@@ -197,6 +256,48 @@ pub(crate) fn callback_result(cb: Callback, v: i32) -> u64 {
         crate::host::callbacks::Ret::Bool => (v != 0) as u64,
         _ => v as u32 as u64,
     }
+}
+
+/// Converts a host function's parameters to `u64`s for the ABI (zero-extending `i32`s; the
+/// ABI reads signed values back per their kind).
+pub(crate) fn args_u64(params: impl Iterator<Item = u64>) -> ([u64; 16], usize) {
+    let mut args = [0u64; 16];
+    let mut n = 0;
+    for (slot, p) in args.iter_mut().zip(params) {
+        *slot = p;
+        n += 1;
+    }
+    (args, n)
+}
+
+/// The bytes `[ptr, ptr+len)` of a linear memory, or the ABI's out-of-bounds error.
+pub(crate) fn slice_at(data: &[u8], ptr: u64, len: u64) -> Result<&[u8], HostError> {
+    usize::try_from(ptr)
+        .ok()
+        .zip(usize::try_from(len).ok())
+        .and_then(|(p, l)| data.get(p..p.checked_add(l)?))
+        .ok_or(HostError::OutOfBounds { ptr, len })
+}
+
+pub(crate) fn slice_at_mut(data: &mut [u8], ptr: u64, len: u64) -> Result<&mut [u8], HostError> {
+    usize::try_from(ptr)
+        .ok()
+        .zip(usize::try_from(len).ok())
+        .and_then(|(p, l)| data.get_mut(p..p.checked_add(l)?))
+        .ok_or(HostError::OutOfBounds { ptr, len })
+}
+
+/// An allocation request as the guest's `i32` allocator takes it.
+pub(crate) fn alloc_size(size: u64) -> Result<i32, HostError> {
+    i32::try_from(size).map_err(|_| HostError::Alloc(format!("{size} bytes exceeds wasm32")))
+}
+
+/// The guest allocator's answer; null means it is out of memory.
+pub(crate) fn alloc_result(p: i32, size: i32) -> Result<u64, HostError> {
+    if p == 0 {
+        return Err(HostError::Alloc(format!("allocating {size} bytes returned null")));
+    }
+    Ok(p as u32 as u64)
 }
 
 /// Packs guest arguments per the callback's arity (all `i32` in wasm32).

@@ -32,6 +32,10 @@ impl Engine for NativeEngine {
     fn version(&self) -> String {
         format!("rustc {}", env!("FILTERBENCH_RUSTC_VERSION"))
     }
+    fn flags(&self) -> String {
+        // Trusted code in the harness process, as under NullVM: nothing can bound it.
+        "unsandboxed".into()
+    }
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
         let path = artifacts.native.clone().ok_or(EngineError::NoArtifact {
             arm: "native".into(),

@@ -1,37 +1,101 @@
-//! wasmtime adapter: the ABI comes from `host::abi`; this file only maps it onto wasmtime's
-//! linker, store and typed functions.
+//! wasmtime adapter (Cranelift and Winch): maps the one host onto wasmtime's linker, store
+//! and typed functions. CPU bound: epoch deadline (cheap) or fuel; memory: store limits.
 
-use filterbench_abi::{IMPORTS, ImportId, Kind};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use filterbench_abi::Kind;
 use wasmtime::{
-    Caller, Config, FuncType, InstancePre, Linker, Memory, Module, Store, StoreLimits,
-    StoreLimitsBuilder, Strategy, TypedFunc, Val, ValType,
+    Caller, Config, FuncType, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Strategy, Trap, TypedFunc,
+    Val, ValType,
 };
 
-use super::{Artifacts, CallError, Engine, EngineError, Instance, Limits, LoadedModule};
+use super::{
+    Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limits, LoadedModule,
+};
 use crate::host::HostState;
-use crate::host::abi::{self, GuestMemory, HostError};
+use crate::host::abi::{GuestMemory, HostError};
 use crate::host::callbacks::Callback;
+use crate::host::functions::{self, HOST_FUNCTIONS};
+
+super::typed_callbacks!(wasmtime);
+
+/// How often the epoch advances; a deadline is a whole number of these.
+const EPOCH_PERIOD: Duration = Duration::from_millis(5);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    Epoch(u64),
+    Fuel(u64),
+    Off,
+}
 
 pub struct WasmtimeEngine {
     name: &'static str,
     engine: wasmtime::Engine,
     limits: Limits,
+    bound: Bound,
+    ticker: Option<Arc<Ticker>>,
+}
+
+/// Keeps the epoch thread alive while any engine, module or instance holds it.
+struct Ticker;
+
+fn start_ticker(engine: &wasmtime::Engine) -> Arc<Ticker> {
+    let token = Arc::new(Ticker);
+    let weak: Weak<Ticker> = Arc::downgrade(&token);
+    let engine = engine.clone();
+    std::thread::Builder::new()
+        .name("wasmtime-epoch".into())
+        .spawn(move || {
+            while weak.strong_count() > 0 {
+                engine.increment_epoch();
+                std::thread::sleep(EPOCH_PERIOD);
+            }
+        })
+        .expect("spawn the epoch thread");
+    token
 }
 
 impl WasmtimeEngine {
-    fn with_strategy(name: &'static str, strategy: Strategy, limits: &Limits) -> Box<dyn Engine> {
+    fn build(name: &'static str, strategy: Strategy, limits: &Limits) -> Box<dyn Engine> {
         let mut cfg = Config::new();
         cfg.strategy(strategy);
+        let bound = match limits.cpu {
+            CpuBound::Off => Bound::Off,
+            CpuBound::Fuel => Bound::Fuel(limits.fuel_per_call),
+            CpuBound::Auto | CpuBound::Deadline => Bound::Epoch(
+                (limits.deadline.as_nanos() / EPOCH_PERIOD.as_nanos()).max(1) as u64,
+            ),
+        };
+        cfg.epoch_interruption(matches!(bound, Bound::Epoch(_)));
+        cfg.consume_fuel(matches!(bound, Bound::Fuel(_)));
+        if limits.pooling {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_memories(64)
+                .total_core_instances(64)
+                .total_tables(64)
+                .max_memory_size(limits.max_memory_bytes as usize);
+            cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = wasmtime::Engine::new(&cfg).expect("valid wasmtime config");
+        let ticker = matches!(bound, Bound::Epoch(_)).then(|| start_ticker(&engine));
         Box::new(WasmtimeEngine {
             name,
             engine,
             limits: limits.clone(),
+            bound,
+            ticker,
         })
     }
 
     pub fn cranelift(limits: &Limits) -> Box<dyn Engine> {
-        Self::with_strategy("wasmtime-cranelift", Strategy::Cranelift, limits)
+        Self::build("wasmtime-cranelift", Strategy::Cranelift, limits)
+    }
+
+    pub fn winch(limits: &Limits) -> Box<dyn Engine> {
+        Self::build("wasmtime-winch", Strategy::Winch, limits)
     }
 }
 
@@ -50,9 +114,9 @@ fn val_type(k: Kind) -> ValType {
 }
 
 fn trap_message(e: &wasmtime::Error) -> String {
-    match e.downcast_ref::<wasmtime::Trap>() {
+    match e.downcast_ref::<Trap>() {
         Some(t) => t.to_string(),
-        None => e.to_string(),
+        None => format!("{e:#}"),
     }
 }
 
@@ -65,6 +129,16 @@ impl Engine for WasmtimeEngine {
         format!("wasmtime {}", env!("FILTERBENCH_WASMTIME_VERSION"))
     }
 
+    fn flags(&self) -> String {
+        let cpu = match self.bound {
+            Bound::Epoch(t) => format!("cpu=epoch({}ms)", t * EPOCH_PERIOD.as_millis() as u64),
+            Bound::Fuel(f) => format!("cpu=fuel({f})"),
+            Bound::Off => "cpu=off".into(),
+        };
+        let alloc = if self.limits.pooling { "pooling" } else { "on-demand" };
+        format!("{cpu} mem={}MiB alloc={alloc}", self.limits.max_memory_bytes >> 20)
+    }
+
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
         let bytes = super::read_wasm(self.name, artifacts)?;
         let compile_err = |e: wasmtime::Error| EngineError::Compile {
@@ -73,29 +147,28 @@ impl Engine for WasmtimeEngine {
         };
         let module = Module::new(&self.engine, &bytes).map_err(compile_err)?;
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
-        for (i, spec) in IMPORTS.iter().enumerate() {
-            let id = ImportId::from_index(i as u32).expect("index within IMPORTS");
+        for f in HOST_FUNCTIONS.iter() {
             let ty = FuncType::new(
                 &self.engine,
-                spec.params.iter().map(|k| val_type(*k)),
-                [ValType::I32],
+                f.params.iter().map(|k| val_type(*k)),
+                std::iter::repeat_n(ValType::I32, f.results),
             );
+            let call = f.call;
             linker
-                .func_new("env", spec.name, ty, move |mut caller, params, results| {
-                    let mut args = [0u64; 16];
-                    for (slot, p) in args.iter_mut().zip(params) {
-                        *slot = match p {
-                            Val::I32(v) => *v as u32 as u64,
-                            Val::I64(v) => *v as u64,
-                            _ => 0,
-                        };
-                    }
+                .func_new(f.module, f.name, ty, move |mut caller, params, results| {
+                    let (args, n) = super::args_u64(params.iter().map(|p| match p {
+                        Val::I32(v) => *v as u32 as u64,
+                        Val::I64(v) => *v as u64,
+                        _ => 0,
+                    }));
                     let mut mem = WasmtimeMemory {
                         caller: &mut caller,
                     };
-                    let status = abi::dispatch(id, &mut mem, &args[..params.len()])
+                    let status = functions::call(call, &mut mem, &args[..n])
                         .map_err(|e| wasmtime::Error::msg(e.to_string()))?;
-                    results[0] = Val::I32(status as i32);
+                    if let Some(r) = results.first_mut() {
+                        *r = Val::I32(status as i32);
+                    }
                     Ok(())
                 })
                 .map_err(compile_err)?;
@@ -106,6 +179,8 @@ impl Engine for WasmtimeEngine {
             engine: self.engine.clone(),
             pre,
             limits: self.limits.clone(),
+            bound: self.bound,
+            ticker: self.ticker.clone(),
         }))
     }
 }
@@ -115,9 +190,9 @@ struct WasmtimeModule {
     engine: wasmtime::Engine,
     pre: InstancePre<StoreData>,
     limits: Limits,
+    bound: Bound,
+    ticker: Option<Arc<Ticker>>,
 }
-
-super::typed_callbacks!(wasmtime);
 
 impl LoadedModule for WasmtimeModule {
     fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
@@ -139,6 +214,8 @@ impl LoadedModule for WasmtimeModule {
             },
         );
         store.limiter(|d| &mut d.limits);
+        // Start-up (data segments, start function) runs under the same bound as callbacks.
+        arm_bound(&mut store, self.bound);
         let instance = self.pre.instantiate(&mut store).map_err(err)?;
         let memory = instance.get_memory(&mut store, "memory");
         let mut callbacks = Vec::with_capacity(Callback::ALL.len());
@@ -147,11 +224,10 @@ impl LoadedModule for WasmtimeModule {
             let func = instance
                 .get_func(&mut store, spec.name)
                 .or_else(|| spec.alias.and_then(|a| instance.get_func(&mut store, a)));
-            let typed = match func {
+            callbacks.push(match func {
                 None => None,
                 Some(f) => Some(TypedCb::new(f, &store, spec).map_err(err)?),
-            };
-            callbacks.push(typed);
+            });
         }
         let alloc = match &callbacks[Callback::MemoryAllocate as usize] {
             Some(TypedCb::P1R(f)) => Some(f.clone()),
@@ -159,13 +235,28 @@ impl LoadedModule for WasmtimeModule {
         };
         store.data_mut().memory = memory;
         store.data_mut().alloc = alloc;
-        Ok(Box::new(WasmtimeInstance { store, callbacks }))
+        Ok(Box::new(WasmtimeInstance {
+            store,
+            callbacks,
+            bound: self.bound,
+            _ticker: self.ticker.clone(),
+        }))
+    }
+}
+
+fn arm_bound(store: &mut Store<StoreData>, bound: Bound) {
+    match bound {
+        Bound::Epoch(ticks) => store.set_epoch_deadline(ticks),
+        Bound::Fuel(f) => store.set_fuel(f).expect("fuel is enabled"),
+        Bound::Off => {}
     }
 }
 
 struct WasmtimeInstance {
     store: Store<StoreData>,
     callbacks: Vec<Option<TypedCb>>,
+    bound: Bound,
+    _ticker: Option<Arc<Ticker>>,
 }
 
 impl Instance for WasmtimeInstance {
@@ -174,12 +265,22 @@ impl Instance for WasmtimeInstance {
         let Some(f) = &self.callbacks[cb as usize] else {
             return Ok(None);
         };
-        let r = f.call(&mut self.store, args);
-        match r {
+        arm_bound(&mut self.store, self.bound);
+        match f.call(&mut self.store, args) {
             Ok(v) => Ok(Some(super::callback_result(cb, v))),
-            Err(e) => Err(CallError::Trap {
-                callback: cb.spec().name,
-                message: trap_message(&e),
+            Err(e) => Err(match e.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt | Trap::OutOfFuel) => CallError::CpuLimit {
+                    callback: cb.spec().name,
+                    bound: match self.bound {
+                        Bound::Epoch(t) => format!("{} ms deadline", t * EPOCH_PERIOD.as_millis() as u64),
+                        Bound::Fuel(f) => format!("{f} fuel"),
+                        Bound::Off => "none".into(),
+                    },
+                },
+                _ => CallError::Trap {
+                    callback: cb.spec().name,
+                    message: trap_message(&e),
+                },
             }),
         }
     }
@@ -216,23 +317,12 @@ impl GuestMemory for WasmtimeMemory<'_, '_> {
 
     fn read(&mut self, ptr: u64, len: u64) -> Result<Vec<u8>, HostError> {
         let mem = self.memory()?;
-        let data = mem.data(&*self.caller);
-        usize::try_from(ptr)
-            .ok()
-            .zip(usize::try_from(len).ok())
-            .and_then(|(p, l)| data.get(p..p.checked_add(l)?))
-            .map(<[u8]>::to_vec)
-            .ok_or(HostError::OutOfBounds { ptr, len })
+        super::slice_at(mem.data(&*self.caller), ptr, len).map(<[u8]>::to_vec)
     }
 
     fn write(&mut self, ptr: u64, bytes: &[u8]) -> Result<(), HostError> {
         let mem = self.memory()?;
-        let data = mem.data_mut(&mut *self.caller);
-        let len = bytes.len() as u64;
-        usize::try_from(ptr)
-            .ok()
-            .and_then(|p| data.get_mut(p..p.checked_add(bytes.len())?))
-            .ok_or(HostError::OutOfBounds { ptr, len })?
+        super::slice_at_mut(mem.data_mut(&mut *self.caller), ptr, bytes.len() as u64)?
             .copy_from_slice(bytes);
         Ok(())
     }
@@ -244,16 +334,11 @@ impl GuestMemory for WasmtimeMemory<'_, '_> {
             .alloc
             .clone()
             .ok_or_else(|| HostError::Alloc("module exports no allocator".into()))?;
-        let size = i32::try_from(size).map_err(|_| HostError::Alloc(format!("{size} bytes")))?;
+        let size = super::alloc_size(size)?;
         let p = f
             .call(&mut *self.caller, size)
             .map_err(|e| HostError::Alloc(trap_message(&e)))?;
-        if p == 0 {
-            return Err(HostError::Alloc(format!(
-                "allocating {size} bytes returned null"
-            )));
-        }
-        Ok(p as u32 as u64)
+        super::alloc_result(p, size)
     }
 
     fn host(&mut self) -> &mut HostState {

@@ -28,6 +28,8 @@ pub enum HostError {
     OutOfBounds { ptr: u64, len: u64 },
     #[error("guest allocator failed: {0}")]
     Alloc(String),
+    #[error("module called proc_exit({0})")]
+    Exit(i32),
 }
 
 /// What the ABI needs from an engine: the guest's memory, its allocator and the host state.

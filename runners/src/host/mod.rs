@@ -2,9 +2,11 @@
 
 pub mod abi;
 pub mod callbacks;
+pub mod functions;
 pub mod module_check;
 pub mod state;
 pub mod vm;
+pub mod wasi;
 
 pub use callbacks::Callback;
 pub use state::{Clock, HeaderMap, HostState, LocalReply, SharedData};

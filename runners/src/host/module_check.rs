@@ -1,7 +1,7 @@
 //! Engine-independent checks of a `.wasm` before any engine sees it, so a bad module is
 //! refused with the same clear message on every engine.
 
-use filterbench_abi::{Kind, import_by_name};
+use filterbench_abi::Kind;
 use wasmparser::{Parser, Payload, TypeRef, ValType};
 
 use super::callbacks::{ABI_MARKERS_ACCEPTED, Callback};
@@ -35,9 +35,6 @@ pub enum ModuleError {
     },
 }
 
-/// WASI functions the proxy-wasm spec lets a module import.
-pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
-
 /// What the checks learned about a module.
 #[derive(Clone, Debug, Default)]
 pub struct ModuleInfo {
@@ -65,8 +62,7 @@ fn kind_type(k: Kind) -> ValType {
 }
 
 /// Validates `wasm` and checks it against the proxy-wasm 0.2.1 contract.
-/// `wasi_names` lists the WASI imports the host provides.
-pub fn check(wasm: &[u8], wasi_names: &[&str]) -> Result<ModuleInfo, ModuleError> {
+pub fn check(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
     if !wasm.starts_with(b"\0asm") {
         return Err(ModuleError::NotWasm);
     }
@@ -100,7 +96,7 @@ pub fn check(wasm: &[u8], wasi_names: &[&str]) -> Result<ModuleInfo, ModuleError
                         });
                     };
                     func_types.push(ti);
-                    check_import(imp.module, imp.name, &types[ti as usize], wasi_names)?;
+                    check_import(imp.module, imp.name, &types[ti as usize])?;
                     info.imports
                         .push((imp.module.to_string(), imp.name.to_string()));
                 }
@@ -178,27 +174,19 @@ fn check_import(
     module: &str,
     name: &str,
     ty: &(Vec<ValType>, Vec<ValType>),
-    wasi_names: &[&str],
 ) -> Result<(), ModuleError> {
-    let unknown = || ModuleError::UnknownImport {
+    let f = super::functions::find(module, name).ok_or_else(|| ModuleError::UnknownImport {
         module: module.to_string(),
         name: name.to_string(),
-    };
-    match module {
-        "env" => {
-            let id = import_by_name(name).ok_or_else(unknown)?;
-            let want_p: Vec<ValType> = id.spec().params.iter().map(|k| kind_type(*k)).collect();
-            let want_r = vec![ValType::I32];
-            if ty.0 != want_p || ty.1 != want_r {
-                return Err(ModuleError::ImportSignature {
-                    name: name.to_string(),
-                    expected: sig(&want_p, &want_r),
-                    found: sig(&ty.0, &ty.1),
-                });
-            }
-            Ok(())
-        }
-        WASI_MODULE if wasi_names.contains(&name) => Ok(()),
-        _ => Err(unknown()),
+    })?;
+    let want_p: Vec<ValType> = f.params.iter().map(|k| kind_type(*k)).collect();
+    let want_r = vec![ValType::I32; f.results];
+    if ty.0 != want_p || ty.1 != want_r {
+        return Err(ModuleError::ImportSignature {
+            name: name.to_string(),
+            expected: sig(&want_p, &want_r),
+            found: sig(&ty.0, &ty.1),
+        });
     }
+    Ok(())
 }

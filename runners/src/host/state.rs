@@ -254,6 +254,8 @@ pub struct HostState {
     pub effective_context: u32,
     /// Host functions the guest called that this host does not implement, by name.
     pub unimplemented: BTreeMap<&'static str, u64>,
+    /// State of the seeded generator behind WASI `random_get`.
+    pub rng: u64,
 }
 
 /// Log records kept at most per VM, so a chatty filter cannot exhaust the harness.
@@ -276,7 +278,18 @@ impl HostState {
             tick_period_ms: 0,
             effective_context: 0,
             unimplemented: BTreeMap::new(),
+            rng: 0x9e37_79b9_7f4a_7c15,
         }
+    }
+
+    /// xorshift64*: reproducible "randomness" for WASI, the same on every arm.
+    pub fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 
