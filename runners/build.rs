@@ -36,6 +36,32 @@ fn locked_version(lock: &str, name: &str) -> String {
         .to_string()
 }
 
+/// The outer build's flags are for the host crates, not for wasm filters; clippy's wrapper
+/// must not lint the nested build.
+fn scrub(cmd: &mut Command) {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run cargo for the filters");
+    if !out.status.success() {
+        panic!(
+            "building the filters failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let ws = manifest_dir.parent().unwrap().to_path_buf();
@@ -87,26 +113,24 @@ fn main() {
     for p in &packages {
         cmd.args(["-p", p]);
     }
-    // The outer build's flags are for the host crates, not for wasm filters; clippy's
-    // wrapper must not lint the nested build.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CLIPPY_ARGS",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(var);
-    }
-    let out = cmd.output().expect("run cargo for the filters");
-    if !out.status.success() {
-        panic!(
-            "building the filters failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    scrub(&mut cmd);
+    run(&mut cmd);
+    // One filter also for wasm32-wasip1, the SDK examples' target, to test the WASI imports.
+    let mut wasi = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    wasi.current_dir(&ws)
+        .args([
+            "build",
+            "--profile",
+            "filters",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "filter-add-header",
+        ])
+        .arg("--target-dir")
+        .arg(&filter_target);
+    scrub(&mut wasi);
+    run(&mut wasi);
 
     let wasm_dir = filter_target.join("wasm32-unknown-unknown/filters");
     let native_dir = filter_target.join(&host).join("filters");
@@ -117,6 +141,10 @@ fn main() {
     println!(
         "cargo:rustc-env=FILTERBENCH_NATIVE_DIR={}",
         native_dir.display()
+    );
+    println!(
+        "cargo:rustc-env=FILTERBENCH_WASIP1_DIR={}",
+        filter_target.join("wasm32-wasip1/filters").display()
     );
     println!(
         "cargo:rustc-env=FILTERBENCH_FILTERS_SRC={}",

@@ -50,6 +50,13 @@ pub fn artifacts_for(name: &str) -> Artifacts {
     }
 }
 
+/// The `wasm32-wasip1` build of a filter, where `runners/build.rs` made one (add-header).
+pub fn wasip1_wasm(name: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("FILTERBENCH_WASIP1_DIR"))
+        .join(format!("filter_{}.wasm", name.replace('-', "_")));
+    p.exists().then_some(p)
+}
+
 /// Every filter, sorted by name.
 pub fn discover() -> Result<Vec<Filter>, CatalogError> {
     let dir = source_dir();

@@ -279,6 +279,9 @@ fn failure(e: &VmError) -> String {
         VmError::Call(crate::engines::CallError::Trap { callback, .. }) => {
             format!("trap in {callback}")
         }
+        VmError::Call(crate::engines::CallError::CpuLimit { callback, .. }) => {
+            format!("cpu limit in {callback}")
+        }
         other => other.to_string(),
     }
 }

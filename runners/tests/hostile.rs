@@ -3,8 +3,11 @@
 
 use std::io::Write;
 
+use filterbench_runners::catalog;
 use filterbench_runners::engines::{self, Artifacts, EngineError, Limits, LoadedModule, REGISTRY};
 use filterbench_runners::fixtures::{self, FixtureFile, Step};
+use filterbench_runners::host::module_check;
+use filterbench_runners::host::{Clock, HostState, HttpExchange, SharedData, Vm};
 
 const BASE: &str = include_str!("hostile/base.wat");
 
@@ -173,4 +176,91 @@ fn native_arm_refuses_a_library_that_is_not_a_filter() {
         .err()
         .expect("an empty file is not a library");
     assert!(err.to_string().contains("native library"), "{err}");
+}
+
+#[test]
+fn an_endless_loop_is_stopped_by_the_cpu_bound_on_every_engine() {
+    let m = compile(&wat_with("(loop $spin (br $spin))"));
+    let f =
+        file(r#"[{"request": {"headers": [["a", "1"]]}}, {"request": {"headers": [["a", "1"]]}}]"#);
+    let limits = Limits {
+        deadline: std::time::Duration::from_millis(200),
+        fuel_per_call: 20_000_000,
+        ..Limits::default()
+    };
+    for arm in wasm_arms() {
+        let module = load(arm, &m, &limits).unwrap();
+        let started = std::time::Instant::now();
+        let out = fixtures::run_case(module.as_ref(), &f, &f.cases[0]);
+        assert_eq!(
+            out.steps,
+            vec![Step::Failed("cpu limit in proxy_on_request_headers".into()); 2],
+            "{arm}"
+        );
+        assert_eq!(out.vm_restarts, 1, "{arm}");
+        // Not a timing assertion on the filter: only that the suite is not hung.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{arm}"
+        );
+    }
+}
+
+#[test]
+fn unbounded_memory_growth_is_refused_past_the_limit_on_every_engine() {
+    // Grows 1 MiB at a time until the engine refuses, then traps to say so.
+    let m = compile(&wat_with(
+        "(loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+         unreachable",
+    ));
+    let limit = 32u64 << 20;
+    let limits = Limits {
+        max_memory_bytes: limit,
+        ..Limits::default()
+    };
+    for arm in wasm_arms() {
+        let module = load(arm, &m, &limits).unwrap();
+        let host = HostState::new(Some(b"{}".to_vec()), Clock::System, SharedData::new());
+        let mut vm = Vm::start(module.as_ref(), host).unwrap();
+        let ex = HttpExchange::default();
+        let err = vm.http(&ex).expect_err("growth must end in the trap");
+        assert!(
+            err.to_string().contains("proxy_on_request_headers"),
+            "{arm}: {err}"
+        );
+        let grown = vm.instance().memory_bytes();
+        assert!(
+            grown <= limit && grown >= limit - (1 << 20),
+            "{arm}: {grown} bytes"
+        );
+    }
+}
+
+#[test]
+fn an_sdk_filter_built_for_wasip1_runs_with_the_wasi_subset() {
+    let filter = catalog::find("add-header").unwrap();
+    let wasm = catalog::wasip1_wasm("add-header").expect("build.rs makes a wasip1 add-header");
+    let info = module_check::check(&std::fs::read(&wasm).unwrap()).unwrap();
+    assert!(
+        info.imports
+            .iter()
+            .any(|(m, _)| m == "wasi_snapshot_preview1"),
+        "expected WASI imports, got {:?}",
+        info.imports
+    );
+    let artifacts = Artifacts {
+        wasm: Some(wasm),
+        native: None,
+    };
+    for arm in wasm_arms() {
+        let module = engines::engine(arm, &Limits::default())
+            .unwrap()
+            .load(&artifacts)
+            .unwrap_or_else(|e| panic!("{arm}: {e}"));
+        for case in &filter.fixtures.cases {
+            let out = fixtures::run_case(module.as_ref(), &filter.fixtures, case);
+            let problems = fixtures::check_expectations(case, &out);
+            assert!(problems.is_empty(), "{arm} / {}: {problems:?}", case.name);
+        }
+    }
 }

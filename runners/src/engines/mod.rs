@@ -10,8 +10,8 @@ use crate::host::abi::HostError;
 use crate::host::module_check::ModuleError;
 
 pub mod native;
-pub mod wasmi;
 pub mod wasmer;
+pub mod wasmi;
 pub mod wasmtime;
 
 /// The two builds of one filter.
@@ -295,7 +295,9 @@ pub(crate) fn alloc_size(size: u64) -> Result<i32, HostError> {
 /// The guest allocator's answer; null means it is out of memory.
 pub(crate) fn alloc_result(p: i32, size: i32) -> Result<u64, HostError> {
     if p == 0 {
-        return Err(HostError::Alloc(format!("allocating {size} bytes returned null")));
+        return Err(HostError::Alloc(format!(
+            "allocating {size} bytes returned null"
+        )));
     }
     Ok(p as u32 as u64)
 }

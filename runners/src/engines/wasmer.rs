@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use filterbench_abi::Kind;
 use wasmer::sys::vm::{
-    MemoryError, MemoryStyle, TableStyle, VMMemory, VMMemoryDefinition, VMTable,
-    VMTableDefinition,
+    MemoryError, MemoryStyle, TableStyle, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition,
 };
-use wasmer::sys::{BaseTunables, CompilerConfig, Cranelift, EngineBuilder, NativeEngineExt, Singlepass, Tunables};
+use wasmer::sys::{
+    BaseTunables, CompilerConfig, Cranelift, EngineBuilder, NativeEngineExt, Singlepass, Tunables,
+};
 use wasmer::wasmparser::Operator;
 use wasmer::{
     Function, FunctionEnv, FunctionEnvMut, FunctionType, Imports, Memory, MemoryType, Module,
@@ -19,9 +20,7 @@ use wasmer::{
 use wasmer_middlewares::Metering;
 use wasmer_middlewares::metering::{MeteringPoints, get_remaining_points, set_remaining_points};
 
-use super::{
-    Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limits, LoadedModule,
-};
+use super::{Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limits, LoadedModule};
 use crate::host::HostState;
 use crate::host::abi::{GuestMemory, HostError};
 use crate::host::callbacks::{Callback, Ret};
@@ -48,7 +47,11 @@ impl Tunables for LimitingTunables {
     fn table_style(&self, table: &TableType) -> TableStyle {
         self.base.table_style(table)
     }
-    fn create_host_memory(&self, ty: &MemoryType, style: &MemoryStyle) -> Result<VMMemory, MemoryError> {
+    fn create_host_memory(
+        &self,
+        ty: &MemoryType,
+        style: &MemoryStyle,
+    ) -> Result<VMMemory, MemoryError> {
         self.base.create_host_memory(&self.cap(ty), style)
     }
     unsafe fn create_vm_memory(
@@ -82,7 +85,11 @@ pub struct WasmerEngine {
 }
 
 impl WasmerEngine {
-    fn build(name: &'static str, mut compiler: Box<dyn CompilerConfig>, limits: &Limits) -> Box<dyn Engine> {
+    fn build(
+        name: &'static str,
+        mut compiler: Box<dyn CompilerConfig>,
+        limits: &Limits,
+    ) -> Box<dyn Engine> {
         let points = (limits.cpu != CpuBound::Off).then_some(limits.fuel_per_call);
         if let Some(p) = points {
             compiler.push_middleware(Arc::new(Metering::new(p, |_: &Operator| 1)));
@@ -197,17 +204,26 @@ impl LoadedModule for WasmerModule {
                 vec![Type::I32; f.results],
             );
             let call = f.call;
-            let func = Function::new_with_env(&mut store, &env, ty, move |mut env: FunctionEnvMut<StoreData>, params: &[Value]| {
-                let (args, n) = super::args_u64(params.iter().map(|p| match p {
-                    Value::I32(v) => *v as u32 as u64,
-                    Value::I64(v) => *v as u64,
-                    _ => 0,
-                }));
-                let mut mem = WasmerMemory { env: &mut env };
-                let status = functions::call(call, &mut mem, &args[..n])
-                    .map_err(|e| RuntimeError::new(e.to_string()))?;
-                Ok(if f.results == 0 { vec![] } else { vec![Value::I32(status as i32)] })
-            });
+            let func = Function::new_with_env(
+                &mut store,
+                &env,
+                ty,
+                move |mut env: FunctionEnvMut<StoreData>, params: &[Value]| {
+                    let (args, n) = super::args_u64(params.iter().map(|p| match p {
+                        Value::I32(v) => *v as u32 as u64,
+                        Value::I64(v) => *v as u64,
+                        _ => 0,
+                    }));
+                    let mut mem = WasmerMemory { env: &mut env };
+                    let status = functions::call(call, &mut mem, &args[..n])
+                        .map_err(|e| RuntimeError::new(e.to_string()))?;
+                    Ok(if f.results == 0 {
+                        vec![]
+                    } else {
+                        vec![Value::I32(status as i32)]
+                    })
+                },
+            );
             imports.define(f.module, f.name, func);
         }
         let instance = wasmer::Instance::new(&mut store, &self.module, &imports)
@@ -330,9 +346,15 @@ impl GuestMemory for WasmerMemory<'_, '_> {
 
     fn read(&mut self, ptr: u64, len: u64) -> Result<Vec<u8>, HostError> {
         let (data, store) = self.env.data_and_store_mut();
-        let mem = data.memory.as_ref().ok_or(HostError::OutOfBounds { ptr, len })?;
+        let mem = data
+            .memory
+            .as_ref()
+            .ok_or(HostError::OutOfBounds { ptr, len })?;
         let view = mem.view(&store);
-        if ptr.checked_add(len).is_none_or(|end| end > view.data_size()) {
+        if ptr
+            .checked_add(len)
+            .is_none_or(|end| end > view.data_size())
+        {
             return Err(HostError::OutOfBounds { ptr, len });
         }
         let mut buf = vec![0u8; len as usize];
@@ -344,7 +366,10 @@ impl GuestMemory for WasmerMemory<'_, '_> {
     fn write(&mut self, ptr: u64, bytes: &[u8]) -> Result<(), HostError> {
         let len = bytes.len() as u64;
         let (data, store) = self.env.data_and_store_mut();
-        let mem = data.memory.as_ref().ok_or(HostError::OutOfBounds { ptr, len })?;
+        let mem = data
+            .memory
+            .as_ref()
+            .ok_or(HostError::OutOfBounds { ptr, len })?;
         mem.view(&store)
             .write(ptr, bytes)
             .map_err(|_| HostError::OutOfBounds { ptr, len })

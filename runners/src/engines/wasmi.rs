@@ -7,9 +7,7 @@ use wasmi::{
     StoreLimitsBuilder, TrapCode, TypedFunc, Val, ValType,
 };
 
-use super::{
-    Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limits, LoadedModule,
-};
+use super::{Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limits, LoadedModule};
 use crate::host::HostState;
 use crate::host::abi::{GuestMemory, HostError};
 use crate::host::callbacks::Callback;

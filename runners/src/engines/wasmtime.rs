@@ -11,9 +11,7 @@ use wasmtime::{
     Val, ValType,
 };
 
-use super::{
-    Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limits, LoadedModule,
-};
+use super::{Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limits, LoadedModule};
 use crate::host::HostState;
 use crate::host::abi::{GuestMemory, HostError};
 use crate::host::callbacks::Callback;
@@ -65,9 +63,9 @@ impl WasmtimeEngine {
         let bound = match limits.cpu {
             CpuBound::Off => Bound::Off,
             CpuBound::Fuel => Bound::Fuel(limits.fuel_per_call),
-            CpuBound::Auto | CpuBound::Deadline => Bound::Epoch(
-                (limits.deadline.as_nanos() / EPOCH_PERIOD.as_nanos()).max(1) as u64,
-            ),
+            CpuBound::Auto | CpuBound::Deadline => {
+                Bound::Epoch((limits.deadline.as_nanos() / EPOCH_PERIOD.as_nanos()).max(1) as u64)
+            }
         };
         cfg.epoch_interruption(matches!(bound, Bound::Epoch(_)));
         cfg.consume_fuel(matches!(bound, Bound::Fuel(_)));
@@ -135,8 +133,15 @@ impl Engine for WasmtimeEngine {
             Bound::Fuel(f) => format!("cpu=fuel({f})"),
             Bound::Off => "cpu=off".into(),
         };
-        let alloc = if self.limits.pooling { "pooling" } else { "on-demand" };
-        format!("{cpu} mem={}MiB alloc={alloc}", self.limits.max_memory_bytes >> 20)
+        let alloc = if self.limits.pooling {
+            "pooling"
+        } else {
+            "on-demand"
+        };
+        format!(
+            "{cpu} mem={}MiB alloc={alloc}",
+            self.limits.max_memory_bytes >> 20
+        )
     }
 
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
@@ -272,7 +277,9 @@ impl Instance for WasmtimeInstance {
                 Some(Trap::Interrupt | Trap::OutOfFuel) => CallError::CpuLimit {
                     callback: cb.spec().name,
                     bound: match self.bound {
-                        Bound::Epoch(t) => format!("{} ms deadline", t * EPOCH_PERIOD.as_millis() as u64),
+                        Bound::Epoch(t) => {
+                            format!("{} ms deadline", t * EPOCH_PERIOD.as_millis() as u64)
+                        }
                         Bound::Fuel(f) => format!("{f} fuel"),
                         Bound::Off => "none".into(),
                     },
