@@ -214,6 +214,9 @@ pub struct Case {
     pub expect_metrics: BTreeMap<String, i64>,
     #[serde(default)]
     pub expect_logs: Vec<String>,
+    /// Names a benchmark scenario: the suite times this case's first request (or connection)
+    /// repeated on one VM, after checking its outcome against this fixture.
+    pub bench: Option<String>,
 }
 
 fn yes() -> bool {
