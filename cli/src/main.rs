@@ -16,15 +16,22 @@ struct Cli {
 enum Command {
     /// Run every filter's fixtures on every arm and compare the arms (the correctness gate).
     Fixtures(cmd::fixtures::Args),
+    /// Measure every filter × arm: latency, throughput, CPU per request, cold start, memory.
+    Run(cmd::run::Args),
     /// List the filters and arms this build knows.
     List,
+    /// One repetition of a run, in its own process (started by `run`).
+    #[command(name = "__worker", hide = true)]
+    Worker(cmd::worker::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fixtures(args) => cmd::fixtures::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::List => cmd::list::run(),
+        Command::Worker(args) => cmd::worker::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,4 +5,5 @@ pub mod catalog;
 pub mod engines;
 pub mod fixtures;
 pub mod host;
+pub mod measure;
 pub mod verify;

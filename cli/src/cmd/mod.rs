@@ -1,5 +1,8 @@
 pub mod fixtures;
 pub mod list;
+pub mod run;
+pub mod summary;
+pub mod worker;
 
 use anyhow::{Result, bail};
 use filterbench_runners::{catalog, engines};

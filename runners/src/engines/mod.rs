@@ -10,6 +10,7 @@ use crate::host::abi::HostError;
 use crate::host::module_check::ModuleError;
 
 pub mod native;
+pub mod null;
 pub mod wasmer;
 pub mod wasmi;
 pub mod wasmtime;
@@ -36,7 +37,7 @@ pub enum CpuBound {
 }
 
 /// Bounds every VM runs under, the same meaning on every engine that supports them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Largest linear memory a guest may grow to; growing past it fails (memory.grow = -1).
     pub max_memory_bytes: u64,

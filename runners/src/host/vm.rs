@@ -81,7 +81,11 @@ impl Vm {
     /// Instantiates the module and runs `_initialize`/`_start`, the root context's creation
     /// and `proxy_on_vm_start`. Configuration is a separate step ([`Vm::configure`]).
     pub fn start(module: &dyn LoadedModule, host: HostState) -> Result<Vm, VmError> {
-        let mut inst = module.instantiate(host)?;
+        Self::from_instance(module.instantiate(host)?)
+    }
+
+    /// [`Vm::start`] on an instance already made (so cold-start phases can be timed apart).
+    pub fn from_instance(mut inst: Box<dyn Instance>) -> Result<Vm, VmError> {
         if inst.call(Callback::Initialize, &[])?.is_none() {
             inst.call(Callback::Start, &[])?;
         }

@@ -1,0 +1,218 @@
+//! `filterbench run`: the suite's main job. Repeats the measurement in several worker
+//! processes, merges their rows into one results file (rewritten atomically after each
+//! process, so an interrupted run keeps what it measured), and prints the summary.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use filterbench_results::Results;
+use filterbench_runners::engines::{self, CpuBound, REGISTRY};
+use filterbench_runners::measure::{self, ByoFilter, Plan, WorkerOutput, probes};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The whole matrix in a few minutes (default).
+    #[arg(long, conflicts_with = "full")]
+    quick: bool,
+    /// Longer measurements and more repetitions.
+    #[arg(long)]
+    full: bool,
+    /// Filters to run, comma-separated (default: the whole catalogue, or none with --wasm).
+    #[arg(long, value_delimiter = ',')]
+    filters: Vec<String>,
+    /// Arms (engines) to run, comma-separated (default: every arm).
+    #[arg(long, alias = "engines", value_delimiter = ',')]
+    arms: Vec<String>,
+    /// Bring your own filter: a proxy-wasm 0.2.1 module to run on every engine.
+    #[arg(long)]
+    wasm: Option<PathBuf>,
+    /// Plugin configuration for --wasm (sent as is).
+    #[arg(long, requires = "wasm")]
+    config: Option<PathBuf>,
+    /// A native build of the --wasm filter (linked with filterbench-native-shim).
+    #[arg(long, requires = "wasm")]
+    native: Option<PathBuf>,
+    /// Results file (default: results/<timestamp>.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker processes (repetitions); overrides the profile.
+    #[arg(long)]
+    processes: Option<u32>,
+    /// Timed milliseconds per scenario × arm per process; overrides the profile.
+    #[arg(long)]
+    measure_ms: Option<u64>,
+    /// How runaway callbacks are stopped: auto, fuel, deadline or off.
+    #[arg(long, value_parser = parse_cpu_bound, default_value = "auto")]
+    cpu_bound: CpuBound,
+    /// wasmtime's pooling instance allocator instead of on-demand.
+    #[arg(long)]
+    pooling: bool,
+    /// Skip the harness pseudo-arm (the host's own cost per request).
+    #[arg(long)]
+    no_harness: bool,
+}
+
+fn parse_cpu_bound(s: &str) -> Result<CpuBound, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("`{s}` is not one of auto, fuel, deadline, off"))
+}
+
+fn plan(args: &Args) -> Result<Plan> {
+    let mut plan = if args.full { Plan::full() } else { Plan::quick() };
+    plan.filters = if args.filters.is_empty() && args.wasm.is_some() {
+        Vec::new()
+    } else {
+        super::select_filters(&args.filters)?.into_iter().map(|f| f.name).collect()
+    };
+    plan.arms = if args.arms.is_empty() && args.wasm.is_some() {
+        // A user's filter has a native build only if they give one.
+        REGISTRY
+            .iter()
+            .filter(|e| !e.is_native || args.native.is_some())
+            .map(|e| e.name.to_string())
+            .collect()
+    } else {
+        super::select_arms(&args.arms)?.into_iter().map(String::from).collect()
+    };
+    if let Some(wasm) = &args.wasm {
+        for p in [Some(wasm), args.config.as_ref(), args.native.as_ref()].into_iter().flatten() {
+            if !p.is_file() {
+                bail!("{} does not exist or is not a file", p.display());
+            }
+        }
+        plan.byo = Some(ByoFilter {
+            wasm: wasm.clone(),
+            native: args.native.clone(),
+            config: args.config.clone(),
+        });
+    }
+    if let Some(p) = args.processes {
+        plan.processes = p.max(1);
+    }
+    if let Some(ms) = args.measure_ms {
+        plan.measure = Duration::from_millis(ms.max(1));
+    }
+    plan.limits.cpu = args.cpu_bound;
+    plan.limits.pooling = args.pooling;
+    plan.harness = !args.no_harness;
+    Ok(plan)
+}
+
+/// Kills the worker if the parent leaves early (error or panic): no orphan measurements.
+struct WorkerGuard(Child);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run_worker(plan_path: &std::path::Path, process: u32, dir: &std::path::Path, bar: &ProgressBar) -> Result<WorkerOutput> {
+    let out_path = dir.join(format!("worker-{process}.json"));
+    let child = Command::new(std::env::current_exe()?)
+        .arg("__worker")
+        .arg("--plan")
+        .arg(plan_path)
+        .arg("--process")
+        .arg(process.to_string())
+        .arg("--out")
+        .arg(&out_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting a worker process")?;
+    let mut guard = WorkerGuard(child);
+    let stderr = guard.0.stderr.take().expect("piped stderr");
+    let mut other = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line?;
+        if let Some(n) = line.strip_prefix("@total ") {
+            if process == 0 {
+                bar.set_length(n.parse::<u64>().unwrap_or(0) * bar.length().unwrap_or(1).max(1));
+            }
+        } else if let Some(label) = line.strip_prefix("@step ") {
+            bar.set_message(format!("process {}: {label}", process + 1));
+            bar.inc(1);
+        } else {
+            other.push(line);
+        }
+    }
+    let status = guard.0.wait()?;
+    if !status.success() {
+        bail!("worker process {process} failed ({status}): {}", other.join("\n"));
+    }
+    let text = std::fs::read_to_string(&out_path)?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn git_commit() -> Option<String> {
+    let out = Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let plan = plan(&args)?;
+    let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_secs();
+    let out_path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("results/{started}.json")));
+    // Load every arm once up front: a filter that cannot load is reported, never timed.
+    for arm in &plan.arms {
+        engines::engine(arm, &plan.limits)?;
+    }
+
+    let mut results = Results::new();
+    results.started_unix = started;
+    results.command_line = std::env::args().collect();
+    results.git_commit = git_commit();
+    results.profile = plan.profile.clone();
+    results.machine = probes::machine();
+    results.arms = measure::describe_arms(&plan);
+    results.filters = measure::describe_filters(&plan).map_err(anyhow::Error::msg)?;
+
+    let dir = tempfile::tempdir()?;
+    let plan_path = dir.path().join("plan.json");
+    std::fs::write(&plan_path, serde_json::to_vec(&plan)?)?;
+    let bar = ProgressBar::new(plan.processes as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let t0 = Instant::now();
+    for process in 0..plan.processes {
+        let output = run_worker(&plan_path, process, dir.path(), &bar)?;
+        results.rows.extend(output.rows);
+        results.histograms.extend(output.histograms);
+        for f in output.failures {
+            // The same failure in every process is one failure.
+            if !results.failures.iter().any(|g| g.filter == f.filter && g.scenario == f.scenario && g.arm == f.arm && g.stage == f.stage) {
+                results.failures.push(f);
+            }
+        }
+        results.duration_s = t0.elapsed().as_secs_f64();
+        results.write(&out_path)?;
+    }
+    bar.finish_and_clear();
+    results.complete = true;
+    results.write(&out_path)?;
+
+    print!("{}", super::summary::render(&results));
+    println!(
+        "results: {} ({} rows, {} processes, {:.0} s)",
+        out_path.display(),
+        results.rows.len(),
+        plan.processes,
+        results.duration_s
+    );
+    Ok(if results.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,255 @@
+//! The measurement suite run inside one worker process: for every scenario × arm, prove the
+//! filter's output, then time it. The parent (`filterbench run`) repeats workers in several
+//! processes and aggregates; a worker only produces raw rows.
+
+pub mod coldstart;
+pub mod latency;
+pub mod memory;
+pub mod probes;
+pub mod scenario;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use filterbench_results::{Failure, Histogram, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::engines::{self, Engine, Limits, LoadedModule};
+pub use scenario::Scenario;
+
+/// The name of the pseudo-arm that measures the harness itself.
+pub const HARNESS_ARM: &str = "harness";
+
+/// A filter not in the catalogue, brought by the user.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ByoFilter {
+    pub wasm: PathBuf,
+    pub native: Option<PathBuf>,
+    /// Plugin configuration file (sent as is).
+    pub config: Option<PathBuf>,
+}
+
+/// What a worker measures and how long; passed to worker processes as JSON.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Plan {
+    pub profile: String,
+    pub filters: Vec<String>,
+    pub byo: Option<ByoFilter>,
+    pub arms: Vec<String>,
+    pub limits: Limits,
+    /// Worker processes (repetitions).
+    pub processes: u32,
+    /// Timed duration per scenario × arm per process, split over `rounds` interleaved rounds.
+    pub measure: Duration,
+    pub rounds: u32,
+    pub warmup: Duration,
+    /// Thread counts for the multi-VM throughput runs (each thread has its own VM).
+    pub threads: Vec<u32>,
+    /// Duration of each multi-thread throughput run.
+    pub throughput_time: Duration,
+    pub cold_iterations: u32,
+    /// VMs instantiated to fit the memory-per-VM slope.
+    pub memory_instances: u32,
+    pub harness: bool,
+}
+
+impl Plan {
+    /// The whole matrix in a few minutes on 2 cores.
+    pub fn quick() -> Plan {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        Plan {
+            profile: "quick".into(),
+            filters: Vec::new(),
+            byo: None,
+            arms: Vec::new(),
+            limits: Limits::default(),
+            processes: 3,
+            measure: Duration::from_millis(240),
+            rounds: 3,
+            warmup: Duration::from_millis(40),
+            threads: vec![cpus.max(2)],
+            throughput_time: Duration::from_millis(150),
+            cold_iterations: 2,
+            memory_instances: 8,
+            harness: true,
+        }
+    }
+
+    /// Longer runs and more repetitions for tighter intervals.
+    pub fn full() -> Plan {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        Plan {
+            profile: "full".into(),
+            processes: 5,
+            measure: Duration::from_secs(2),
+            rounds: 4,
+            warmup: Duration::from_millis(200),
+            threads: (1..=cpus.max(2)).filter(|t| *t > 1).collect(),
+            throughput_time: Duration::from_secs(1),
+            cold_iterations: 5,
+            memory_instances: 16,
+            ..Plan::quick()
+        }
+    }
+}
+
+/// Progress events; measuring code never prints.
+pub trait Progress: Sync {
+    fn total(&self, _steps: u64) {}
+    fn step(&self, _label: &str) {}
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// What one worker process measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WorkerOutput {
+    pub rows: Vec<Row>,
+    pub histograms: Vec<Histogram>,
+    pub failures: Vec<Failure>,
+}
+
+impl WorkerOutput {
+    fn fail(&mut self, filter: &str, scenario: &str, arm: &str, stage: &str, message: String) {
+        self.failures.push(Failure {
+            filter: filter.into(),
+            scenario: scenario.into(),
+            arm: arm.into(),
+            stage: stage.into(),
+            message,
+        });
+    }
+}
+
+/// One arm ready to run one filter.
+pub struct LoadedArm {
+    pub name: String,
+    pub module: Box<dyn LoadedModule>,
+    pub engine: Option<Box<dyn Engine>>,
+}
+
+/// Arms in the order this process visits them: rotated by the process index, so no arm is
+/// always first (or last) while the machine drifts.
+pub fn rotated<T: Clone>(items: &[T], by: u32) -> Vec<T> {
+    let mut v = items.to_vec();
+    if !v.is_empty() {
+        let k = by as usize % v.len();
+        v.rotate_left(k);
+    }
+    v
+}
+
+/// Runs the plan in this process (`process` numbers the repetition).
+pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerOutput {
+    let mut out = WorkerOutput::default();
+    let scenarios = match scenario::scenarios(plan) {
+        Ok(s) => s,
+        Err(e) => {
+            out.fail("", "", "", "worker", e);
+            return out;
+        }
+    };
+    let mut filters: Vec<&str> = scenarios.iter().map(|s| s.filter.as_str()).collect();
+    filters.dedup();
+    let per_filter_steps = plan.arms.len() as u64 * 2; // cold start + memory
+    let steps = scenarios.len() as u64 * (plan.arms.len() as u64 + u64::from(plan.harness))
+        + filters.len() as u64 * per_filter_steps;
+    progress.total(steps);
+
+    for filter in filters {
+        let group: Vec<&Scenario> = scenarios.iter().filter(|s| s.filter == filter).collect();
+        let artifacts = group[0].artifacts.clone();
+        // Cold start and memory first, in fresh state, each arm on its own.
+        for arm in rotated(&plan.arms, process) {
+            progress.step(&format!("{filter} / {arm}: cold start"));
+            coldstart::measure(plan, group[0], &arm, process, &mut out);
+            progress.step(&format!("{filter} / {arm}: memory"));
+            memory::measure(plan, group[0], &arm, process, &mut out);
+        }
+        let mut loaded = Vec::new();
+        for arm in &plan.arms {
+            match engines::engine(arm, &plan.limits).and_then(|e| {
+                let module = e.load(&artifacts)?;
+                Ok((e, module))
+            }) {
+                Ok((e, module)) => loaded.push(LoadedArm {
+                    name: arm.clone(),
+                    module,
+                    engine: Some(e),
+                }),
+                Err(e) => out.fail(filter, "", arm, "load", e.to_string()),
+            }
+        }
+        if plan.harness {
+            loaded.push(LoadedArm {
+                name: HARNESS_ARM.into(),
+                module: Box::new(engines::null::NullModule),
+                engine: None,
+            });
+        }
+        for sc in &group {
+            latency::measure_scenario(plan, sc, &loaded, process, progress, &mut out);
+        }
+    }
+    out
+}
+
+fn sha256_file(path: &std::path::Path) -> Option<(String, u64)> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    let digest = sha2::Sha256::digest(&bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some((hex, bytes.len() as u64))
+}
+
+/// The filters of a plan as the results file records them: the very files every arm ran.
+pub fn describe_filters(plan: &Plan) -> Result<Vec<filterbench_results::FilterInfo>, String> {
+    let scenarios = scenario::scenarios(plan)?;
+    let mut out: Vec<filterbench_results::FilterInfo> = Vec::new();
+    for sc in &scenarios {
+        if let Some(f) = out.iter_mut().find(|f| f.name == sc.filter) {
+            f.scenarios.push(sc.name.clone());
+            continue;
+        }
+        let wasm = sc.artifacts.wasm.as_deref().and_then(sha256_file);
+        let native = sc.artifacts.native.as_deref().and_then(sha256_file);
+        out.push(filterbench_results::FilterInfo {
+            name: sc.filter.clone(),
+            kind: format!("{:?}", sc.file.kind).to_lowercase(),
+            language: if sc.byo { "unknown".into() } else { "rust".into() },
+            wasm_path: sc.artifacts.wasm.as_ref().map(|p| p.display().to_string()),
+            wasm_sha256: wasm.as_ref().map(|w| w.0.clone()),
+            wasm_bytes: wasm.map(|w| w.1),
+            native_path: sc.artifacts.native.as_ref().map(|p| p.display().to_string()),
+            native_sha256: native.map(|n| n.0),
+            scenarios: vec![sc.name.clone()],
+        });
+    }
+    Ok(out)
+}
+
+/// The arms of a plan as the results file records them.
+pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
+    let mut out: Vec<_> = plan
+        .arms
+        .iter()
+        .filter_map(|a| engines::engine(a, &plan.limits).ok())
+        .map(|e| filterbench_results::ArmInfo {
+            name: e.name().to_string(),
+            kind: if e.name() == "native" { "native" } else { "wasm" }.into(),
+            version: e.version(),
+            flags: e.flags(),
+        })
+        .collect();
+    if plan.harness {
+        out.push(filterbench_results::ArmInfo {
+            name: HARNESS_ARM.into(),
+            kind: "harness".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            flags: "empty callback sequence".into(),
+        });
+    }
+    out
+}

@@ -1,0 +1,150 @@
+//! Benchmark scenarios: a filter's `bench` fixture cases (or a generic request for a filter
+//! the user brought), with what each must produce before its time counts.
+
+use serde_json::json;
+
+use super::Plan;
+use crate::catalog;
+use crate::engines::{Artifacts, LoadedModule};
+use crate::fixtures::{self, Case, FixtureFile, Step};
+use crate::host::{Clock, HostState, HttpExchange, SharedData, TcpConnection, Vm, VmError};
+
+#[derive(Clone, Debug)]
+pub enum Workload {
+    Http(HttpExchange),
+    Tcp(TcpConnection),
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub filter: String,
+    pub name: String,
+    pub artifacts: Artifacts,
+    pub file: FixtureFile,
+    pub case: Case,
+    pub workload: Workload,
+    /// True for the user's own filter: no fixture to check beyond "configures and completes".
+    pub byo: bool,
+}
+
+impl Scenario {
+    fn new(filter: &str, file: &FixtureFile, case: &Case, artifacts: Artifacts, byo: bool) -> Option<Scenario> {
+        let workload = match (case.requests.first(), case.connections.first()) {
+            (Some(r), _) => Workload::Http(r.exchange()),
+            (None, Some(c)) => Workload::Tcp(c.connection()),
+            (None, None) => return None,
+        };
+        Some(Scenario {
+            filter: filter.to_string(),
+            name: case.bench.clone().unwrap_or_else(|| case.name.clone()),
+            artifacts,
+            file: file.clone(),
+            case: case.clone(),
+            workload,
+            byo,
+        })
+    }
+
+    /// A fresh host for this scenario; logs are not kept while timing.
+    pub fn host(&self) -> HostState {
+        let clock = Clock::Fixed(self.case.clock_ns.unwrap_or(fixtures::DEFAULT_CLOCK_NS));
+        let mut host = HostState::new(self.file.case_config(&self.case), clock, SharedData::new());
+        host.plugin.name = self.filter.clone();
+        host.plugin.root_id = self.filter.clone();
+        host.capture_logs = false;
+        host
+    }
+
+    /// Starts and configures a VM; a refused configuration is an error here.
+    pub fn start_vm(&self, module: &dyn LoadedModule) -> Result<Vm, String> {
+        let mut vm = Vm::start(module, self.host()).map_err(|e| e.to_string())?;
+        match vm.configure() {
+            Ok(true) => Ok(vm),
+            Ok(false) => Err("proxy_on_configure returned false".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    pub fn run_once(&self, vm: &mut Vm) -> Result<Step, VmError> {
+        match &self.workload {
+            Workload::Http(ex) => vm.http(ex).map(Step::Http),
+            Workload::Tcp(c) => vm.tcp(c).map(Step::Tcp),
+        }
+    }
+
+    /// Proves the filter works on this arm: the whole fixture case must pass. Returns the
+    /// outcome of the first request, which the timed VM's first request must reproduce.
+    pub fn verify(&self, module: &dyn LoadedModule) -> Result<Step, String> {
+        let out = fixtures::run_case(module, &self.file, &self.case);
+        let problems = fixtures::check_expectations(&self.case, &out);
+        if !problems.is_empty() {
+            let p: Vec<String> = problems
+                .iter()
+                .map(|m| format!("{}: expected {}, got {}", m.field, m.expected, m.actual))
+                .collect();
+            return Err(format!("output differs from the fixture: {}", p.join("; ")));
+        }
+        out.steps
+            .into_iter()
+            .next()
+            .ok_or_else(|| "the case ran no request".to_string())
+    }
+}
+
+/// What a timed repetition must keep producing (cheap to check on every request).
+pub fn signature(step: &Step) -> Option<(bool, bool)> {
+    match step {
+        Step::Http(o) => Some((o.local_reply.is_some(), false)),
+        Step::Tcp(o) => Some((false, o.closed)),
+        Step::Failed(_) => None,
+    }
+}
+
+/// Every scenario of the plan, grouped by filter in plan order.
+pub fn scenarios(plan: &Plan) -> Result<Vec<Scenario>, String> {
+    let mut out = Vec::new();
+    for name in &plan.filters {
+        let f = catalog::find(name).map_err(|e| e.to_string())?;
+        for case in f.fixtures.cases.iter().filter(|c| c.bench.is_some()) {
+            out.extend(Scenario::new(&f.name, &f.fixtures, case, f.artifacts.clone(), false));
+        }
+    }
+    if let Some(byo) = &plan.byo {
+        let config = match &byo.config {
+            Some(p) => Some(
+                std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        let name = byo
+            .wasm
+            .file_stem()
+            .map_or("filter".to_string(), |s| s.to_string_lossy().into_owned());
+        // A generic request: the only proof available for an unknown filter is that it
+        // configures, completes every request, and gives every arm the same outcome.
+        let file: FixtureFile = serde_json::from_value(json!({
+            "filter": name,
+            "kind": "http",
+            "config": config.unwrap_or_default(),
+            "cases": [{
+                "name": "generic GET",
+                "bench": "get",
+                "requests": [{
+                    "request": {"headers": [[":method", "GET"], [":path", "/"], [":authority", "example.com"],
+                                            ["user-agent", "filterbench"], ["accept", "*/*"]]},
+                    "response": {"headers": [[":status", "200"], ["content-type", "text/plain"]], "body": "ok"}
+                }]
+            }]
+        }))
+        .map_err(|e| e.to_string())?;
+        let artifacts = Artifacts {
+            wasm: Some(byo.wasm.clone()),
+            native: byo.native.clone(),
+        };
+        out.extend(Scenario::new(&name, &file, &file.cases[0], artifacts, true));
+    }
+    if out.is_empty() {
+        return Err("no benchmark scenarios selected".into());
+    }
+    Ok(out)
+}
