@@ -62,11 +62,18 @@ fn parse_cpu_bound(s: &str) -> Result<CpuBound, String> {
 }
 
 fn plan(args: &Args) -> Result<Plan> {
-    let mut plan = if args.full { Plan::full() } else { Plan::quick() };
+    let mut plan = if args.full {
+        Plan::full()
+    } else {
+        Plan::quick()
+    };
     plan.filters = if args.filters.is_empty() && args.wasm.is_some() {
         Vec::new()
     } else {
-        super::select_filters(&args.filters)?.into_iter().map(|f| f.name).collect()
+        super::select_filters(&args.filters)?
+            .into_iter()
+            .map(|f| f.name)
+            .collect()
     };
     plan.arms = if args.arms.is_empty() && args.wasm.is_some() {
         // A user's filter has a native build only if they give one.
@@ -76,10 +83,16 @@ fn plan(args: &Args) -> Result<Plan> {
             .map(|e| e.name.to_string())
             .collect()
     } else {
-        super::select_arms(&args.arms)?.into_iter().map(String::from).collect()
+        super::select_arms(&args.arms)?
+            .into_iter()
+            .map(String::from)
+            .collect()
     };
     if let Some(wasm) = &args.wasm {
-        for p in [Some(wasm), args.config.as_ref(), args.native.as_ref()].into_iter().flatten() {
+        for p in [Some(wasm), args.config.as_ref(), args.native.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if !p.is_file() {
                 bail!("{} does not exist or is not a file", p.display());
             }
@@ -112,7 +125,12 @@ impl Drop for WorkerGuard {
     }
 }
 
-fn run_worker(plan_path: &std::path::Path, process: u32, dir: &std::path::Path, bar: &ProgressBar) -> Result<WorkerOutput> {
+fn run_worker(
+    plan_path: &std::path::Path,
+    process: u32,
+    dir: &std::path::Path,
+    bar: &ProgressBar,
+) -> Result<WorkerOutput> {
     let out_path = dir.join(format!("worker-{process}.json"));
     let child = Command::new(std::env::current_exe()?)
         .arg("__worker")
@@ -145,14 +163,20 @@ fn run_worker(plan_path: &std::path::Path, process: u32, dir: &std::path::Path, 
     }
     let status = guard.0.wait()?;
     if !status.success() {
-        bail!("worker process {process} failed ({status}): {}", other.join("\n"));
+        bail!(
+            "worker process {process} failed ({status}): {}",
+            other.join("\n")
+        );
     }
     let text = std::fs::read_to_string(&out_path)?;
     Ok(serde_json::from_str(&text)?)
 }
 
 fn git_commit() -> Option<String> {
-    let out = Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -160,7 +184,9 @@ fn git_commit() -> Option<String> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let plan = plan(&args)?;
-    let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_secs();
+    let started = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)?
+        .as_secs();
     let out_path = args
         .out
         .clone()
@@ -195,7 +221,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         results.histograms.extend(output.histograms);
         for f in output.failures {
             // The same failure in every process is one failure.
-            if !results.failures.iter().any(|g| g.filter == f.filter && g.scenario == f.scenario && g.arm == f.arm && g.stage == f.stage) {
+            if !results.failures.iter().any(|g| {
+                g.filter == f.filter
+                    && g.scenario == f.scenario
+                    && g.arm == f.arm
+                    && g.stage == f.stage
+            }) {
                 results.failures.push(f);
             }
         }
@@ -214,5 +245,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         plan.processes,
         results.duration_s
     );
-    Ok(if results.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if results.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -59,14 +59,15 @@ pub fn render(results: &Results) -> String {
     let pp = per_process(results);
     let mut out = String::new();
     let get = |k: &Key| est.get(k);
-    let key = |filter: &str, scenario: &str, arm: &str, phase: &str, metric: &str, threads: u32| Key {
-        filter: filter.into(),
-        scenario: scenario.into(),
-        arm: arm.into(),
-        phase: phase.into(),
-        metric: metric.into(),
-        threads,
-    };
+    let key =
+        |filter: &str, scenario: &str, arm: &str, phase: &str, metric: &str, threads: u32| Key {
+            filter: filter.into(),
+            scenario: scenario.into(),
+            arm: arm.into(),
+            phase: phase.into(),
+            metric: metric.into(),
+            threads,
+        };
 
     // Per-request costs.
     let mt = results
@@ -75,7 +76,9 @@ pub fn render(results: &Results) -> String {
         .filter(|r| r.metric == "throughput" && r.threads > 1)
         .map(|r| r.threads)
         .max();
-    let mt_title = mt.map_or("throughput N thr".to_string(), |t| format!("throughput {t} thr"));
+    let mt_title = mt.map_or("throughput N thr".to_string(), |t| {
+        format!("throughput {t} thr")
+    });
     let mut t = table(&[
         "filter / scenario",
         "arm",
@@ -97,7 +100,9 @@ pub fn render(results: &Results) -> String {
     for (filter, scenario) in &scenarios {
         for arm in &results.arms {
             let k = |m: &str, th: u32| key(filter, scenario, &arm.name, "request", m, th);
-            let Some(p50) = get(&k("latency_p50", 1)) else { continue };
+            let Some(p50) = get(&k("latency_p50", 1)) else {
+                continue;
+            };
             let cell = |m: &str, th: u32, f: fn(f64) -> String| {
                 get(&k(m, th)).map_or("-".to_string(), |e| with_spread(e, f))
             };
@@ -106,7 +111,11 @@ pub fn render(results: &Results) -> String {
                     return "-".to_string();
                 }
                 ratio(&pp, &k(m, 1), "native").map_or("-".into(), |e| match m {
-                    "throughput" => format!("{:.0}% ±{:.0}", e.mean * 100.0, (e.ci_high - e.mean) * 100.0),
+                    "throughput" => format!(
+                        "{:.0}% ±{:.0}",
+                        e.mean * 100.0,
+                        (e.ci_high - e.mean) * 100.0
+                    ),
                     _ => ratio_text(&e),
                 })
             };
@@ -125,16 +134,39 @@ pub fn render(results: &Results) -> String {
                 right(vs_native("cpu_per_request")),
                 right(cell("throughput", 1, |v| format!("{v:.0}/s"))),
                 right(vs_native("throughput")),
-                right(mt.map_or("-".into(), |th| cell("throughput", th, |v| format!("{v:.0}/s")))),
+                right(mt.map_or("-".into(), |th| {
+                    cell("throughput", th, |v| format!("{v:.0}/s"))
+                })),
             ]);
         }
     }
-    let _ = writeln!(out, "Per request (median over processes ±95% CI; ratios and net figures per process, mean [95% CI]):\n{t}");
+    let _ = writeln!(
+        out,
+        "Per request (median over processes ±95% CI; ratios and net figures per process, mean [95% CI]):\n{t}"
+    );
 
     // Cold start and memory, per filter × arm.
     let phases = ["compile", "instantiate", "start", "first_request"];
-    let mem = ["module_file_bytes", "module_rss_bytes", "rss_per_vm_bytes", "heap_per_vm_bytes", "linear_memory_bytes"];
-    let mut t = table(&["filter", "arm", "compile", "instantiate", "start+configure", "first request", "module file", "module RSS", "RSS / VM", "heap / VM", "linear mem / VM"]);
+    let mem = [
+        "module_file_bytes",
+        "module_rss_bytes",
+        "rss_per_vm_bytes",
+        "heap_per_vm_bytes",
+        "linear_memory_bytes",
+    ];
+    let mut t = table(&[
+        "filter",
+        "arm",
+        "compile",
+        "instantiate",
+        "start+configure",
+        "first request",
+        "module file",
+        "module RSS",
+        "RSS / VM",
+        "heap / VM",
+        "linear mem / VM",
+    ]);
     let mut filters: Vec<&str> = results.filters.iter().map(|f| f.name.as_str()).collect();
     filters.sort();
     for filter in filters {

@@ -32,7 +32,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.plan).context("reading the plan")?;
     let plan: Plan = serde_json::from_str(&text).context("parsing the plan")?;
     let out = measure::run_worker(&plan, args.process, &StderrProgress);
-    let mut tmp = tempfile::NamedTempFile::new_in(args.out.parent().unwrap_or(std::path::Path::new(".")))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(args.out.parent().unwrap_or(std::path::Path::new(".")))?;
     serde_json::to_writer(&mut tmp, &out)?;
     tmp.persist(&args.out)?;
     Ok(ExitCode::SUCCESS)

@@ -201,7 +201,10 @@ impl Results {
     }
 
     /// Rows matching a predicate.
-    pub fn select<'a>(&'a self, f: impl Fn(&Row) -> bool + 'a) -> impl Iterator<Item = &'a Row> + 'a {
+    pub fn select<'a>(
+        &'a self,
+        f: impl Fn(&Row) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a Row> + 'a {
         self.rows.iter().filter(move |r| f(r))
     }
 }

@@ -110,7 +110,9 @@ mod tests {
 
     #[test]
     fn slope_of_a_line() {
-        let pts: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 100.0 + 7.0 * i as f64)).collect();
+        let pts: Vec<(f64, f64)> = (1..=5)
+            .map(|i| (i as f64, 100.0 + 7.0 * i as f64))
+            .collect();
         assert!((slope(&pts).unwrap() - 7.0).abs() < 1e-9);
         assert_eq!(slope(&[(1.0, 1.0)]), None);
     }

@@ -42,12 +42,21 @@ impl Key {
 pub fn per_process(results: &Results) -> BTreeMap<Key, BTreeMap<u32, f64>> {
     let mut acc: BTreeMap<Key, BTreeMap<u32, (f64, u32)>> = BTreeMap::new();
     for r in &results.rows {
-        let e = acc.entry(Key::of(r)).or_default().entry(r.process).or_default();
+        let e = acc
+            .entry(Key::of(r))
+            .or_default()
+            .entry(r.process)
+            .or_default();
         e.0 += r.value;
         e.1 += 1;
     }
     acc.into_iter()
-        .map(|(k, m)| (k, m.into_iter().map(|(p, (s, n))| (p, s / n as f64)).collect()))
+        .map(|(k, m)| {
+            (
+                k,
+                m.into_iter().map(|(p, (s, n))| (p, s / n as f64)).collect(),
+            )
+        })
         .collect()
 }
 
@@ -68,7 +77,10 @@ pub fn difference(
 ) -> Option<Estimate> {
     let a = table.get(key)?;
     let b = table.get(&key.with_arm(baseline_arm))?;
-    let d: Vec<f64> = a.iter().filter_map(|(p, v)| b.get(p).map(|w| v - w)).collect();
+    let d: Vec<f64> = a
+        .iter()
+        .filter_map(|(p, v)| b.get(p).map(|w| v - w))
+        .collect();
     estimate(&d)
 }
 
@@ -108,7 +120,12 @@ mod tests {
     #[test]
     fn ratios_pair_processes() {
         let mut r = Results::new();
-        r.rows = vec![row("native", 0, 100.0), row("native", 1, 200.0), row("wasm", 0, 150.0), row("wasm", 1, 300.0)];
+        r.rows = vec![
+            row("native", 0, 100.0),
+            row("native", 1, 200.0),
+            row("wasm", 0, 150.0),
+            row("wasm", 1, 300.0),
+        ];
         let t = per_process(&r);
         let key = Key::of(&r.rows[2]);
         let e = ratio(&t, &key, "native").unwrap();

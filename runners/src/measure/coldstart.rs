@@ -38,7 +38,12 @@ pub fn measure(plan: &Plan, sc: &Scenario, arm: &str, process: u32, out: &mut Wo
             if expected.as_ref().and_then(signature) != signature(&first) {
                 return Err("the first request differs from the verified outcome".into());
             }
-            for (phase, d) in [("compile", compile), ("instantiate", instantiate), ("start", start), ("first_request", first_request)] {
+            for (phase, d) in [
+                ("compile", compile),
+                ("instantiate", instantiate),
+                ("start", start),
+                ("first_request", first_request),
+            ] {
                 rows.push(Row {
                     filter: sc.filter.clone(),
                     scenario: String::new(),

@@ -34,7 +34,11 @@ fn new_hist() -> Histogram<u64> {
 }
 
 /// Verifies the arm, starts its timed VM and checks that VM's first request.
-fn prepare<'a>(sc: &Scenario, arm: &'a LoadedArm, reference: &mut Option<(String, Step)>) -> Result<Live<'a>, String> {
+fn prepare<'a>(
+    sc: &Scenario,
+    arm: &'a LoadedArm,
+    reference: &mut Option<(String, Step)>,
+) -> Result<Live<'a>, String> {
     let harness = arm.name == HARNESS_ARM;
     let expected = if harness {
         None
@@ -44,7 +48,9 @@ fn prepare<'a>(sc: &Scenario, arm: &'a LoadedArm, reference: &mut Option<(String
         if sc.byo {
             match reference {
                 Some((ref_arm, want)) if *want != step => {
-                    return Err(format!("outcome differs from {ref_arm}'s on the same request"));
+                    return Err(format!(
+                        "outcome differs from {ref_arm}'s on the same request"
+                    ));
                 }
                 Some(_) => {}
                 None => *reference = Some((arm.name.clone(), step.clone())),
@@ -112,7 +118,15 @@ fn timed(sc: &Scenario, l: &mut Live, budget: Duration, record: bool) {
     }
 }
 
-fn row(sc: &Scenario, arm: &str, metric: &str, unit: &str, threads: u32, process: u32, value: f64) -> Row {
+fn row(
+    sc: &Scenario,
+    arm: &str,
+    metric: &str,
+    unit: &str,
+    threads: u32,
+    process: u32,
+    value: f64,
+) -> Row {
     Row {
         filter: sc.filter.clone(),
         scenario: sc.name.clone(),
@@ -159,19 +173,66 @@ pub fn measure_scenario(
     for l in &live {
         progress.step(&format!("{} / {} / {}", sc.filter, sc.name, l.arm.name));
         if l.errors > 0 || l.iterations == 0 {
-            let msg = l.first_error.clone().unwrap_or_else(|| "no request completed".into());
-            out.fail(&sc.filter, &sc.name, &l.arm.name, "run", format!("{} failed requests: {msg}", l.errors));
+            let msg = l
+                .first_error
+                .clone()
+                .unwrap_or_else(|| "no request completed".into());
+            out.fail(
+                &sc.filter,
+                &sc.name,
+                &l.arm.name,
+                "run",
+                format!("{} failed requests: {msg}", l.errors),
+            );
             continue;
         }
         let h = &l.hist;
         let name = l.arm.name.as_str();
-        for (metric, q) in [("latency_p50", 0.5), ("latency_p90", 0.9), ("latency_p99", 0.99), ("latency_p999", 0.999)] {
-            out.rows.push(row(sc, name, metric, "ns", 1, process, h.value_at_quantile(q) as f64));
+        for (metric, q) in [
+            ("latency_p50", 0.5),
+            ("latency_p90", 0.9),
+            ("latency_p99", 0.99),
+            ("latency_p999", 0.999),
+        ] {
+            out.rows.push(row(
+                sc,
+                name,
+                metric,
+                "ns",
+                1,
+                process,
+                h.value_at_quantile(q) as f64,
+            ));
         }
-        out.rows.push(row(sc, name, "latency_max", "ns", 1, process, h.max() as f64));
-        out.rows.push(row(sc, name, "latency_mean", "ns", 1, process, h.mean()));
-        out.rows.push(row(sc, name, "cpu_per_request", "ns", 1, process, l.cpu_ns as f64 / l.iterations as f64));
-        out.rows.push(row(sc, name, "throughput", "req/s", 1, process, l.iterations as f64 * 1e9 / l.wall_ns as f64));
+        out.rows.push(row(
+            sc,
+            name,
+            "latency_max",
+            "ns",
+            1,
+            process,
+            h.max() as f64,
+        ));
+        out.rows
+            .push(row(sc, name, "latency_mean", "ns", 1, process, h.mean()));
+        out.rows.push(row(
+            sc,
+            name,
+            "cpu_per_request",
+            "ns",
+            1,
+            process,
+            l.cpu_ns as f64 / l.iterations as f64,
+        ));
+        out.rows.push(row(
+            sc,
+            name,
+            "throughput",
+            "req/s",
+            1,
+            process,
+            l.iterations as f64 * 1e9 / l.wall_ns as f64,
+        ));
         out.histograms.push(HistRow {
             filter: sc.filter.clone(),
             scenario: sc.name.clone(),
@@ -183,7 +244,13 @@ pub fn measure_scenario(
             max_ns: h.max(),
             points: h
                 .iter_quantiles(1)
-                .map(|v| (v.quantile_iterated_to(), v.value_iterated_to(), v.count_since_last_iteration()))
+                .map(|v| {
+                    (
+                        v.quantile_iterated_to(),
+                        v.value_iterated_to(),
+                        v.count_since_last_iteration(),
+                    )
+                })
                 .collect(),
         });
         ok_arms.push(l.arm);
@@ -193,10 +260,32 @@ pub fn measure_scenario(
         for arm in rotated(&ok_arms, process) {
             match throughput(sc, arm.module.as_ref(), threads, plan) {
                 Ok((rps, cpu)) => {
-                    out.rows.push(row(sc, &arm.name, "throughput", "req/s", threads, process, rps));
-                    out.rows.push(row(sc, &arm.name, "cpu_per_request", "ns", threads, process, cpu));
+                    out.rows.push(row(
+                        sc,
+                        &arm.name,
+                        "throughput",
+                        "req/s",
+                        threads,
+                        process,
+                        rps,
+                    ));
+                    out.rows.push(row(
+                        sc,
+                        &arm.name,
+                        "cpu_per_request",
+                        "ns",
+                        threads,
+                        process,
+                        cpu,
+                    ));
                 }
-                Err(e) => out.fail(&sc.filter, &sc.name, &arm.name, "run", format!("{threads} threads: {e}")),
+                Err(e) => out.fail(
+                    &sc.filter,
+                    &sc.name,
+                    &arm.name,
+                    "run",
+                    format!("{threads} threads: {e}"),
+                ),
             }
         }
     }
@@ -204,7 +293,12 @@ pub fn measure_scenario(
 
 /// Closed-loop throughput of `threads` threads, each with its own VM (Envoy's VM per worker).
 /// Returns (requests/s, process CPU ns per request).
-fn throughput(sc: &Scenario, module: &dyn LoadedModule, threads: u32, plan: &Plan) -> Result<(f64, f64), String> {
+fn throughput(
+    sc: &Scenario,
+    module: &dyn LoadedModule,
+    threads: u32,
+    plan: &Plan,
+) -> Result<(f64, f64), String> {
     let barrier = Barrier::new(threads as usize + 1);
     let deadline_after = plan.throughput_time;
     std::thread::scope(|s| {

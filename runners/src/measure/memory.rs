@@ -54,18 +54,20 @@ pub fn measure(plan: &Plan, sc: &Scenario, arm: &str, process: u32, out: &mut Wo
         Ok(m)
     })();
     match r {
-        Ok(metrics) => out.rows.extend(metrics.into_iter().map(|(metric, value)| Row {
-            filter: sc.filter.clone(),
-            scenario: String::new(),
-            arm: arm.to_string(),
-            phase: "memory".into(),
-            metric: metric.into(),
-            unit: "bytes".into(),
-            threads: 1,
-            process,
-            iteration: 0,
-            value,
-        })),
+        Ok(metrics) => out
+            .rows
+            .extend(metrics.into_iter().map(|(metric, value)| Row {
+                filter: sc.filter.clone(),
+                scenario: String::new(),
+                arm: arm.to_string(),
+                phase: "memory".into(),
+                metric: metric.into(),
+                unit: "bytes".into(),
+                threads: 1,
+                process,
+                iteration: 0,
+                value,
+            })),
         Err(e) => out.fail(&sc.filter, "", arm, "memory", e),
     }
 }

@@ -218,11 +218,19 @@ pub fn describe_filters(plan: &Plan) -> Result<Vec<filterbench_results::FilterIn
         out.push(filterbench_results::FilterInfo {
             name: sc.filter.clone(),
             kind: format!("{:?}", sc.file.kind).to_lowercase(),
-            language: if sc.byo { "unknown".into() } else { "rust".into() },
+            language: if sc.byo {
+                "unknown".into()
+            } else {
+                "rust".into()
+            },
             wasm_path: sc.artifacts.wasm.as_ref().map(|p| p.display().to_string()),
             wasm_sha256: wasm.as_ref().map(|w| w.0.clone()),
             wasm_bytes: wasm.map(|w| w.1),
-            native_path: sc.artifacts.native.as_ref().map(|p| p.display().to_string()),
+            native_path: sc
+                .artifacts
+                .native
+                .as_ref()
+                .map(|p| p.display().to_string()),
             native_sha256: native.map(|n| n.0),
             scenarios: vec![sc.name.clone()],
         });
@@ -238,7 +246,12 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
         .filter_map(|a| engines::engine(a, &plan.limits).ok())
         .map(|e| filterbench_results::ArmInfo {
             name: e.name().to_string(),
-            kind: if e.name() == "native" { "native" } else { "wasm" }.into(),
+            kind: if e.name() == "native" {
+                "native"
+            } else {
+                "wasm"
+            }
+            .into(),
             version: e.version(),
             flags: e.flags(),
         })

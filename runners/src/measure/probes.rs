@@ -1,7 +1,6 @@
 //! What the process can tell about itself: thread and process CPU time, resident memory,
 //! and (through a probe the binary installs) live heap bytes.
 
-
 fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

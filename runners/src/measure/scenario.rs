@@ -28,7 +28,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    fn new(filter: &str, file: &FixtureFile, case: &Case, artifacts: Artifacts, byo: bool) -> Option<Scenario> {
+    fn new(
+        filter: &str,
+        file: &FixtureFile,
+        case: &Case,
+        artifacts: Artifacts,
+        byo: bool,
+    ) -> Option<Scenario> {
         let workload = match (case.requests.first(), case.connections.first()) {
             (Some(r), _) => Workload::Http(r.exchange()),
             (None, Some(c)) => Workload::Tcp(c.connection()),
@@ -106,13 +112,20 @@ pub fn scenarios(plan: &Plan) -> Result<Vec<Scenario>, String> {
     for name in &plan.filters {
         let f = catalog::find(name).map_err(|e| e.to_string())?;
         for case in f.fixtures.cases.iter().filter(|c| c.bench.is_some()) {
-            out.extend(Scenario::new(&f.name, &f.fixtures, case, f.artifacts.clone(), false));
+            out.extend(Scenario::new(
+                &f.name,
+                &f.fixtures,
+                case,
+                f.artifacts.clone(),
+                false,
+            ));
         }
     }
     if let Some(byo) = &plan.byo {
         let config = match &byo.config {
             Some(p) => Some(
-                std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+                std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?,
             ),
             None => None,
         };

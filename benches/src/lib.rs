@@ -1,0 +1,90 @@
+//! Shared pieces of the criterion benches: which scenarios and arms exist, and the proof
+//! every bench runs before it times anything (a wrong output aborts the bench).
+
+use filterbench_runners::engines::{self, Limits, LoadedModule};
+use filterbench_runners::fixtures::Step;
+use filterbench_runners::host::Vm;
+use filterbench_runners::measure::Plan;
+use filterbench_runners::measure::scenario::{self, Scenario, signature};
+
+pub mod bytes;
+
+/// Every benchmark scenario of the catalogue.
+pub fn scenarios() -> Vec<Scenario> {
+    let mut plan = Plan::quick();
+    plan.filters = filterbench_runners::catalog::discover()
+        .expect("the filter catalogue loads")
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    scenario::scenarios(&plan).expect("scenarios")
+}
+
+/// Arms of the one registry.
+pub fn arms() -> Vec<&'static str> {
+    engines::arm_names()
+}
+
+/// Loads the scenario's filter on `arm`.
+pub fn load(sc: &Scenario, arm: &str) -> Result<Box<dyn LoadedModule>, String> {
+    engines::engine(arm, &Limits::default())
+        .and_then(|e| e.load(&sc.artifacts))
+        .map_err(|e| e.to_string())
+}
+
+/// A VM whose filter has just been proven to produce the fixture's outcome, and the
+/// signature every timed request must keep.
+pub fn checked_vm(
+    sc: &Scenario,
+    module: &dyn LoadedModule,
+) -> Result<(Vm, Option<(bool, bool)>), String> {
+    let want = sc.verify(module)?;
+    let mut vm = sc.start_vm(module)?;
+    let first = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
+    if first != want {
+        return Err("the benched VM's first request differs from the fixture outcome".into());
+    }
+    Ok((vm, signature(&first)))
+}
+
+/// One timed request, checked cheaply.
+pub fn request(sc: &Scenario, vm: &mut Vm, sig: Option<(bool, bool)>) -> Step {
+    let step = sc.run_once(vm).expect("a benched request failed");
+    assert_eq!(
+        signature(&step),
+        sig,
+        "a benched request changed its outcome"
+    );
+    step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use filterbench_runners::fixtures::Body;
+
+    #[test]
+    fn a_wrong_output_aborts_the_bench() {
+        let mut sc = scenarios()
+            .into_iter()
+            .find(|s| s.filter == "add-header" && s.name == "small-headers")
+            .unwrap();
+        let module = load(&sc, "native").unwrap();
+        assert!(checked_vm(&sc, module.as_ref()).is_ok());
+        // The same filter against an expectation it does not meet: no VM to time.
+        sc.case.requests[0].expect.response_body = Some(Body::Text("something else".into()));
+        let err = checked_vm(&sc, module.as_ref()).err().expect("must refuse");
+        assert!(err.contains("output differs from the fixture"), "{err}");
+    }
+
+    #[test]
+    fn every_scenario_has_a_checked_vm_on_every_arm() {
+        for sc in scenarios() {
+            for arm in arms() {
+                let module = load(&sc, arm).unwrap();
+                checked_vm(&sc, module.as_ref())
+                    .unwrap_or_else(|e| panic!("{} / {} / {arm}: {e}", sc.filter, sc.name));
+            }
+        }
+    }
+}

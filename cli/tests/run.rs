@@ -1,0 +1,152 @@
+//! `filterbench run` end to end, on a tiny plan: the results file is complete and valid, and a
+//! filter that fails is reported and never timed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use filterbench_results::Results;
+
+fn filterbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(args)
+        .output()
+        .expect("run filterbench")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn a_short_run_writes_a_complete_results_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let o = filterbench(&[
+        "run",
+        "--filters",
+        "noop",
+        "--arms",
+        "native,wasmtime-cranelift",
+        "--processes",
+        "2",
+        "--measure-ms",
+        "30",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Per request"), "{}", text(&o));
+    let r = Results::read(&out).unwrap();
+    assert!(r.complete);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let arms: Vec<&str> = r.arms.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(arms, ["native", "wasmtime-cranelift", "harness"]);
+    let noop = &r.filters[0];
+    assert_eq!(noop.scenarios, ["small-headers", "large-headers"]);
+    assert_eq!(noop.wasm_sha256.as_ref().map(String::len), Some(64));
+    for arm in arms {
+        for process in 0..2 {
+            let has = |phase: &str, metric: &str| {
+                r.rows.iter().any(|x| {
+                    x.arm == arm && x.process == process && x.phase == phase && x.metric == metric
+                })
+            };
+            assert!(has("request", "latency_p99"), "{arm} {process}");
+            assert!(has("request", "cpu_per_request"), "{arm} {process}");
+            if arm != "harness" {
+                assert!(has("compile", "time"), "{arm} {process}");
+                assert!(has("memory", "rss_per_vm_bytes"), "{arm} {process}");
+            }
+        }
+    }
+    // The schema round-trips exactly.
+    let back: Results = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
+}
+
+fn write_trap_module(dir: &Path) -> std::path::PathBuf {
+    let src =
+        include_str!("../../runners/tests/hostile/base.wat").replace("{{BODY}}", "unreachable");
+    let path = dir.join("traps.wasm");
+    std::fs::write(&path, wat::parse_str(src).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn a_filter_that_traps_is_reported_and_never_timed() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = write_trap_module(dir.path());
+    let out = dir.path().join("results.json");
+    let o = filterbench(&[
+        "run",
+        "--wasm",
+        wasm.to_str().unwrap(),
+        "--arms",
+        "wasmtime-cranelift,wasmi",
+        "--processes",
+        "1",
+        "--measure-ms",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success(), "a failing filter must fail the run");
+    assert!(text(&o).contains("FAILED"), "{}", text(&o));
+    let r = Results::read(&out).unwrap();
+    for arm in ["wasmtime-cranelift", "wasmi"] {
+        assert!(
+            r.failures
+                .iter()
+                .any(|f| f.arm == arm && f.stage == "verify" && f.message.contains("trap")),
+            "{arm}: {:?}",
+            r.failures
+        );
+        assert!(
+            !r.rows.iter().any(|x| x.arm == arm && x.phase == "request"),
+            "{arm} was timed"
+        );
+    }
+}
+
+#[test]
+fn bad_arguments_get_clear_errors() {
+    let o = filterbench(&["run", "--arms", "v8-turbo"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("unknown arm `v8-turbo`"), "{}", text(&o));
+    let o = filterbench(&["run", "--wasm", "/nonexistent/filter.wasm"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("does not exist"), "{}", text(&o));
+    let o = filterbench(&["run", "--filters", "nope"]);
+    assert!(text(&o).contains("unknown filter `nope`"), "{}", text(&o));
+}
+
+#[test]
+fn a_malformed_module_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.wasm");
+    std::fs::write(&bad, b"this is not wasm").unwrap();
+    let out = dir.path().join("r.json");
+    let o = filterbench(&[
+        "run",
+        "--wasm",
+        bad.to_str().unwrap(),
+        "--arms",
+        "wasmtime-cranelift",
+        "--processes",
+        "1",
+        "--measure-ms",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("not a WebAssembly module"),
+        "{}",
+        text(&o)
+    );
+}
