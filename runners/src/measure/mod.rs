@@ -51,6 +51,11 @@ pub struct Plan {
     /// VMs instantiated to fit the memory-per-VM slope.
     pub memory_instances: u32,
     pub harness: bool,
+    /// The live-Envoy part, when Envoy is there and wanted.
+    pub envoy: Option<crate::envoy::EnvoySettings>,
+    /// Envoy: measure every bench scenario (full) or only each filter's first (quick), and
+    /// the per-worker memory scaling for every filter (full) or the first (quick).
+    pub envoy_all: bool,
 }
 
 impl Plan {
@@ -72,6 +77,8 @@ impl Plan {
             cold_iterations: 2,
             memory_instances: 8,
             harness: true,
+            envoy: None,
+            envoy_all: false,
         }
     }
 
@@ -88,6 +95,7 @@ impl Plan {
             throughput_time: Duration::from_secs(1),
             cold_iterations: 5,
             memory_instances: 16,
+            envoy_all: true,
             ..Plan::quick()
         }
     }
@@ -112,7 +120,14 @@ pub struct WorkerOutput {
 }
 
 impl WorkerOutput {
-    fn fail(&mut self, filter: &str, scenario: &str, arm: &str, stage: &str, message: String) {
+    pub(crate) fn fail(
+        &mut self,
+        filter: &str,
+        scenario: &str,
+        arm: &str,
+        stage: &str,
+        message: String,
+    ) {
         self.failures.push(Failure {
             filter: filter.into(),
             scenario: scenario.into(),
@@ -156,7 +171,24 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
     let per_filter_steps = plan.arms.len() as u64 * 2; // cold start + memory
     let steps = scenarios.len() as u64 * (plan.arms.len() as u64 + u64::from(plan.harness))
         + filters.len() as u64 * per_filter_steps;
-    progress.total(steps);
+    let envoy_scenarios: Vec<&Scenario> = match &plan.envoy {
+        None => Vec::new(),
+        Some(_) => {
+            let mut seen: Vec<&str> = Vec::new();
+            scenarios
+                .iter()
+                .filter(|s| {
+                    matches!(s.workload, scenario::Workload::Http(_)) && s.filter != "hostcalls"
+                })
+                .filter(|s| {
+                    let first = !seen.contains(&s.filter.as_str());
+                    seen.push(&s.filter);
+                    plan.envoy_all || first
+                })
+                .collect()
+        }
+    };
+    progress.total(steps + envoy_scenarios.len() as u64 * 4);
 
     for filter in filters {
         let group: Vec<&Scenario> = scenarios.iter().filter(|s| s.filter == filter).collect();
@@ -191,6 +223,15 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
         }
         for sc in &group {
             latency::measure_scenario(plan, sc, &loaded, process, progress, &mut out);
+        }
+    }
+    if let Some(settings) = &plan.envoy {
+        for (i, sc) in envoy_scenarios.iter().enumerate() {
+            crate::envoy::measure_scenario(settings, sc, process, progress, &mut out);
+            let first_of_filter = envoy_scenarios[..i].iter().all(|o| o.filter != sc.filter);
+            if first_of_filter && (plan.envoy_all || i == 0) {
+                crate::envoy::measure_scaling(settings, sc, process, &mut out);
+            }
         }
     }
     out
@@ -256,6 +297,19 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
             flags: e.flags(),
         })
         .collect();
+    if let Some(e) = &plan.envoy {
+        for name in crate::envoy::config::ENVOY_ARMS {
+            out.push(filterbench_results::ArmInfo {
+                name: name.to_string(),
+                kind: "envoy".into(),
+                version: format!("envoy {}", e.version),
+                flags: format!(
+                    "V8; --concurrency {}; {} connections; upstream: in-suite tokio",
+                    e.concurrency, e.connections
+                ),
+            });
+        }
+    }
     if plan.harness {
         out.push(filterbench_results::ArmInfo {
             name: HARNESS_ARM.into(),

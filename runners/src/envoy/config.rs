@@ -1,0 +1,196 @@
+//! Envoy configurations, one per variant of a filter: no filter, Envoy's own native filter
+//! doing the same work, a Lua script doing it, and our `.wasm` under V8. The table of
+//! native/Lua equivalents is the only per-filter knowledge here.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// How a variant's output is checked against the in-process native arm before timing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// No filter: nothing to check beyond a successful response.
+    None,
+    /// Our filter: every header it adds, changes or removes, the bodies it forwards and any
+    /// local reply must match the native arm exactly.
+    Exact,
+    /// A different implementation of the same job: the status and the filter's key header.
+    Key,
+}
+
+pub struct Variant {
+    pub name: &'static str,
+    pub filters: Vec<Value>,
+    pub check: Check,
+}
+
+pub const ENVOY_ARMS: &[&str] = &["envoy-none", "envoy-native", "envoy-lua", "envoy-wasm-v8"];
+
+fn lua(code: &str) -> Value {
+    json!({"name": "envoy.filters.http.lua", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+        "default_source_code": {"inline_string": code}}})
+}
+
+fn wasm(filter: &str, wasm: &Path, config: &str) -> Value {
+    json!({"name": "envoy.filters.http.wasm", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {
+            "name": filter, "root_id": filter, "fail_open": false,
+            "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config},
+            "vm_config": {"vm_id": filter, "runtime": "envoy.wasm.runtime.v8",
+                          "code": {"local": {"filename": wasm.display().to_string()}}}}}})
+}
+
+fn lua_string(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// The variants of `filter` this suite knows (always none and wasm-v8).
+pub fn variants(filter: &str, wasm_path: &Path, config: &str) -> Vec<Variant> {
+    let cfg: Value = serde_json::from_str(config).unwrap_or(Value::Null);
+    let s = |k: &str| cfg[k].as_str().unwrap_or_default().to_string();
+    let mut out = vec![
+        Variant {
+            name: "envoy-none",
+            filters: vec![],
+            check: Check::None,
+        },
+        Variant {
+            name: "envoy-wasm-v8",
+            filters: vec![wasm(filter, wasm_path, config)],
+            check: Check::Exact,
+        },
+    ];
+    let mut native = |filters: Value| {
+        out.push(Variant {
+            name: "envoy-native",
+            filters: vec![filters],
+            check: Check::Key,
+        })
+    };
+    match filter {
+        "add-header" => native(
+            json!({"name": "envoy.filters.http.header_mutation", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+            "mutations": {"response_mutations": [{"append": {
+                "header": {"key": s("name"), "value": s("value")},
+                "append_action": "APPEND_IF_EXISTS_OR_ADD"}}]}}}),
+        ),
+        "jwt-hs256" => {
+            let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s("secret"));
+            let jwks = json!({"keys": [{"kty": "oct", "alg": "HS256", "k": k}]}).to_string();
+            native(
+                json!({"name": "envoy.filters.http.jwt_authn", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+                "providers": {"local": {
+                    "local_jwks": {"inline_string": jwks},
+                    "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                    "forward": true,
+                    "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}]}},
+                "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "local"}}]}}),
+            )
+        }
+        "rate-limit" => native(
+            json!({"name": "envoy.filters.http.local_ratelimit", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix": "rl",
+            "token_bucket": {"max_tokens": cfg["capacity"].as_u64().unwrap_or(1000), "tokens_per_fill": cfg["refill_per_second"].as_u64().unwrap_or(1000), "fill_interval": "1s"},
+            "filter_enabled": {"default_value": {"numerator": 100, "denominator": "HUNDRED"}},
+            "filter_enforced": {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}}}),
+        ),
+        _ => {}
+    }
+    let lua_code = match filter {
+        "add-header" => Some(format!(
+            "function envoy_on_response(h) h:headers():add({}, {}) end",
+            lua_string(&s("name")),
+            lua_string(&s("value"))
+        )),
+        "header-rewrite" => {
+            let deny: Vec<String> = cfg["deny"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .map(|d| format!("[{}]=true", lua_string(&d.to_lowercase())))
+                .collect();
+            let lower: Vec<String> = cfg["lowercase_values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .map(|d| format!("[{}]=true", lua_string(&d.to_lowercase())))
+                .collect();
+            let from = cfg["path_prefix"]["from"].as_str().unwrap_or("");
+            let to = cfg["path_prefix"]["to"].as_str().unwrap_or("");
+            Some(format!(
+                r#"local deny = {{{deny}}}
+local lower = {{{lower}}}
+local n = 0
+function envoy_on_request(h)
+  local hs = h:headers()
+  local edits = {{}}
+  for k, v in pairs(hs) do
+    local t = v:match("^%s*(.-)%s*$")
+    if deny[k] then edits[#edits+1] = {{k, nil}}
+    elseif lower[k] then edits[#edits+1] = {{k, t:lower()}}
+    elseif t ~= v then edits[#edits+1] = {{k, t}} end
+  end
+  for _, e in ipairs(edits) do if e[2] then hs:replace(e[1], e[2]) else hs:remove(e[1]) end end
+  local rid = {rid}
+  if rid ~= "" and hs:get(rid) == nil then n = n + 1; hs:add(rid, string.format("fb-%016x-%d", os.time() * 1000000000, n)) end
+  local p = hs:get(":path")
+  if {from} ~= "" and p and p:sub(1, #{from}) == {from} then hs:replace(":path", {to} .. p:sub(#{from} + 1)) end
+end"#,
+                deny = deny.join(", "),
+                lower = lower.join(", "),
+                rid = lua_string(cfg["request_id_header"].as_str().unwrap_or("")),
+                from = lua_string(from),
+                to = lua_string(to),
+            ))
+        }
+        _ => None,
+    };
+    if let Some(code) = lua_code {
+        out.push(Variant {
+            name: "envoy-lua",
+            filters: vec![lua(&code)],
+            check: Check::Key,
+        });
+    }
+    // Report order: none, native, lua, wasm.
+    out.sort_by_key(|v| ENVOY_ARMS.iter().position(|a| *a == v.name));
+    out
+}
+
+/// A bootstrap: one listener on a free loopback port, the variant's filters, the router, and
+/// a cluster pointing at the in-suite upstream.
+pub fn bootstrap(variant: &Variant, upstream_port: u16) -> Value {
+    let mut http_filters = variant.filters.clone();
+    http_filters.push(
+        json!({"name": "envoy.filters.http.router", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+        "suppress_envoy_headers": true}}),
+    );
+    json!({
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "static_resources": {
+            "listeners": [{"name": "main",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": "ingress",
+                        // Our filters make request ids themselves; Envoy's would change their input.
+                        "generate_request_id": false,
+                        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"],
+                            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "10s"}}]}]},
+                        "http_filters": http_filters}}]}]}],
+            "clusters": [{"name": "upstream", "type": "STATIC", "connect_timeout": "1s",
+                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
+                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]}}]
+        }
+    })
+}

