@@ -14,7 +14,7 @@ use libloading::Library;
 
 use super::{Artifacts, CallError, Engine, EngineError, Instance, Limits, LoadedModule};
 use crate::host::HostState;
-use crate::host::abi::{self, GuestMemory, HostError};
+use crate::host::abi::{GuestMemory, HostError};
 use crate::host::callbacks::{CALLBACKS, Callback, Ret};
 
 pub struct NativeEngine;
@@ -104,7 +104,8 @@ unsafe extern "C" fn host_entry(id: u32, args: *const u64, nargs: usize) -> u32 
     let (state, args) = unsafe { (&mut *state, std::slice::from_raw_parts(args, nargs)) };
     let mut mem = NativeMemory { state };
     // Native allocations cannot fail short of an abort, so HostError only reports bad input.
-    abi::dispatch(id, &mut mem, args).unwrap_or(INTERNAL_FAILURE)
+    crate::host::functions::call(crate::host::functions::HostCall::Proxy(id), &mut mem, args)
+        .unwrap_or(INTERNAL_FAILURE)
 }
 
 struct NativeMemory<'a> {
@@ -166,7 +167,12 @@ impl NativeInstance {
             .map_err(|e| err(format!("cannot make a private copy: {e}")))?;
         // SAFETY: loading runs the library's initialisers; filters are our own trusted builds.
         let lib = unsafe { Library::new(copy.path()) }.map_err(|e| err(e.to_string()))?;
-        drop(copy);
+        if std::env::var_os("FILTERBENCH_PERFMAP").is_some() {
+            // Profiling: keep the file so perf can symbolise the library's frames.
+            let _ = copy.into_temp_path().keep();
+        } else {
+            drop(copy);
+        }
         let sym = |name: &str| -> Option<usize> {
             // SAFETY: we only take the address; calls go through typed transmutes by arity.
             unsafe { lib.get::<unsafe extern "C" fn()>(name.as_bytes()) }

@@ -60,6 +60,10 @@ impl WasmtimeEngine {
     fn build(name: &'static str, strategy: Strategy, limits: &Limits) -> Box<dyn Engine> {
         let mut cfg = Config::new();
         cfg.strategy(strategy);
+        // `filterbench profile --flamegraph` asks for a perf map so JIT frames get names.
+        if std::env::var_os("FILTERBENCH_PERFMAP").is_some() {
+            cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let bound = match limits.cpu {
             CpuBound::Off => Bound::Off,
             CpuBound::Fuel => Bound::Fuel(limits.fuel_per_call),

@@ -256,6 +256,35 @@ pub struct HostState {
     pub unimplemented: BTreeMap<&'static str, u64>,
     /// State of the seeded generator behind WASI `random_get`.
     pub rng: u64,
+    /// Instrumentation for `filterbench profile`; `None` (the default, and always while timing)
+    /// costs one predictable branch per host call and callback.
+    pub profile: Option<Box<Profile>>,
+}
+
+/// Where a VM's time and bytes went, accumulated while profiling is on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Host calls per ABI function: (count, ns spent in the host, guest allocator excluded).
+    pub calls: BTreeMap<String, (u64, u64)>,
+    /// Callbacks into the guest and the wall time they took (host calls included).
+    pub callbacks: u64,
+    pub callback_ns: u64,
+    /// Bytes the host copied out of guest memory (reads) and into it (writes).
+    pub bytes_from_guest: u64,
+    pub bytes_to_guest: u64,
+    /// Calls to the guest allocator made by the host, their bytes and time.
+    pub guest_allocs: u64,
+    pub guest_alloc_bytes: u64,
+    pub guest_alloc_ns: u64,
+}
+
+impl Profile {
+    pub fn host_calls(&self) -> u64 {
+        self.calls.values().map(|c| c.0).sum()
+    }
+    pub fn host_ns(&self) -> u64 {
+        self.calls.values().map(|c| c.1).sum()
+    }
 }
 
 /// Log records kept at most per VM, so a chatty filter cannot exhaust the harness.
@@ -279,6 +308,7 @@ impl HostState {
             effective_context: 0,
             unimplemented: BTreeMap::new(),
             rng: 0x9e37_79b9_7f4a_7c15,
+            profile: None,
         }
     }
 

@@ -127,10 +127,17 @@ impl Vm {
         if let Some(why) = &self.broken {
             return Err(VmError::Broken(why.clone()));
         }
-        self.inst.call(cb, args).map_err(|e| {
+        let profiling = self.inst.host().profile.is_some();
+        let start = profiling.then(std::time::Instant::now);
+        let r = self.inst.call(cb, args).map_err(|e| {
             self.broken = Some(e.to_string());
             VmError::Call(e)
-        })
+        });
+        if let (Some(start), Some(p)) = (start, self.inst.host().profile.as_mut()) {
+            p.callbacks += 1;
+            p.callback_ns += start.elapsed().as_nanos() as u64;
+        }
+        r
     }
 
     fn new_context(&mut self) -> Result<u64, VmError> {

@@ -6,6 +6,7 @@ pub mod coldstart;
 pub mod latency;
 pub mod memory;
 pub mod probes;
+pub mod profile;
 pub mod scenario;
 
 use std::path::PathBuf;
