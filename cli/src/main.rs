@@ -18,8 +18,17 @@ enum Command {
     Fixtures(cmd::fixtures::Args),
     /// Measure every filter × arm: latency, throughput, CPU per request, cold start, memory.
     Run(cmd::run::Args),
+    /// Write a results file as an HTML report (charts, tables) or as Markdown, CSV, .hgrm, BMF…
+    Report(cmd::report::Args),
+    /// Compare two results files; exit status 1 on a significant regression.
+    Compare(cmd::compare::Args),
+    /// Where a filter's time goes on each arm: host calls, guest code, copies; flame graphs.
+    Profile(cmd::profile::Args),
     /// List the filters and arms this build knows.
     List,
+    /// Runs one scenario on one arm for a while (the process `profile` samples with perf).
+    #[command(name = "__spin", hide = true)]
+    Spin(cmd::profile::SpinArgs),
     /// One repetition of a run, in its own process (started by `run`).
     #[command(name = "__worker", hide = true)]
     Worker(cmd::worker::Args),
@@ -30,6 +39,10 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Fixtures(args) => cmd::fixtures::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::Profile(args) => cmd::profile::run(args),
+        Command::Spin(args) => cmd::profile::spin(args),
         Command::List => cmd::list::run(),
         Command::Worker(args) => cmd::worker::run(args),
     };

@@ -1,5 +1,8 @@
+pub mod compare;
 pub mod fixtures;
 pub mod list;
+pub mod profile;
+pub mod report;
 pub mod run;
 pub mod summary;
 pub mod worker;

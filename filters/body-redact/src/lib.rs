@@ -8,27 +8,25 @@
 //! Counters: `body_redact_fields_total`, `body_redact_non_json_total`,
 //! `body_redact_too_large_total`.
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
-
 use std::rc::Rc;
 
+use filterbench_filter_common::{http_root, load_config_with, warn};
 use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, BufferType, LogLevel, MapType, MetricType};
 use serde::Deserialize;
 use serde_json::Value;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+    proxy_wasm::set_root_context(|_| {
+        http_root(Config::load, |config| BodyRedact {
+            config,
+            request: Direction::new(MapType::HttpRequestHeaders, BufferType::HttpRequestBody),
+            response: Direction::new(MapType::HttpResponseHeaders, BufferType::HttpResponseBody),
+        })
+    });
 }}
-
-/// Logs through the host directly: the SDK's `log` facade is not a dependency here.
-fn warn(message: &str) {
-    let _ = hostcalls::log(LogLevel::Warn, message);
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,13 +60,40 @@ struct Config {
     metrics: Metrics,
 }
 
-impl Config {
-    fn parse(bytes: &[u8]) -> Result<RawConfig, String> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        if raw.fields.is_empty() {
+impl RawConfig {
+    fn check(self) -> Result<Self, String> {
+        if self.fields.is_empty() {
             return Err("`fields` must not be empty".into());
         }
-        Ok(raw)
+        Ok(self)
+    }
+}
+
+impl Config {
+    fn load(bytes: Option<Vec<u8>>) -> Option<Config> {
+        let raw = load_config_with("body-redact", bytes, RawConfig::check)?;
+        let define = |name| hostcalls::define_metric(MetricType::Counter, name);
+        let metrics = match (
+            define("body_redact_fields_total"),
+            define("body_redact_non_json_total"),
+            define("body_redact_too_large_total"),
+        ) {
+            (Ok(fields), Ok(non_json), Ok(too_large)) => Metrics {
+                fields,
+                non_json,
+                too_large,
+            },
+            _ => {
+                warn("body-redact: cannot define metrics");
+                return None;
+            }
+        };
+        Some(Config {
+            fields: raw.fields,
+            replacement: Value::String(raw.replacement),
+            max_body_bytes: raw.max_body_bytes as usize,
+            metrics,
+        })
     }
 }
 
@@ -99,69 +124,6 @@ fn redact(value: &mut Value, fields: &[String], replacement: &Value) -> u64 {
 
 fn increment(metric: u32, by: u64) {
     let _ = hostcalls::increment_metric(metric, by as i64);
-}
-
-struct Root {
-    config: Option<Rc<Config>>,
-}
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        // Hosts differ in whether "no configuration" is an absent or an empty buffer.
-        let bytes = match self.get_plugin_configuration() {
-            Some(bytes) if !bytes.is_empty() => bytes,
-            _ => {
-                warn("body-redact: missing configuration");
-                return false;
-            }
-        };
-        let raw = match Config::parse(&bytes) {
-            Ok(raw) => raw,
-            Err(e) => {
-                warn(&format!("body-redact: bad configuration: {e}"));
-                return false;
-            }
-        };
-        let define = |name| hostcalls::define_metric(MetricType::Counter, name);
-        let metrics = match (
-            define("body_redact_fields_total"),
-            define("body_redact_non_json_total"),
-            define("body_redact_too_large_total"),
-        ) {
-            (Ok(fields), Ok(non_json), Ok(too_large)) => Metrics {
-                fields,
-                non_json,
-                too_large,
-            },
-            _ => {
-                warn("body-redact: cannot define metrics");
-                return false;
-            }
-        };
-        self.config = Some(Rc::new(Config {
-            fields: raw.fields,
-            replacement: Value::String(raw.replacement),
-            max_body_bytes: raw.max_body_bytes as usize,
-            metrics,
-        }));
-        true
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // A host that creates streams despite a failed configure gets a pass-through rather than
-        // a panic (which would abort the process in the native build).
-        Some(Box::new(BodyRedact {
-            config: self.config.clone(),
-            request: Direction::new(MapType::HttpRequestHeaders, BufferType::HttpRequestBody),
-            response: Direction::new(MapType::HttpResponseHeaders, BufferType::HttpResponseBody),
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
 }
 
 /// One side of the exchange: the request or the response.

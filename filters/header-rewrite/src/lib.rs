@@ -6,30 +6,29 @@
 //! `{"lowercase_values": ["x-mode"], "deny": ["x-internal-secret"],
 //!   "request_id_header": "x-request-id", "path_prefix": {"from": "/api/v1/", "to": "/v2/"}}`
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
-
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use filterbench_filter_common::{http_root, load_config_with};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel};
 use serde::Deserialize;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { config: None, request_ids: Rc::new(Cell::new(0)) })
+    proxy_wasm::set_root_context(|_| {
+        // Ids issued by this VM, so generated ids are unique without randomness.
+        let request_ids = Rc::new(Cell::new(0));
+        http_root(
+            |bytes| load_config_with("header-rewrite", bytes, Config::check),
+            move |config| HeaderRewrite {
+                config,
+                request_ids: Rc::clone(&request_ids),
+            },
+        )
     });
 }}
-
-/// Logs through the host directly: the SDK's `log` facade is not a dependency here.
-fn warn(message: &str) {
-    let _ = hostcalls::log(LogLevel::Warn, message);
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,31 +51,22 @@ struct PathPrefix {
 }
 
 impl Config {
-    fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let mut config: Config = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    fn check(mut self) -> Result<Self, String> {
         // Header names compare case-insensitively; lowercase once here so the per-request
         // comparisons only fold the header side.
-        for name in config
-            .lowercase_values
-            .iter_mut()
-            .chain(config.deny.iter_mut())
-        {
+        for name in self.lowercase_values.iter_mut().chain(self.deny.iter_mut()) {
             name.make_ascii_lowercase();
         }
-        if let Some(header) = &mut config.request_id_header {
+        if let Some(header) = &mut self.request_id_header {
             if header.is_empty() {
                 return Err("`request_id_header` must not be empty".into());
             }
             header.make_ascii_lowercase();
         }
-        if config
-            .path_prefix
-            .as_ref()
-            .is_some_and(|p| p.from.is_empty())
-        {
+        if self.path_prefix.as_ref().is_some_and(|p| p.from.is_empty()) {
             return Err("`path_prefix.from` must not be empty".into());
         }
-        Ok(config)
+        Ok(self)
     }
 }
 
@@ -96,50 +86,6 @@ fn trim_ascii_in_place(value: &mut Vec<u8>) {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(value.len());
     value.drain(..start);
-}
-
-struct Root {
-    config: Option<Rc<Config>>,
-    /// Ids issued by this VM, so generated ids are unique without randomness.
-    request_ids: Rc<Cell<u64>>,
-}
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        // Hosts differ in whether "no configuration" is an absent or an empty buffer.
-        let bytes = match self.get_plugin_configuration() {
-            Some(bytes) if !bytes.is_empty() => bytes,
-            _ => {
-                warn("header-rewrite: missing configuration");
-                return false;
-            }
-        };
-        match Config::parse(&bytes) {
-            Ok(config) => {
-                self.config = Some(Rc::new(config));
-                true
-            }
-            Err(e) => {
-                warn(&format!("header-rewrite: bad configuration: {e}"));
-                false
-            }
-        }
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // A host that creates streams despite a failed configure gets a pass-through rather than
-        // a panic (which would abort the process in the native build).
-        Some(Box::new(HeaderRewrite {
-            config: self.config.clone(),
-            request_ids: Rc::clone(&self.request_ids),
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
 }
 
 struct HeaderRewrite {

@@ -5,20 +5,22 @@
 //!
 //! Configuration: `{"op": "get_header", "times": 100}`.
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
-
 use std::rc::Rc;
 
+use filterbench_filter_common::http_root;
 use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, BufferType, LogLevel, MapType, MetricType};
 use serde::Deserialize;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None, metric: 0 }) });
+    proxy_wasm::set_root_context(|_| {
+        http_root(Config::load, |config| Calls {
+            metric: config.as_ref().map_or(0, |c| c.metric),
+            config,
+        })
+    });
 }}
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq, Debug)]
@@ -42,40 +44,21 @@ enum Op {
 struct Config {
     op: Op,
     times: u32,
-}
-
-struct Root {
-    config: Option<Rc<Config>>,
+    /// Defined on configure, not configurable.
+    #[serde(skip)]
     metric: u32,
 }
 
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _: usize) -> bool {
-        let Some(bytes) = self.get_plugin_configuration() else {
-            return false;
-        };
-        let Ok(config) = serde_json::from_slice::<Config>(&bytes) else {
-            return false;
-        };
+impl Config {
+    /// A benchmark filter: a missing or malformed configuration fails configure without a log.
+    fn load(bytes: Option<Vec<u8>>) -> Option<Config> {
+        let mut config: Config = serde_json::from_slice(&bytes?).ok()?;
         if config.op == Op::SetSharedData || config.op == Op::GetSharedData {
             let _ = hostcalls::set_shared_data("hostcalls:key", Some(b"value"), None);
         }
-        self.metric = hostcalls::define_metric(MetricType::Counter, "hostcalls_total").unwrap_or(0);
-        self.config = Some(Rc::new(config));
-        true
-    }
-
-    fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Calls {
-            config: self.config.clone(),
-            metric: self.metric,
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+        config.metric =
+            hostcalls::define_metric(MetricType::Counter, "hostcalls_total").unwrap_or(0);
+        Some(config)
     }
 }
 

@@ -5,31 +5,27 @@
 //! "clock_skew_seconds": 0, "max_token_bytes": 8192}`. Only `secret` is required;
 //! `forward_sub_header: null` disables forwarding.
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
-
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use filterbench_filter_common::{http_root, load_config_with};
 use hmac::{Hmac, KeyInit, Mac};
-use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel};
 use serde::Deserialize;
 use sha2::Sha256;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+    proxy_wasm::set_root_context(|_| {
+        http_root(
+            |bytes| load_config_with("jwt-hs256", bytes, Config::new),
+            |config| JwtAuth { config },
+        )
+    });
 }}
-
-/// Logs through the host directly: the SDK's `log` facade is not a dependency here.
-fn warn(message: &str) {
-    let _ = hostcalls::log(LogLevel::Warn, message);
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,8 +64,7 @@ struct Config {
 }
 
 impl Config {
-    fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    fn new(raw: RawConfig) -> Result<Self, String> {
         if raw.secret.is_empty() {
             return Err("`secret` must not be empty".into());
         }
@@ -201,48 +196,8 @@ fn verify(config: &Config, header_value: &[u8], now: f64) -> Result<Option<Strin
     Ok(claims.sub)
 }
 
-struct Root {
-    config: Option<Rc<Config>>,
-}
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        // Hosts differ in whether "no configuration" is an absent or an empty buffer.
-        let bytes = match self.get_plugin_configuration() {
-            Some(bytes) if !bytes.is_empty() => bytes,
-            _ => {
-                warn("jwt-hs256: missing configuration");
-                return false;
-            }
-        };
-        match Config::parse(&bytes) {
-            Ok(config) => {
-                self.config = Some(Rc::new(config));
-                true
-            }
-            Err(e) => {
-                warn(&format!("jwt-hs256: bad configuration: {e}"));
-                false
-            }
-        }
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // A host that creates streams despite a failed configure gets a context that rejects
-        // every request (fail closed) rather than a panic (which would abort the process in the native build).
-        Some(Box::new(JwtAuth {
-            config: self.config.clone(),
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
-
 struct JwtAuth {
+    /// `None` when configure failed: every request is rejected (fail closed).
     config: Option<Rc<Config>>,
 }
 

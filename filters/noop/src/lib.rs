@@ -1,9 +1,8 @@
 //! `noop`: passes every request and response untouched, so its cost is the bare per-request
 //! lifecycle of the host and VM.
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
+// Needs nothing from the common crate but, in native builds, the host-call symbols it links.
+use filterbench_filter_common as _;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::LogLevel;

@@ -7,29 +7,21 @@
 //!
 //! Counters: `rate_limit_limited_total`, `rate_limit_fail_open_total`.
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
-
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
+use filterbench_filter_common::{http_root, load_config_with, warn};
 use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType, Status};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel, MetricType, Status};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+    proxy_wasm::set_root_context(|_| http_root(Config::load, |config| RateLimit { config }));
 }}
-
-/// Logs through the host directly: the SDK's `log` facade is not a dependency here.
-fn warn(message: &str) {
-    let _ = hostcalls::log(LogLevel::Warn, message);
-}
 
 /// Tokens are kept in nano-tokens so refilling by elapsed nanoseconds is exact integer math.
 const UNIT: u64 = 1_000_000_000;
@@ -71,18 +63,39 @@ struct Config {
 }
 
 impl RawConfig {
-    fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        if raw.key_header.is_empty() {
+    fn check(self) -> Result<Self, String> {
+        if self.key_header.is_empty() {
             return Err("`key_header` must not be empty".into());
         }
-        if !(1..=MAX_TOKENS).contains(&raw.capacity) {
+        if !(1..=MAX_TOKENS).contains(&self.capacity) {
             return Err(format!("`capacity` must be in 1..={MAX_TOKENS}"));
         }
-        if raw.refill_per_second > MAX_TOKENS {
+        if self.refill_per_second > MAX_TOKENS {
             return Err(format!("`refill_per_second` must be at most {MAX_TOKENS}"));
         }
-        Ok(raw)
+        Ok(self)
+    }
+}
+
+impl Config {
+    fn load(bytes: Option<Vec<u8>>) -> Option<Config> {
+        let raw = load_config_with("rate-limit", bytes, RawConfig::check)?;
+        let define = |name| hostcalls::define_metric(MetricType::Counter, name);
+        let (Ok(limited_metric), Ok(fail_open_metric)) = (
+            define("rate_limit_limited_total"),
+            define("rate_limit_fail_open_total"),
+        ) else {
+            warn("rate-limit: cannot define metrics");
+            return None;
+        };
+        Some(Config {
+            key_header: raw.key_header.to_ascii_lowercase(),
+            capacity: raw.capacity * UNIT,
+            refill_per_ns: raw.refill_per_second,
+            shared_key_prefix: raw.shared_key_prefix,
+            limited_metric,
+            fail_open_metric,
+        })
     }
 }
 
@@ -124,61 +137,6 @@ enum Decision {
     Allowed { remaining: u64 },
     Limited,
     FailOpen,
-}
-
-struct Root {
-    config: Option<Rc<Config>>,
-}
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        // Hosts differ in whether "no configuration" is an absent or an empty buffer.
-        let bytes = match self.get_plugin_configuration() {
-            Some(bytes) if !bytes.is_empty() => bytes,
-            _ => {
-                warn("rate-limit: missing configuration");
-                return false;
-            }
-        };
-        let raw = match RawConfig::parse(&bytes) {
-            Ok(raw) => raw,
-            Err(e) => {
-                warn(&format!("rate-limit: bad configuration: {e}"));
-                return false;
-            }
-        };
-        let define = |name| hostcalls::define_metric(MetricType::Counter, name);
-        let (Ok(limited_metric), Ok(fail_open_metric)) = (
-            define("rate_limit_limited_total"),
-            define("rate_limit_fail_open_total"),
-        ) else {
-            warn("rate-limit: cannot define metrics");
-            return false;
-        };
-        self.config = Some(Rc::new(Config {
-            key_header: raw.key_header.to_ascii_lowercase(),
-            capacity: raw.capacity * UNIT,
-            refill_per_ns: raw.refill_per_second,
-            shared_key_prefix: raw.shared_key_prefix,
-            limited_metric,
-            fail_open_metric,
-        }));
-        true
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // A host that creates streams despite a failed configure gets a pass-through rather than
-        // a panic (which would abort the process in the native build).
-        Some(Box::new(RateLimit {
-            config: self.config.clone(),
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
 }
 
 struct RateLimit {

@@ -5,26 +5,29 @@
 //! non-empty). Counters: `<prefix>downstream_bytes_total`, `<prefix>upstream_bytes_total`
 //! (added in `on_log`) and `<prefix>closed_total`.
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
-
 use std::rc::Rc;
 
+use filterbench_filter_common::{load_config_with, stream_root, warn};
 use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, RootContext, StreamContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType, Status};
+use proxy_wasm::traits::{Context, StreamContext};
+use proxy_wasm::types::{Action, LogLevel, MetricType, Status};
 use serde::Deserialize;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+    proxy_wasm::set_root_context(|_| {
+        stream_root(
+            |bytes| load_config_with("tcp-bytes", bytes, Config::new),
+            |config| TcpBytes {
+                config,
+                downstream_bytes: 0,
+                upstream_bytes: 0,
+                tail: Vec::new(),
+                closed: false,
+            },
+        )
+    });
 }}
-
-/// Logs through the host directly: the SDK's `log` facade is not a dependency here.
-fn warn(message: &str) {
-    let _ = hostcalls::log(LogLevel::Warn, message);
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,8 +49,7 @@ struct Config {
 }
 
 impl Config {
-    fn new(bytes: &[u8]) -> Result<Config, String> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    fn new(raw: RawConfig) -> Result<Config, String> {
         if raw.forbidden.is_empty() {
             return Err("`forbidden` must not be empty".into());
         }
@@ -78,51 +80,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         from = at;
     }
     false
-}
-
-struct Root {
-    config: Option<Rc<Config>>,
-}
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        // Hosts differ in whether "no configuration" is an absent or an empty buffer.
-        let bytes = match self.get_plugin_configuration() {
-            Some(bytes) if !bytes.is_empty() => bytes,
-            _ => {
-                warn("tcp-bytes: missing configuration");
-                return false;
-            }
-        };
-        match Config::new(&bytes) {
-            Ok(config) => {
-                self.config = Some(Rc::new(config));
-                true
-            }
-            Err(e) => {
-                warn(&format!("tcp-bytes: bad configuration: {e}"));
-                false
-            }
-        }
-    }
-
-    fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
-        // A host that creates streams despite a failed configure gets a pass-through rather than
-        // a panic (which would abort the process in the native build).
-        Some(Box::new(TcpBytes {
-            config: self.config.clone(),
-            downstream_bytes: 0,
-            upstream_bytes: 0,
-            tail: Vec::new(),
-            closed: false,
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::StreamContext)
-    }
 }
 
 struct TcpBytes {

@@ -5,26 +5,25 @@
 //! `<prefix>responses_{2xx,4xx,5xx}_total`; histograms `<prefix>request_header_bytes`,
 //! `<prefix>response_header_bytes` (sum of name and value lengths).
 
-// Native builds get the host-call symbols from the shim (NullVM style).
-#[cfg(not(target_family = "wasm"))]
-use filterbench_native_shim as _;
-
 use std::rc::Rc;
 
+use filterbench_filter_common::{http_root, load_config, warn};
 use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType, Status};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel, MetricType, Status};
 use serde::Deserialize;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { metrics: None }) });
+    proxy_wasm::set_root_context(|_| {
+        http_root(Metrics::load, |metrics| Telemetry {
+            metrics,
+            request_header_bytes: None,
+            response_header_bytes: None,
+            status: None,
+        })
+    });
 }}
-
-/// Logs through the host directly: the SDK's `log` facade is not a dependency here.
-fn warn(message: &str) {
-    let _ = hostcalls::log(LogLevel::Warn, message);
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +41,13 @@ struct Metrics {
 }
 
 impl Metrics {
+    fn load(bytes: Option<Vec<u8>>) -> Option<Metrics> {
+        let config: Config = load_config("telemetry", bytes)?;
+        Metrics::define(&config.prefix)
+            .inspect_err(|_| warn("telemetry: cannot define metrics"))
+            .ok()
+    }
+
     fn define(prefix: &str) -> Result<Metrics, Status> {
         let define = |kind, name: &str| hostcalls::define_metric(kind, &format!("{prefix}{name}"));
         Ok(Metrics {
@@ -69,57 +75,6 @@ fn parse_status(value: &[u8]) -> Option<u16> {
             Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
         }
         _ => None,
-    }
-}
-
-struct Root {
-    metrics: Option<Rc<Metrics>>,
-}
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        // Hosts differ in whether "no configuration" is an absent or an empty buffer.
-        let bytes = match self.get_plugin_configuration() {
-            Some(bytes) if !bytes.is_empty() => bytes,
-            _ => {
-                warn("telemetry: missing configuration");
-                return false;
-            }
-        };
-        let config: Config = match serde_json::from_slice(&bytes) {
-            Ok(config) => config,
-            Err(e) => {
-                warn(&format!("telemetry: bad configuration: {e}"));
-                return false;
-            }
-        };
-        match Metrics::define(&config.prefix) {
-            Ok(metrics) => {
-                self.metrics = Some(Rc::new(metrics));
-                true
-            }
-            Err(_) => {
-                warn("telemetry: cannot define metrics");
-                false
-            }
-        }
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // A host that creates streams despite a failed configure gets a pass-through rather than
-        // a panic (which would abort the process in the native build).
-        Some(Box::new(Telemetry {
-            metrics: self.metrics.clone(),
-            request_header_bytes: None,
-            response_header_bytes: None,
-            status: None,
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
     }
 }
 

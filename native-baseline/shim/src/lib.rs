@@ -3,7 +3,7 @@
 //! time by `filterbench_native_init`. The filter calls the host directly, as under Envoy's
 //! NullVM; the cost is one indirect call per host call.
 //!
-//! A filter pulls this in with `use filterbench_native_shim as _;` on non-wasm targets.
+//! Filters get it through `filters/common`, which references it on non-wasm targets.
 #![cfg(not(target_family = "wasm"))]
 
 use core::sync::atomic::{AtomicUsize, Ordering};

@@ -135,7 +135,7 @@ pub struct Histogram {
     pub mean_ns: f64,
     pub stdev_ns: f64,
     pub max_ns: u64,
-    /// (quantile, value in ns, count at or below the value), in quantile order.
+    /// (quantile, value in ns, count recorded since the previous point), in quantile order.
     pub points: Vec<(f64, u64, u64)>,
 }
 

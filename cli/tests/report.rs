@@ -1,0 +1,127 @@
+//! `filterbench report` and `filterbench compare` end to end on a committed results file:
+//! outputs land where documented, and compare's exit status is 0 / 1 / 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use filterbench_results::Results;
+
+fn filterbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(args)
+        .output()
+        .expect("run filterbench")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A copy of the reports crate's trimmed real run in `dir`.
+fn results_in(dir: &Path) -> PathBuf {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/tests/data/quick-trimmed.json");
+    let dst = dir.join("run.json");
+    std::fs::copy(src, &dst).unwrap();
+    dst
+}
+
+#[test]
+fn report_writes_html_beside_the_results_and_other_formats_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = results_in(dir.path());
+    let o = filterbench(&["report", results.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = std::fs::read_to_string(dir.path().join("run.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("WebAssembly as % of native"));
+
+    let csv = dir.path().join("rows.csv");
+    let o = filterbench(&[
+        "report",
+        results.to_str().unwrap(),
+        "--format",
+        "csv",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("filter,scenario,arm,")
+    );
+
+    let o = filterbench(&[
+        "report",
+        results.to_str().unwrap(),
+        "--format",
+        "bmf",
+        "-o",
+        "-",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("BMF on stdout");
+    assert!(v["lifecycle/noop/small-headers/native"]["latency"]["value"].is_f64());
+
+    let o = filterbench(&["report", results.to_str().unwrap(), "--format", "pdf"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn compare_exit_status_tells_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = results_in(dir.path());
+    let page = dir.path().join("cmp/compare.html");
+    let run = |new: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            base.to_str().unwrap(),
+            new.to_str().unwrap(),
+            "-o",
+            page.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        filterbench(&args)
+    };
+
+    let o = run(&base, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("RESULT: no significant regression"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains("No significant regression.")
+    );
+
+    // wasmi's p99 30% worse in every process.
+    let mut slow = Results::read(&base).unwrap();
+    for r in &mut slow.rows {
+        if r.arm == "wasmi" && r.metric == "latency_p99" {
+            r.value *= 1.3;
+        }
+    }
+    let slow_path = dir.path().join("slow.json");
+    slow.write(&slow_path).unwrap();
+    let o = run(&slow_path, &["--markdown"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("## Regressions"),
+        "{}",
+        text(&o)
+    );
+    // A threshold above the change lets it pass.
+    let o = run(&slow_path, &["--threshold-pct", "40"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let o = run(&dir.path().join("missing.json"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("missing.json"), "{}", text(&o));
+}

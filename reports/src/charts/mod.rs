@@ -1,0 +1,131 @@
+//! Inline SVG charts drawn with plotters. Every chart keeps its legend in a band of its own on
+//! the right and draws category labels itself, so labels never overlap the data or each other.
+
+pub mod bars;
+pub mod latency;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::ReportError;
+
+pub const FONT: &str = "sans-serif";
+/// Width of the legend band.
+pub const LEGEND_W: u32 = 180;
+
+/// Colours for arms by display position: the reference in near-black, harnesses in grey, the
+/// rest from the Tableau 10 palette (distinct in print and for common colour blindness).
+const PALETTE: [RGBColor; 9] = [
+    RGBColor(0x4e, 0x79, 0xa7),
+    RGBColor(0xf2, 0x8e, 0x2b),
+    RGBColor(0xe1, 0x57, 0x59),
+    RGBColor(0x76, 0xb7, 0xb2),
+    RGBColor(0x59, 0xa1, 0x4f),
+    RGBColor(0xb0, 0x7a, 0xa1),
+    RGBColor(0xff, 0x9d, 0xa7),
+    RGBColor(0x9c, 0x75, 0x5f),
+    RGBColor(0xb8, 0xa2, 0x00),
+];
+
+/// The colour of an arm: by kind for the reference and harness, else by position.
+pub fn arm_color(kind: &str, index: usize) -> RGBColor {
+    match kind {
+        "native" => RGBColor(0x22, 0x22, 0x22),
+        "harness" => RGBColor(0x9a, 0x9a, 0x9a),
+        _ => PALETTE[index % PALETTE.len()],
+    }
+}
+
+/// A named, coloured series (one arm).
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub color: RGBColor,
+}
+
+pub fn err<E: std::fmt::Debug>(e: E) -> ReportError {
+    ReportError::Chart(format!("{e:?}"))
+}
+
+/// Draws the legend in its own band, one swatch and name per line.
+pub fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    series: &[Series],
+    top: i32,
+) -> Result<(), ReportError> {
+    let style = TextStyle::from((FONT, 15).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, s) in series.iter().enumerate() {
+        let y = top + i as i32 * 20;
+        area.draw(&Rectangle::new([(8, y - 5), (24, y + 5)], s.color.filled()))
+            .map_err(err)?;
+        area.draw_text(&s.name, &style, (30, y)).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Makes plotters' fixed-size SVG scale with the page and names it for screen readers.
+pub fn finish_svg(svg: String, title: &str) -> String {
+    let label = title
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    svg.replacen(
+        "<svg ",
+        &format!("<svg class=\"chart\" role=\"img\" aria-label=\"{label}\" "),
+        1,
+    )
+}
+
+/// Powers of ten bracketing [lo, hi] on a log axis.
+pub fn decades(lo: f64, hi: f64) -> (f64, f64) {
+    (
+        10f64.powf(lo.log10().floor()),
+        10f64.powf(hi.log10().ceil()),
+    )
+}
+
+/// A label formatter that blanks a key point equal to the previous one: plotters' log axis
+/// yields each decade twice (as the last multiple of one decade and the start of the next), and
+/// two texts drawn on one spot read as bold.
+pub fn once(f: impl Fn(f64) -> String) -> impl Fn(&f64) -> String {
+    let last = std::cell::Cell::new(f64::NAN);
+    move |v| {
+        if *v == last.get() {
+            String::new()
+        } else {
+            last.set(*v);
+            f(*v)
+        }
+    }
+}
+
+/// Label for a log-axis key point: decades always, 2× and 5× only when the axis spans few
+/// decades (plotters offers every integer multiple; labelling them all would overlap).
+pub fn log_label(v: f64, span_decades: f64, fmt: fn(f64) -> String) -> String {
+    let mantissa = v / 10f64.powf(v.log10().floor());
+    let m = mantissa.round();
+    let keep = (mantissa - m).abs() < 1e-6
+        && (m == 1.0 || (span_decades <= 3.0 && (m == 2.0 || m == 5.0)));
+    if keep {
+        crate::format::trim(&fmt(v))
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_labels_thin_out() {
+        let f: fn(f64) -> String = crate::format::ns;
+        assert_eq!(log_label(1000.0, 2.0, f), "1 µs");
+        assert_eq!(log_label(2000.0, 2.0, f), "2 µs");
+        assert_eq!(log_label(3000.0, 2.0, f), "");
+        assert_eq!(log_label(2000.0, 5.0, f), "");
+        assert_eq!(decades(300.0, 41951.0), (100.0, 100000.0));
+    }
+}

@@ -1,0 +1,58 @@
+//! Every row of the results file as CSV (RFC 4180 quoting), one line per raw figure, for
+//! spreadsheets and data-frame tools.
+
+use std::fmt::Write;
+
+use filterbench_results::Results;
+
+use super::Exporter;
+use crate::ReportError;
+
+pub struct CsvExporter;
+
+pub const HEADER: &str = "filter,scenario,arm,phase,metric,unit,threads,process,iteration,value";
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl Exporter for CsvExporter {
+    fn serialize(&self, results: &Results) -> Result<Vec<u8>, ReportError> {
+        let mut out = String::with_capacity(results.rows.len() * 80);
+        out.push_str(HEADER);
+        out.push('\n');
+        for r in &results.rows {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{}",
+                field(&r.filter),
+                field(&r.scenario),
+                field(&r.arm),
+                field(&r.phase),
+                field(&r.metric),
+                field(&r.unit),
+                r.threads,
+                r.process,
+                r.iteration,
+                r.value
+            );
+        }
+        Ok(out.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,184 @@
+//! Output formats, one small file each behind [`Exporter`], chosen through [`Format`] (the
+//! shape of hyperfine's `src/export/`). Tracker formats share one naming of benchmarks and
+//! measures ([`measures`]) so Bencher, github-action-benchmark and criterion agree.
+
+mod bmf;
+mod csv;
+mod gab;
+mod hgrm;
+mod html;
+mod markdown;
+
+use std::str::FromStr;
+
+use filterbench_results::Results;
+use filterbench_results::stats::Estimate;
+
+use crate::ReportError;
+use crate::model::{Analysis, HOSTCALL_BASE, HOSTCALL_FILTER};
+
+/// Turns a whole results file into one output file's bytes.
+pub trait Exporter {
+    fn serialize(&self, results: &Results) -> Result<Vec<u8>, ReportError>;
+}
+
+/// Every output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The full report: tables and inline SVG charts in one self-contained file.
+    Html,
+    /// The summary sections as GitHub-flavoured Markdown (a CI job summary, a PR comment).
+    Markdown,
+    /// Every row of the results file.
+    Csv,
+    /// HdrHistogram percentile distributions, one block per stored histogram.
+    Hgrm,
+    /// Bencher Metric Format JSON.
+    Bmf,
+    /// github-action-benchmark `customSmallerIsBetter` (everything but throughput).
+    GabSmaller,
+    /// github-action-benchmark `customBiggerIsBetter` (throughput).
+    GabBigger,
+}
+
+impl Format {
+    pub const ALL: [Format; 7] = [
+        Format::Html,
+        Format::Markdown,
+        Format::Csv,
+        Format::Hgrm,
+        Format::Bmf,
+        Format::GabSmaller,
+        Format::GabBigger,
+    ];
+    pub const NAMES: [&'static str; 7] = [
+        "html",
+        "markdown",
+        "csv",
+        "hgrm",
+        "bmf",
+        "gab-smaller",
+        "gab-bigger",
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|f| *f == self).unwrap_or(0)]
+    }
+
+    /// File-name suffix for the default output path (`<results stem>.<extension>`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Markdown => "md",
+            Format::Csv => "csv",
+            Format::Hgrm => "hgrm",
+            Format::Bmf => "bmf.json",
+            Format::GabSmaller => "gab-smaller.json",
+            Format::GabBigger => "gab-bigger.json",
+        }
+    }
+
+    pub fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            Format::Html => Box::new(html::HtmlExporter),
+            Format::Markdown => Box::new(markdown::MarkdownExporter),
+            Format::Csv => Box::new(csv::CsvExporter),
+            Format::Hgrm => Box::new(hgrm::HgrmExporter),
+            Format::Bmf => Box::new(bmf::BmfExporter),
+            Format::GabSmaller => Box::new(gab::GabExporter { bigger: false }),
+            Format::GabBigger => Box::new(gab::GabExporter { bigger: true }),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = ReportError;
+    fn from_str(s: &str) -> Result<Format, ReportError> {
+        Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(s))
+            .map(|i| Self::ALL[i])
+            .ok_or_else(|| ReportError::UnknownFormat(s.to_string()))
+    }
+}
+
+/// One tracked figure: a benchmark name as the criterion benches spell it, a measure, and the
+/// estimate over worker processes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measure {
+    /// `lifecycle/<filter>/<scenario>/<arm>`, `coldstart/<phase>/<filter>/<arm>`,
+    /// `memory/<filter>/<arm>`, `hostcall/<op>/<arm>`.
+    pub bench: String,
+    /// `latency` (p50 or a phase time), `throughput`, or the metric's own name; figures with
+    /// several threads get a `_<n>t` suffix.
+    pub measure: String,
+    pub unit: String,
+    pub bigger_is_better: bool,
+    pub estimate: Estimate,
+}
+
+/// Every figure of the file as tracker measures, in a stable order.
+pub fn measures(results: &Results) -> Vec<Measure> {
+    let a = Analysis::new(results);
+    let units: std::collections::BTreeMap<(&str, &str), &str> = results
+        .rows
+        .iter()
+        .map(|r| ((r.phase.as_str(), r.metric.as_str()), r.unit.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for (k, e) in &a.est {
+        let with_scenario = |prefix: &str| {
+            if k.scenario.is_empty() {
+                format!("{prefix}/{}/{}", k.filter, k.arm)
+            } else {
+                format!("{prefix}/{}/{}/{}", k.filter, k.scenario, k.arm)
+            }
+        };
+        let bench = match k.phase.as_str() {
+            "request" => with_scenario("lifecycle"),
+            "memory" => with_scenario("memory"),
+            phase => with_scenario(&format!("coldstart/{phase}")),
+        };
+        let mut measure = match (k.phase.as_str(), k.metric.as_str()) {
+            ("request", "latency_p50") | (_, "time") => "latency".to_string(),
+            (_, m) => m.to_string(),
+        };
+        if k.threads > 1 {
+            measure = format!("{measure}_{}t", k.threads);
+        }
+        out.push(Measure {
+            bench,
+            measure,
+            unit: units
+                .get(&(k.phase.as_str(), k.metric.as_str()))
+                .unwrap_or(&"")
+                .to_string(),
+            bigger_is_better: k.metric.contains("throughput"),
+            estimate: *e,
+        });
+    }
+    // Host-call cost per call, derived (see the report's host-call section).
+    let ops: std::collections::BTreeSet<&str> = a
+        .table
+        .keys()
+        .filter(|k| {
+            k.filter == HOSTCALL_FILTER && k.phase == "request" && k.scenario != HOSTCALL_BASE
+        })
+        .map(|k| k.scenario.as_str())
+        .collect();
+    for op in ops {
+        for arm in a.arms.iter().filter(|x| x.kind != "harness") {
+            if let Some(e) = a.hostcall_cost(op, &arm.name) {
+                out.push(Measure {
+                    bench: format!("hostcall/{op}/{}", arm.name),
+                    measure: "latency".into(),
+                    unit: "ns".into(),
+                    bigger_is_better: false,
+                    estimate: e,
+                });
+            }
+        }
+    }
+    out.retain(|m| m.estimate.mean.is_finite());
+    out
+}

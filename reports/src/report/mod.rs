@@ -1,0 +1,107 @@
+//! The report of one results file as a [`Page`]: headline ratios, latency curves, throughput,
+//! cold start, memory, host-call cost, failures, machine and how to reproduce. Each section is
+//! a group-by over the rows; any arm appears, grouped by kind.
+
+mod headline;
+mod hostcalls;
+mod info;
+mod perf;
+mod startup;
+
+use filterbench_results::Results;
+use filterbench_results::stats::Estimate;
+use filterbench_results::summary::Key;
+
+use crate::ReportError;
+use crate::charts::{Series, arm_color, bars::Bar};
+use crate::doc::{Cell, Page};
+use crate::format;
+use crate::model::Analysis;
+
+/// Builds the whole report.
+pub fn build(results: &Results) -> Result<Page, ReportError> {
+    let a = Analysis::new(results);
+    let short = results
+        .git_commit
+        .as_deref()
+        .map(|c| &c[..c.len().min(10)])
+        .unwrap_or("unknown commit");
+    let mut sections = vec![headline::section(&a)];
+    sections.push(perf::latency(&a)?);
+    sections.push(perf::throughput(&a)?);
+    sections.push(startup::cold_start(&a)?);
+    sections.push(startup::memory(&a)?);
+    if let Some(s) = hostcalls::section(&a)? {
+        sections.push(s);
+    }
+    sections.push(info::failures(&a));
+    sections.push(info::machine(&a));
+    sections.push(info::reproduce(&a));
+    sections.retain(|s| !s.blocks.is_empty());
+    Ok(Page {
+        title: format!(
+            "filterbench: {} run of {}",
+            results.profile,
+            format::utc(results.started_unix)
+        ),
+        subtitle: format!(
+            "{} · {} CPUs · filterbench {} · {short}{}",
+            results.machine.cpu_model,
+            results.machine.cpus,
+            results.filterbench_version,
+            if results.complete {
+                ""
+            } else {
+                " · INCOMPLETE RUN"
+            }
+        ),
+        sections,
+    })
+}
+
+pub(crate) fn key(
+    filter: &str,
+    scenario: &str,
+    arm: &str,
+    phase: &str,
+    metric: &str,
+    threads: u32,
+) -> Key {
+    Key {
+        filter: filter.into(),
+        scenario: scenario.into(),
+        arm: arm.into(),
+        phase: phase.into(),
+        metric: metric.into(),
+        threads,
+    }
+}
+
+/// Mean with the 95% CI below it.
+pub(crate) fn est_cell(e: Option<&Estimate>, fmt: fn(f64) -> String) -> Cell {
+    match e {
+        None => Cell::none(),
+        Some(e) if e.n > 1 => {
+            Cell::num(fmt(e.mean)).with_sub(format!("±{:.1}%", e.relative_ci() * 100.0))
+        }
+        Some(e) => Cell::num(fmt(e.mean)),
+    }
+}
+
+pub(crate) fn bar(e: Option<&Estimate>) -> Option<Bar> {
+    e.map(|e| Bar {
+        value: e.mean,
+        low: e.ci_low,
+        high: e.ci_high,
+    })
+}
+
+/// The chart series of some arms, coloured consistently across the report.
+pub(crate) fn series(a: &Analysis, arms: &[&str]) -> Vec<Series> {
+    arms.iter()
+        .map(|n| Series {
+            name: n.to_string(),
+            color: arm_color(a.kind(n), a.arm_index(n)),
+        })
+        .collect()
+}

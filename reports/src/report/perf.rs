@@ -1,0 +1,162 @@
+//! Per-request sections: latency percentile curves per scenario, throughput bars per filter,
+//! and the full per-request table.
+
+use super::{bar, est_cell, key, series};
+use crate::ReportError;
+use crate::charts::bars::{Bars, Scale, hbars};
+use crate::charts::latency::{Line, percentile_chart};
+use crate::doc::{Block, Cell, Chart, Section, Table};
+use crate::format;
+use crate::model::Analysis;
+
+pub fn latency(a: &Analysis) -> Result<Section, ReportError> {
+    let mut s = Section::new("latency", "Latency percentiles");
+    let mut charts = Vec::new();
+    for (f, sc) in a.scenarios() {
+        let mut lines = Vec::new();
+        for arm in &a.arms {
+            if let Some(c) = a.curve(&f, &sc, &arm.name) {
+                lines.push(Line {
+                    series: series(a, &[&arm.name]).remove(0),
+                    points: c.points,
+                    count: c.count,
+                });
+            }
+        }
+        let title = format!("{f} / {sc}");
+        if let Some(svg) = percentile_chart(&title, &lines)? {
+            charts.push(Chart { title, svg });
+        }
+    }
+    if !charts.is_empty() {
+        s.para(
+            "One curve per arm, merged over worker processes (HdrHistogram, single thread). \
+             The x axis spreads the tail: 90%, 99%, 99.9%… are equally spaced; the last point \
+             of each curve is the largest latency seen.",
+        );
+        s.blocks.push(Block::Charts(charts));
+    }
+    Ok(s)
+}
+
+pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
+    let mut s = Section::new("throughput", "Throughput and per-request cost");
+    let arms: Vec<&str> = a
+        .arms_with("request")
+        .iter()
+        .map(|x| x.name.as_str())
+        .collect();
+    if arms.is_empty() {
+        return Ok(s);
+    }
+    let scenarios = a.scenarios();
+    let mut charts = Vec::new();
+    for f in a.filters() {
+        let groups: Vec<String> = scenarios
+            .iter()
+            .filter(|(sf, _)| *sf == f)
+            .map(|(_, sc)| sc.clone())
+            .collect();
+        if groups.is_empty() {
+            continue;
+        }
+        let values = groups
+            .iter()
+            .map(|sc| {
+                arms.iter()
+                    .map(|arm| bar(a.get(&key(&f, sc, arm, "request", "throughput", 1))))
+                    .collect()
+            })
+            .collect();
+        let title = format!("{f}: throughput, 1 thread");
+        if let Some(svg) = hbars(&Bars {
+            title: title.clone(),
+            axis: "requests per second".into(),
+            groups,
+            series: series(a, &arms),
+            values,
+            format: format::rate,
+            axis_format: format::rate,
+            scale: Scale::Log,
+        })? {
+            charts.push(Chart { title, svg });
+        }
+    }
+    s.para(
+        "Requests per second on one thread, mean over worker processes with its 95% confidence \
+         interval as whiskers. The harness arm is the host alone: the ceiling any filter runs \
+         under.",
+    );
+    s.blocks.push(Block::Charts(charts));
+    s.blocks.push(Block::Table(details(a, &arms)));
+    Ok(s)
+}
+
+/// Every per-request figure of every scenario × arm.
+fn details(a: &Analysis, arms: &[&str]) -> Table {
+    let mt = a.multi_threads();
+    let mut header: Vec<String> = [
+        "filter",
+        "scenario",
+        "arm",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "CPU/request",
+        "CPU net of harness",
+        "throughput 1 thr",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    header.extend(mt.iter().map(|n| format!("throughput {n} thr")));
+    let harness = a.arms.iter().find(|x| x.kind == "harness");
+    let mut rows = Vec::new();
+    for (f, sc) in a.scenarios() {
+        for arm in arms {
+            let k = |m: &str, t: u32| key(&f, &sc, arm, "request", m, t);
+            if !a.table.contains_key(&k("throughput", 1))
+                && !a.table.contains_key(&k("latency_p50", 1))
+            {
+                continue;
+            }
+            let mut row = vec![
+                Cell::label(f.as_str()),
+                Cell::label(sc.as_str()),
+                Cell::label(*arm),
+            ];
+            for m in [
+                "latency_p50",
+                "latency_p90",
+                "latency_p99",
+                "latency_p999",
+                "latency_max",
+                "cpu_per_request",
+            ] {
+                row.push(est_cell(a.get(&k(m, 1)), format::ns));
+            }
+            let net = harness.filter(|h| h.name != *arm).and_then(|h| {
+                filterbench_results::summary::difference(
+                    &a.table,
+                    &k("cpu_per_request", 1),
+                    &h.name,
+                )
+            });
+            row.push(est_cell(net.as_ref(), format::ns));
+            row.push(est_cell(a.get(&k("throughput", 1)), format::rate));
+            for n in &mt {
+                row.push(est_cell(a.get(&k("throughput", *n)), format::rate));
+            }
+            rows.push(row);
+        }
+    }
+    Table {
+        caption: "All per-request figures (mean over processes, ± half-width of the 95% CI)".into(),
+        groups: Vec::new(),
+        header,
+        rows,
+        collapsed: true,
+    }
+}
