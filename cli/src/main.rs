@@ -24,6 +24,8 @@ enum Command {
     Compare(cmd::compare::Args),
     /// Where a filter's time goes on each arm: host calls, guest code, copies; flame graphs.
     Profile(cmd::profile::Args),
+    /// Instructions per request under callgrind: the deterministic mode for noisy machines.
+    Instructions(cmd::instructions::Args),
     /// List the filters and arms this build knows.
     List,
     /// Runs one scenario on one arm for a while (the process `profile` samples with perf).
@@ -43,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare(args) => cmd::compare::run(args),
         Command::Profile(args) => cmd::profile::run(args),
         Command::Spin(args) => cmd::profile::spin(args),
+        Command::Instructions(args) => cmd::instructions::run(args),
         Command::List => cmd::list::run(),
         Command::Worker(args) => cmd::worker::run(args),
     };

@@ -151,3 +151,53 @@ fn a_malformed_module_is_refused_by_name() {
         text(&o)
     );
 }
+
+#[test]
+fn instruction_counts_are_deterministic_and_comparable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut values = Vec::new();
+    for i in 0..2 {
+        let out = dir.path().join(format!("i{i}.json"));
+        let o = filterbench(&[
+            "instructions",
+            "--filters",
+            "noop",
+            "--arms",
+            "native",
+            "--requests",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let r = Results::read(&out).unwrap();
+        assert!(r.complete && r.failures.is_empty(), "{:?}", r.failures);
+        let v: Vec<f64> = r
+            .rows
+            .iter()
+            .filter(|x| x.metric == "instructions")
+            .map(|x| x.value)
+            .collect();
+        assert_eq!(v.len(), 2, "one figure per noop scenario");
+        assert!(v.iter().all(|x| *x > 1000.0), "{v:?}");
+        values.push(v);
+    }
+    // Same binary, same inputs: the counts agree to well under 1%.
+    for (a, b) in values[0].iter().zip(&values[1]) {
+        assert!((a - b).abs() / a < 0.01, "{a} vs {b}");
+    }
+    let base = dir.path().join("i0.json");
+    let new = dir.path().join("i1.json");
+    let o = filterbench(&[
+        "compare",
+        base.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "-o",
+        dir.path().join("c.html").to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "identical instruction counts must not regress: {}",
+        text(&o)
+    );
+}

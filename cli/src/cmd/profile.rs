@@ -50,11 +50,15 @@ pub struct SpinArgs {
     scenario: String,
     #[arg(long)]
     arm: String,
+    /// Run for this long...
+    #[arg(long, required_unless_present = "requests")]
+    seconds: Option<f64>,
+    /// ...or exactly this many requests (after the proof), for instruction counting.
     #[arg(long)]
-    seconds: f64,
+    requests: Option<u64>,
 }
 
-fn scenarios(filter: &str) -> Result<Vec<scenario::Scenario>> {
+pub(crate) fn scenarios(filter: &str) -> Result<Vec<scenario::Scenario>> {
     let mut plan = Plan::quick();
     plan.filters = vec![
         super::select_filters(&[filter.to_string()])?[0]
@@ -213,7 +217,13 @@ pub fn spin(args: SpinArgs) -> Result<ExitCode> {
     let module = engines::engine(&args.arm, &Limits::default())?.load(&sc.artifacts)?;
     sc.verify(module.as_ref()).map_err(anyhow::Error::msg)?;
     let mut vm = sc.start_vm(module.as_ref()).map_err(anyhow::Error::msg)?;
-    let end = Instant::now() + Duration::from_secs_f64(args.seconds);
+    if let Some(n) = args.requests {
+        for _ in 0..n {
+            sc.run_once(&mut vm)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let end = Instant::now() + Duration::from_secs_f64(args.seconds.unwrap_or(1.0));
     while Instant::now() < end {
         sc.run_once(&mut vm)?;
     }

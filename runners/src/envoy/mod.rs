@@ -274,26 +274,9 @@ fn latency_rows(
         }
         .row("latency_max", "ns", h.max() as f64),
     );
-    out.histograms.push(filterbench_results::Histogram {
-        filter: sc.filter.clone(),
-        scenario: scenario.to_string(),
-        arm: arm.to_string(),
-        process,
-        count: h.len(),
-        mean_ns: h.mean(),
-        stdev_ns: h.stdev(),
-        max_ns: h.max(),
-        points: h
-            .iter_quantiles(1)
-            .map(|v| {
-                (
-                    v.quantile_iterated_to(),
-                    v.value_iterated_to(),
-                    v.count_since_last_iteration(),
-                )
-            })
-            .collect(),
-    });
+    out.histograms.push(crate::measure::latency::histogram_row(
+        &sc.filter, scenario, arm, process, h,
+    ));
 }
 
 /// Measures one scenario in live Envoy, every variant, in this worker process.

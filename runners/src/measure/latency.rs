@@ -15,6 +15,36 @@ use crate::engines::LoadedModule;
 use crate::fixtures::Step;
 use crate::host::Vm;
 
+/// A latency histogram as the results file keeps it (HdrHistogram quantile points).
+pub(crate) fn histogram_row(
+    filter: &str,
+    scenario: &str,
+    arm: &str,
+    process: u32,
+    h: &Histogram<u64>,
+) -> HistRow {
+    HistRow {
+        filter: filter.to_string(),
+        scenario: scenario.to_string(),
+        arm: arm.to_string(),
+        process,
+        count: h.len(),
+        mean_ns: h.mean(),
+        stdev_ns: h.stdev(),
+        max_ns: h.max(),
+        points: h
+            .iter_quantiles(1)
+            .map(|v| {
+                (
+                    v.quantile_iterated_to(),
+                    v.value_iterated_to(),
+                    v.count_since_last_iteration(),
+                )
+            })
+            .collect(),
+    }
+}
+
 /// One arm being timed on one scenario.
 struct Live<'a> {
     arm: &'a LoadedArm,
@@ -233,26 +263,8 @@ pub fn measure_scenario(
             process,
             l.iterations as f64 * 1e9 / l.wall_ns as f64,
         ));
-        out.histograms.push(HistRow {
-            filter: sc.filter.clone(),
-            scenario: sc.name.clone(),
-            arm: name.to_string(),
-            process,
-            count: h.len(),
-            mean_ns: h.mean(),
-            stdev_ns: h.stdev(),
-            max_ns: h.max(),
-            points: h
-                .iter_quantiles(1)
-                .map(|v| {
-                    (
-                        v.quantile_iterated_to(),
-                        v.value_iterated_to(),
-                        v.count_since_last_iteration(),
-                    )
-                })
-                .collect(),
-        });
+        out.histograms
+            .push(histogram_row(&sc.filter, &sc.name, name, process, h));
         ok_arms.push(l.arm);
     }
     drop(live);
