@@ -1,0 +1,165 @@
+//! Correctness over HTTP before load: each Envoy variant against the in-process native arm.
+
+use std::time::Duration;
+
+use super::config::{Check, Variant};
+use super::http::{self, Seen};
+use crate::engines;
+use crate::fixtures::Step;
+use crate::host::{Clock, HeaderMap, HttpOutcome};
+use crate::measure::scenario::{Scenario, Workload};
+
+/// The in-process native outcome with the real clock (Envoy has no fixture clock), and the
+/// header names whose values depend on the clock: two runs a few milliseconds apart differ
+/// there, so only their presence can be compared with Envoy's.
+pub(super) fn native_reference(sc: &Scenario) -> Result<(HttpOutcome, Vec<Vec<u8>>), String> {
+    let module = engines::engine("native", &Default::default())
+        .and_then(|e| e.load(&sc.artifacts))
+        .map_err(|e| e.to_string())?;
+    let once = || -> Result<HttpOutcome, String> {
+        let mut host = sc.host();
+        host.clock = Clock::System;
+        let mut vm = crate::host::Vm::start(module.as_ref(), host).map_err(|e| e.to_string())?;
+        if !vm.configure().map_err(|e| e.to_string())? {
+            return Err("native arm refused the configuration".into());
+        }
+        match sc.run_once(&mut vm).map_err(|e| e.to_string())? {
+            Step::Http(o) => Ok(o),
+            other => Err(format!("not an HTTP outcome: {other:?}")),
+        }
+    };
+    let a = once()?;
+    std::thread::sleep(Duration::from_millis(3));
+    let b = once()?;
+    let volatile = a
+        .request_headers
+        .iter()
+        .chain(&a.response_headers)
+        .filter(|(k, v)| {
+            get(&b.request_headers, k).or_else(|| get(&b.response_headers, k)) != Some(v.as_slice())
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    Ok((a, volatile))
+}
+
+pub(super) fn get<'a>(m: &'a HeaderMap, k: &[u8]) -> Option<&'a [u8]> {
+    m.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_slice())
+}
+
+/// Compares what Envoy did with what the native arm did, on the headers the filter touched.
+pub(super) fn check(
+    variant: &Variant,
+    sc: &Scenario,
+    (want, volatile): &(HttpOutcome, Vec<Vec<u8>>),
+    seen: &Seen,
+    upstream: Option<&http::Recorded>,
+) -> Result<(), String> {
+    let Workload::Http(ex) = &sc.workload else {
+        return Err("not an HTTP scenario".into());
+    };
+    let status = want.local_reply.as_ref().map_or_else(
+        || {
+            get(&ex.response.headers, b":status")
+                .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+                .unwrap_or(200)
+        },
+        |r| r.status as u16,
+    );
+    if seen.status != status {
+        return Err(format!(
+            "status {} where the native arm gives {status}",
+            seen.status
+        ));
+    }
+    if variant.check == Check::None {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    // Headers the filter added or changed, and removed, relative to its input.
+    let delta = |input: &HeaderMap,
+                 output: &HeaderMap,
+                 actual: &HeaderMap,
+                 side: &str,
+                 problems: &mut Vec<String>| {
+        for (k, v) in output {
+            if k.starts_with(b":") && k.as_slice() != b":path" {
+                continue;
+            }
+            let matches =
+                |(ak, av): &(Vec<u8>, Vec<u8>)| ak == k && (av == v || volatile.contains(k));
+            if get(input, k) != Some(v.as_slice()) && !actual.iter().any(matches) {
+                problems.push(format!(
+                    "{side} header {} = {:?} missing",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(v)
+                ));
+            }
+        }
+        for (k, _) in input {
+            if !k.starts_with(b":") && get(output, k).is_none() && get(actual, k).is_some() {
+                problems.push(format!(
+                    "{side} header {} should have been removed",
+                    String::from_utf8_lossy(k)
+                ));
+            }
+        }
+    };
+    match (&want.local_reply, variant.check) {
+        (Some(r), Check::Exact) => {
+            if seen.body != r.body {
+                problems.push(format!(
+                    "local reply body {:?}, native {:?}",
+                    String::from_utf8_lossy(&seen.body),
+                    String::from_utf8_lossy(&r.body)
+                ));
+            }
+        }
+        (Some(_), _) => {}
+        (None, check) => {
+            let Some(up) = upstream else {
+                return Err("the upstream saw no request".into());
+            };
+            let key_only = check == Check::Key;
+            let mut req_problems = Vec::new();
+            delta(
+                &ex.request.headers,
+                &want.request_headers,
+                &up.headers,
+                "request",
+                &mut req_problems,
+            );
+            delta(
+                &ex.response.headers,
+                &want.response_headers,
+                &seen.headers,
+                "response",
+                &mut problems,
+            );
+            // A different implementation need not rewrite request headers the same way, but
+            // must get the response-side effect and the forwarded body right.
+            if !key_only {
+                problems.extend(req_problems);
+                if up.body != want.request_body {
+                    problems.push(format!(
+                        "upstream got a {} B body, native forwards {} B",
+                        up.body.len(),
+                        want.request_body.len()
+                    ));
+                }
+                if seen.body != want.response_body {
+                    problems.push(format!(
+                        "client got a {} B body, native forwards {} B",
+                        seen.body.len(),
+                        want.response_body.len()
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
