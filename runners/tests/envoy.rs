@@ -142,3 +142,24 @@ fn a_bad_config_is_a_clear_start_error() {
         .to_string();
     assert!(err.contains("Envoy did not start"), "{err}");
 }
+
+#[test]
+fn the_network_filter_runs_behind_tcp_proxy() {
+    let Some(bin) = envoy_bin() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(bin, dir.path());
+    let mut plan = Plan::quick();
+    plan.filters = vec!["tcp-bytes".into()];
+    let sc = scenario::scenarios(&plan).unwrap().remove(0);
+    let mut out = WorkerOutput::default();
+    envoy::measure_scenario(&s, &sc, 0, &Silent, &mut out);
+    assert!(out.failures.is_empty(), "{:#?}", out.failures);
+    for arm in ["envoy-none", "envoy-wasm-v8"] {
+        assert!(
+            out.rows
+                .iter()
+                .any(|r| r.arm == arm && r.metric == "throughput" && r.value > 0.0),
+            "{arm}"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod http;
 pub mod process;
+pub mod tcp;
 mod verify;
 
 use std::path::PathBuf;
@@ -55,7 +56,7 @@ struct Running {
 }
 
 /// Where a figure belongs; `.row(metric, unit, value)` makes the row.
-struct At<'a> {
+pub(crate) struct At<'a> {
     sc: &'a Scenario,
     scenario: &'a str,
     arm: &'a str,
@@ -65,7 +66,7 @@ struct At<'a> {
 }
 
 impl At<'_> {
-    fn row(&self, metric: &str, unit: &str, value: f64) -> Row {
+    pub(crate) fn row(&self, metric: &str, unit: &str, value: f64) -> Row {
         Row {
             filter: self.sc.filter.clone(),
             scenario: self.scenario.to_string(),
@@ -81,7 +82,7 @@ impl At<'_> {
     }
 }
 
-fn latency_rows(
+pub(crate) fn latency_rows(
     out: &mut WorkerOutput,
     sc: &Scenario,
     scenario: &str,
@@ -132,7 +133,7 @@ pub fn measure_scenario(
     out: &mut WorkerOutput,
 ) {
     let Workload::Http(ex) = &sc.workload else {
-        return;
+        return tcp::measure_scenario(s, sc, process, progress, out);
     };
     let (Some(wasm), Some(config)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
     else {

@@ -178,9 +178,7 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
             let mut seen: Vec<&str> = Vec::new();
             scenarios
                 .iter()
-                .filter(|s| {
-                    matches!(s.workload, scenario::Workload::Http(_)) && s.filter != "hostcalls"
-                })
+                .filter(|s| s.filter != "hostcalls")
                 .filter(|s| {
                     let first = !seen.contains(&s.filter.as_str());
                     seen.push(&s.filter);

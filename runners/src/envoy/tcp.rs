@@ -1,0 +1,305 @@
+//! The network (L4) filter in live Envoy: our `.wasm` as a network filter in front of
+//! `tcp_proxy`, against `tcp_proxy` alone, to a tokio echo server. A round trip (write the
+//! scenario's downstream bytes, read them echoed back) is one "request".
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::process::Envoy;
+use super::{At, EnvoySettings};
+use crate::host::TcpEvent;
+use crate::measure::scenario::{Scenario, Workload};
+use crate::measure::{Progress, WorkerOutput, rotated};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// An echo server on a free loopback port, stopped on drop.
+struct Echo {
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Echo {
+    fn start() -> std::io::Result<Echo> {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.set_nonblocking(true)?;
+        let port = l.local_addr()?.port();
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let l = tokio::net::TcpListener::from_std(l).expect("listener");
+                loop {
+                    let conn = tokio::select! { c = l.accept() => c, _ = &mut rx => return };
+                    let Ok((mut s, _)) = conn else { continue };
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 65536];
+                        while let Ok(n) = s.read(&mut buf).await {
+                            if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            })
+        });
+        Ok(Echo {
+            port,
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn bootstrap(wasm: Option<(&str, &Path, &str)>, upstream: u16) -> Value {
+    let mut filters = Vec::new();
+    if let Some((name, path, config)) = wasm {
+        filters.push(json!({"name": "envoy.filters.network.wasm", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm",
+            "config": {"name": name, "root_id": name, "fail_open": false,
+                "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config},
+                "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
+                              "code": {"local": {"filename": path.display().to_string()}}}}}}));
+    }
+    filters.push(
+        json!({"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+        "stat_prefix": "tcp", "cluster": "upstream"}}),
+    );
+    json!({
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "static_resources": {
+            "listeners": [{"name": "main",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+                "filter_chains": [{"filters": filters}]}],
+            "clusters": [{"name": "upstream", "type": "STATIC", "connect_timeout": "1s",
+                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
+                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream}}}}]}]}}]
+        }
+    })
+}
+
+/// Round trips on `conns` connections for `d`; returns (completed, errors, histogram, wall).
+fn load(
+    addr: SocketAddr,
+    payload: &[u8],
+    conns: u32,
+    d: Duration,
+) -> (u64, u64, Histogram<u64>, Duration) {
+    let payload = payload.to_vec();
+    runtime().block_on(async move {
+        let start = Instant::now();
+        let end = start + d;
+        let mut tasks = Vec::new();
+        for _ in 0..conns.max(1) {
+            let payload = payload.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut h =
+                    Histogram::<u64>::new_with_bounds(1, 100_000_000_000, 3).expect("bounds");
+                let (mut ok, mut err) = (0u64, 0u64);
+                let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+                    return (0, 1, h);
+                };
+                let _ = s.set_nodelay(true);
+                let mut back = vec![0u8; payload.len()];
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    let r = async {
+                        s.write_all(&payload).await?;
+                        s.read_exact(&mut back).await
+                    };
+                    match tokio::time::timeout(Duration::from_secs(5), r).await {
+                        Ok(Ok(_)) if back == payload => {
+                            h.saturating_record(t.elapsed().as_nanos().max(1) as u64);
+                            ok += 1;
+                        }
+                        _ => {
+                            err += 1;
+                            break;
+                        }
+                    }
+                }
+                (ok, err, h)
+            }));
+        }
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 100_000_000_000, 3).expect("bounds");
+        let (mut ok, mut err) = (0, 0);
+        for t in tasks {
+            if let Ok((o, e, h)) = t.await {
+                ok += o;
+                err += e;
+                let _ = hist.add(&h);
+            }
+        }
+        (ok, err, hist, start.elapsed())
+    })
+}
+
+/// Measures a TCP scenario through Envoy: tcp_proxy alone, and with our wasm network filter.
+pub fn measure_scenario(
+    s: &EnvoySettings,
+    sc: &Scenario,
+    process: u32,
+    progress: &dyn Progress,
+    out: &mut WorkerOutput,
+) {
+    let Workload::Tcp(conn) = &sc.workload else {
+        return;
+    };
+    let (Some(wasm), Some(config)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
+    else {
+        return;
+    };
+    let payload: Vec<u8> = conn
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TcpEvent::Downstream { data, .. } => Some(data.clone()),
+            TcpEvent::Upstream { .. } => None,
+        })
+        .flatten()
+        .collect();
+    let config = String::from_utf8_lossy(&config).into_owned();
+    let Ok(echo) = Echo::start() else { return };
+    let _ = std::fs::create_dir_all(&s.dir);
+    let mut running: Vec<(&'static str, Envoy)> = Vec::new();
+    for (arm, filter) in [
+        ("envoy-none", None),
+        (
+            "envoy-wasm-v8",
+            Some((sc.filter.as_str(), wasm.as_path(), config.as_str())),
+        ),
+    ] {
+        progress.step(&format!("envoy {} / {} / {arm}", sc.filter, sc.name));
+        let name = format!("{}.{}.{arm}.p{process}", sc.filter, sc.name);
+        let path = s.dir.join(format!("{name}.json"));
+        if let Err(e) = std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&bootstrap(filter, echo.port)).expect("json"),
+        ) {
+            out.fail(&sc.filter, &sc.name, arm, "load", e.to_string());
+            continue;
+        }
+        match Envoy::start(&s.bin, &path, s.concurrency, &s.dir, &name) {
+            Ok(envoy) => {
+                // Proof before load: one connection's bytes come back whole, and for our filter
+                // Envoy's stats show it counted them (its metrics are recorded at close).
+                let (ok, _, _, _) = load(envoy.listener, &payload, 1, Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(100));
+                let counted = envoy.stat(&format!(
+                    "wasmcustom.{}downstream_bytes_total",
+                    prefix(&config)
+                ));
+                let proven =
+                    ok > 0 && (filter.is_none() || counted.unwrap_or(0) >= payload.len() as u64);
+                if proven {
+                    running.push((arm, envoy));
+                } else {
+                    out.fail(
+                        &sc.filter,
+                        &sc.name,
+                        arm,
+                        "verify",
+                        format!("echo ok {ok}, filter counted {counted:?} bytes"),
+                    );
+                }
+            }
+            Err(e) => out.fail(&sc.filter, &sc.name, arm, "load", e.to_string()),
+        }
+    }
+    let rounds = s.rounds.max(1);
+    let mut acc: Vec<(u64, u64, Histogram<u64>, Duration, u64)> = running
+        .iter()
+        .map(|_| {
+            (
+                0,
+                0,
+                Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("bounds"),
+                Duration::ZERO,
+                0,
+            )
+        })
+        .collect();
+    let order: Vec<usize> = (0..running.len()).collect();
+    for round in 0..rounds {
+        for i in rotated(&order, process + round) {
+            let (_, envoy) = &running[i];
+            let cpu0 = envoy.cpu_ns().unwrap_or(0);
+            let (ok, err, h, wall) =
+                load(envoy.listener, &payload, s.connections, s.duration / rounds);
+            let a = &mut acc[i];
+            a.0 += ok;
+            a.1 += err;
+            let _ = a.2.add(&h);
+            a.3 += wall;
+            a.4 += envoy.cpu_ns().unwrap_or(0).saturating_sub(cpu0);
+        }
+    }
+    for ((arm, envoy), (ok, err, h, wall, cpu)) in running.iter_mut().zip(acc) {
+        if err > 0 || ok == 0 || envoy.check_alive().is_err() {
+            out.fail(
+                &sc.filter,
+                &sc.name,
+                arm,
+                "run",
+                format!("{err} failed round trips"),
+            );
+            continue;
+        }
+        super::latency_rows(out, sc, &sc.name, arm, process, &h);
+        let at = At {
+            sc,
+            scenario: &sc.name,
+            arm,
+            phase: "request",
+            threads: 1,
+            process,
+        };
+        out.rows
+            .push(at.row("throughput", "req/s", ok as f64 / wall.as_secs_f64()));
+        out.rows
+            .push(at.row("cpu_per_request", "ns", cpu as f64 / ok as f64));
+        let mem = At {
+            sc,
+            scenario: "",
+            arm,
+            phase: "memory",
+            threads: s.concurrency,
+            process,
+        };
+        out.rows.push(mem.row(
+            "envoy_rss_bytes",
+            "bytes",
+            envoy.rss_bytes().unwrap_or(0) as f64,
+        ));
+    }
+}
+
+/// The stat prefix tcp-bytes uses for its metrics (its `prefix` setting).
+fn prefix(config: &str) -> String {
+    serde_json::from_str::<Value>(config)
+        .ok()
+        .and_then(|v| v["prefix"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "tcp_bytes_".into())
+}
