@@ -84,25 +84,32 @@ impl<'a> Analysis<'a> {
             .unwrap_or(self.arms.len())
     }
 
-    /// The arm `arm` is compared against: `<kind>-native` when that arm exists (an Envoy arm
-    /// against Envoy with the filter compiled in — same proxy, same request path), otherwise
-    /// [`REFERENCE_ARM`]. None for the reference itself and for harness arms.
+    /// The arm `arm` is compared against. In-process arms: [`REFERENCE_ARM`]. Arms of a proxy
+    /// kind (Envoy): `<kind>-native` (same proxy, the built-in filter), and `<kind>-native`
+    /// itself against `<kind>-none`; never across kinds (an Envoy figure over an in-process
+    /// one means nothing). None for the references themselves and for harness arms.
     pub fn reference(&self, arm: &str) -> Option<&str> {
         let kind = self.kind(arm);
-        if kind == "harness" || kind == "native" {
-            return None;
-        }
-        let own = format!("{kind}-native");
-        let has = |n: &str| self.arms.iter().any(|a| a.name == n);
-        if has(&own) && arm != own {
+        let find = |n: &str| {
             self.arms
                 .iter()
-                .find(|a| a.name == own)
+                .find(|a| a.name == n)
                 .map(|a| a.name.as_str())
-        } else if has(REFERENCE_ARM) && arm != REFERENCE_ARM {
-            Some(REFERENCE_ARM)
-        } else {
-            None
+        };
+        match kind {
+            "harness" | "native" => None,
+            "wasm" => find(REFERENCE_ARM),
+            _ => {
+                let own = format!("{kind}-native");
+                let none = format!("{kind}-none");
+                if arm == own {
+                    find(&none)
+                } else if arm == none {
+                    find(&own)
+                } else {
+                    find(&own).or_else(|| find(&none))
+                }
+            }
         }
     }
 
@@ -337,7 +344,8 @@ mod tests {
         );
         assert_eq!(a.reference("wasmi"), Some("native"));
         assert_eq!(a.reference("envoy-wasm-v8"), Some("envoy-native"));
-        assert_eq!(a.reference("envoy-native"), Some("native"));
+        // No envoy-none in this set, and never a cross-kind fallback to in-process native.
+        assert_eq!(a.reference("envoy-native"), None);
         assert_eq!(a.reference("harness"), None);
         assert_eq!(a.reference("native"), None);
     }
