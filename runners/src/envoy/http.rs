@@ -33,6 +33,15 @@ pub struct Recorded {
     pub body: Vec<u8>,
 }
 
+/// The status a header map's `:status` names (200 when it names none).
+pub(crate) fn status_of(headers: &HeaderMap) -> u16 {
+    headers
+        .iter()
+        .find(|(k, _)| k == b":status")
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
+        .unwrap_or(200)
+}
+
 /// The upstream Envoy routes to: answers every request with one fixed response.
 pub struct Upstream {
     pub port: u16,
@@ -47,12 +56,7 @@ impl Upstream {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let status = response
-            .headers
-            .iter()
-            .find(|(k, _)| k == b":status")
-            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse::<u16>().ok())
-            .unwrap_or(200);
+        let status = status_of(&response.headers);
         let headers: Vec<(Vec<u8>, Vec<u8>)> = response
             .headers
             .iter()

@@ -21,7 +21,7 @@ use crate::measure::{Progress, WorkerOutput, rotated};
 use config::Variant;
 use http::{RequestTemplate, Upstream};
 pub use process::{Envoy, EnvoyError};
-use verify::{check, get, native_reference};
+use verify::{check, native_reference};
 
 /// How the Envoy part of a run is done.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -212,14 +212,7 @@ pub fn measure_scenario(
             hist: hdrhistogram::Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("bounds"),
         });
     }
-    let status = want.0.local_reply.as_ref().map_or_else(
-        || {
-            get(&ex.response.headers, b":status")
-                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
-                .unwrap_or(200)
-        },
-        |r| r.status as u16,
-    );
+    let status = verify::expected_status(ex, &want.0);
     // Warm-up, then interleaved closed-loop rounds.
     for r in running.iter() {
         http::load(
@@ -463,15 +456,30 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
             }
             match Envoy::start(&s.bin, &path, c, &s.dir, &name) {
                 Ok(envoy) => {
-                    // Enough connections that every worker serves requests (VMs are per worker).
-                    http::load(
+                    // Enough connections that every worker serves requests (VMs are per worker);
+                    // a variant that served nothing gives no memory point.
+                    let warm = http::load(
                         envoy.listener,
                         &req,
-                        0,
+                        http::status_of(&ex.response.headers),
                         c * 4,
                         Duration::from_millis(200),
                         None,
                     );
+                    if warm.completed == 0 || warm.errors > 0 {
+                        out.fail(
+                            &sc.filter,
+                            "",
+                            variant.name,
+                            "scaling",
+                            format!(
+                                "{} failed requests: {}",
+                                warm.errors,
+                                warm.first_error.unwrap_or_default()
+                            ),
+                        );
+                        continue;
+                    }
                     let rss = envoy.rss_bytes().unwrap_or(0) as f64;
                     points.push((c as f64, rss));
                     out.rows.push(

@@ -6,7 +6,7 @@ use super::config::{Check, Variant};
 use super::http::{self, Seen};
 use crate::engines;
 use crate::fixtures::Step;
-use crate::host::{Clock, HeaderMap, HttpOutcome};
+use crate::host::{Clock, HeaderMap, HttpExchange, HttpOutcome};
 use crate::measure::scenario::{Scenario, Workload};
 
 /// The in-process native outcome with the real clock (Envoy has no fixture clock), and the
@@ -43,11 +43,19 @@ pub(super) fn native_reference(sc: &Scenario) -> Result<(HttpOutcome, Vec<Vec<u8
     Ok((a, volatile))
 }
 
-pub(super) fn get<'a>(m: &'a HeaderMap, k: &[u8]) -> Option<&'a [u8]> {
+fn get<'a>(m: &'a HeaderMap, k: &[u8]) -> Option<&'a [u8]> {
     m.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_slice())
 }
 
 /// Compares what Envoy did with what the native arm did, on the headers the filter touched.
+/// What the client must get: the filter's local reply status, else the upstream's.
+pub(super) fn expected_status(ex: &HttpExchange, want: &HttpOutcome) -> u16 {
+    want.local_reply.as_ref().map_or_else(
+        || http::status_of(&ex.response.headers),
+        |r| r.status as u16,
+    )
+}
+
 pub(super) fn check(
     variant: &Variant,
     sc: &Scenario,
@@ -58,14 +66,7 @@ pub(super) fn check(
     let Workload::Http(ex) = &sc.workload else {
         return Err("not an HTTP scenario".into());
     };
-    let status = want.local_reply.as_ref().map_or_else(
-        || {
-            get(&ex.response.headers, b":status")
-                .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
-                .unwrap_or(200)
-        },
-        |r| r.status as u16,
-    );
+    let status = expected_status(ex, want);
     if seen.status != status {
         return Err(format!(
             "status {} where the native arm gives {status}",
