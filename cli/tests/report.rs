@@ -125,3 +125,45 @@ fn compare_exit_status_tells_regressions() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("missing.json"), "{}", text(&o));
 }
+
+#[test]
+fn profile_writes_a_breakdown_the_report_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("profile.json");
+    let o = filterbench(&[
+        "profile",
+        "--filter",
+        "hostcalls",
+        "--scenario",
+        "get_header",
+        "--arms",
+        "native,wasmtime-cranelift",
+        "--requests",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("wasmtime-cranelift: "), "{}", text(&o));
+    let r = Results::read(&out).unwrap();
+    // The filter's 100 lookups plus its report header, exactly, on both arms.
+    for arm in ["native", "wasmtime-cranelift"] {
+        let b = filterbench_results::breakdown::Breakdown::from_rows(
+            &r.rows,
+            "hostcalls",
+            "get_header",
+            arm,
+        )
+        .unwrap();
+        assert_eq!(b.calls["proxy_get_header_map_value"], 100.0, "{arm}");
+        assert_eq!(b.host_calls, 101.0, "{arm}");
+    }
+    let o = filterbench(&["report", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = std::fs::read_to_string(dir.path().join("profile.html")).unwrap();
+    assert!(
+        html.contains("Where the extra time goes"),
+        "no profile section"
+    );
+    assert!(html.contains("time per request by part"), "no stacked bars");
+}

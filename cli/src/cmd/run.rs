@@ -55,6 +55,9 @@ pub struct Args {
     /// Skip the harness pseudo-arm (the host's own cost per request).
     #[arg(long)]
     no_harness: bool,
+    /// Skip the instrumented per-request breakdown (the report's "where the extra time goes").
+    #[arg(long)]
+    no_profile: bool,
     /// Require the live-Envoy arms (by default they run when Envoy is found).
     #[arg(long, conflicts_with = "no_envoy")]
     envoy: bool,
@@ -159,6 +162,9 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
     plan.limits.cpu = args.cpu_bound;
     plan.limits.pooling = args.pooling;
     plan.harness = !args.no_harness;
+    if args.no_profile {
+        plan.profile_requests = 0;
+    }
     plan.envoy = envoy_settings(args, args.full, out)?;
     Ok(plan)
 }

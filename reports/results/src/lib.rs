@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod breakdown;
 pub mod stats;
 pub mod summary;
 
@@ -60,6 +61,23 @@ pub struct Results {
     pub histograms: Vec<Histogram>,
     /// Things that went wrong; a filter × arm listed here has no timing rows.
     pub failures: Vec<Failure>,
+    /// Files produced beside the results (flame graphs), for reports to link.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file produced beside the results, e.g. a flame graph of one arm.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub filter: String,
+    pub scenario: String,
+    pub arm: String,
+    /// `flamegraph`.
+    pub kind: String,
+    /// Relative to the results file's folder when it lies below it.
+    pub path: String,
+    /// One line on what it shows.
+    pub note: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 pub mod bars;
 pub mod latency;
+pub mod stacked;
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

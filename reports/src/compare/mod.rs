@@ -168,6 +168,11 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
     let mut changes = Vec::new();
     for (k, b) in &eb {
         let Some(n) = en.get(k) else { continue };
+        // The instrumented breakdown is for attribution and comes from one process; costs
+        // are compared through the request and instruction figures.
+        if k.phase == filterbench_results::breakdown::PHASE {
+            continue;
+        }
         let bigger = k.metric.contains("throughput");
         let (change, lo, hi, verdict) = match relative_change(b, n) {
             None if b.mean == n.mean => (0.0, 0.0, 0.0, Verdict::NoChange),
@@ -195,8 +200,9 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
             gating: !thresholds.ungated.contains(&k.metric),
         });
     }
-    let kb: BTreeSet<&Key> = eb.keys().collect();
-    let kn: BTreeSet<&Key> = en.keys().collect();
+    let compared = |k: &&Key| k.phase != filterbench_results::breakdown::PHASE;
+    let kb: BTreeSet<&Key> = eb.keys().filter(compared).collect();
+    let kn: BTreeSet<&Key> = en.keys().filter(compared).collect();
     let (fb, fn_) = (failure_set(base), failure_set(new));
     Comparison {
         thresholds: thresholds.clone(),

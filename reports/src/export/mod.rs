@@ -137,6 +137,7 @@ pub fn measures(results: &Results) -> Vec<Measure> {
         let bench = match k.phase.as_str() {
             "request" => with_scenario("lifecycle"),
             "memory" => with_scenario("memory"),
+            "profile" => with_scenario("profile"),
             phase => with_scenario(&format!("coldstart/{phase}")),
         };
         let mut measure = match (k.phase.as_str(), k.metric.as_str()) {

@@ -2,6 +2,7 @@
 //! cold start, memory, host-call cost, failures, machine and how to reproduce. Each section is
 //! a group-by over the rows; any arm appears, grouped by kind.
 
+mod breakdown;
 mod headline;
 mod hostcalls;
 mod info;
@@ -32,6 +33,9 @@ pub fn build(results: &Results) -> Result<Page, ReportError> {
     sections.push(startup::cold_start(&a)?);
     sections.push(startup::memory(&a)?);
     if let Some(s) = hostcalls::section(&a)? {
+        sections.push(s);
+    }
+    if let Some(s) = breakdown::section(&a)? {
         sections.push(s);
     }
     sections.push(info::failures(&a));

@@ -28,7 +28,7 @@ fn phases(a: &Analysis) -> Vec<String> {
         .table
         .keys()
         .map(|k| k.phase.as_str())
-        .filter(|p| *p != "request" && *p != "memory")
+        .filter(|p| !["request", "memory", filterbench_results::breakdown::PHASE].contains(p))
         .collect();
     let mut out: Vec<String> = PHASES
         .iter()

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod http;
 pub mod process;
+pub mod sample;
 pub mod tcp;
 mod verify;
 
@@ -167,40 +168,13 @@ pub fn measure_scenario(
             sc.filter, sc.name, variant.name
         ));
         let name = format!("{}.{}.{}.p{process}", sc.filter, sc.name, variant.name);
-        let path = s.dir.join(format!("{name}.json"));
-        let body = serde_json::to_string_pretty(&config::bootstrap(&variant, upstream.port))
-            .expect("json");
-        if let Err(e) = std::fs::write(&path, body) {
-            fail(out, variant.name, "load", e.to_string());
-            continue;
-        }
-        let envoy = match Envoy::start(&s.bin, &path, s.concurrency, &s.dir, &name) {
+        let envoy = match start_verified(s, sc, &variant, &upstream, &req, &want, &name) {
             Ok(e) => e,
-            Err(e) => {
-                fail(out, variant.name, "load", e.to_string());
+            Err((stage, msg)) => {
+                fail(out, variant.name, stage, msg);
                 continue;
             }
         };
-        upstream
-            .record
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        *upstream.last.lock().unwrap() = None;
-        let verdict = http::one_shot(envoy.listener, &req).and_then(|seen| {
-            let up = upstream.last.lock().unwrap().clone();
-            check(&variant, sc, &want, &seen, up.as_ref())
-        });
-        upstream
-            .record
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        if let Err(e) = verdict {
-            fail(
-                out,
-                variant.name,
-                "verify",
-                format!("differs from the native arm: {e}"),
-            );
-            continue;
-        }
         running.push(Running {
             variant,
             envoy,
@@ -392,6 +366,38 @@ pub fn measure_scenario(
             }
         }
     }
+}
+
+/// Starts one variant's Envoy (config and log under `s.dir` as `name`) and proves its output
+/// over HTTP against the in-process native arm; on failure, the stage and why.
+pub(crate) fn start_verified(
+    s: &EnvoySettings,
+    sc: &Scenario,
+    variant: &Variant,
+    upstream: &Upstream,
+    req: &RequestTemplate,
+    want: &verify::Reference,
+    name: &str,
+) -> Result<Envoy, (&'static str, String)> {
+    let path = s.dir.join(format!("{name}.json"));
+    let body =
+        serde_json::to_string_pretty(&config::bootstrap(variant, upstream.port)).expect("json");
+    std::fs::write(&path, body).map_err(|e| ("load", e.to_string()))?;
+    let envoy = Envoy::start(&s.bin, &path, s.concurrency, &s.dir, name)
+        .map_err(|e| ("load", e.to_string()))?;
+    upstream
+        .record
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    *upstream.last.lock().unwrap() = None;
+    let verdict = http::one_shot(envoy.listener, req).and_then(|seen| {
+        let up = upstream.last.lock().unwrap().clone();
+        check(variant, sc, want, &seen, up.as_ref())
+    });
+    upstream
+        .record
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    verdict.map_err(|e| ("verify", format!("differs from the native arm: {e}")))?;
+    Ok(envoy)
 }
 
 /// Requests/s that `wrk` reaches on the same target, if wrk is installed.

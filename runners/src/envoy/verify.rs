@@ -12,7 +12,9 @@ use crate::measure::scenario::{Scenario, Workload};
 /// The in-process native outcome with the real clock (Envoy has no fixture clock), and the
 /// header names whose values depend on the clock: two runs a few milliseconds apart differ
 /// there, so only their presence can be compared with Envoy's.
-pub(super) fn native_reference(sc: &Scenario) -> Result<(HttpOutcome, Vec<Vec<u8>>), String> {
+pub(crate) type Reference = (HttpOutcome, Vec<Vec<u8>>);
+
+pub(super) fn native_reference(sc: &Scenario) -> Result<Reference, String> {
     let module = engines::engine("native", &Default::default())
         .and_then(|e| e.load(&sc.artifacts))
         .map_err(|e| e.to_string())?;
@@ -49,7 +51,7 @@ fn get<'a>(m: &'a HeaderMap, k: &[u8]) -> Option<&'a [u8]> {
 
 /// Compares what Envoy did with what the native arm did, on the headers the filter touched.
 /// What the client must get: the filter's local reply status, else the upstream's.
-pub(super) fn expected_status(ex: &HttpExchange, want: &HttpOutcome) -> u16 {
+pub(crate) fn expected_status(ex: &HttpExchange, want: &HttpOutcome) -> u16 {
     want.local_reply.as_ref().map_or_else(
         || http::status_of(&ex.response.headers),
         |r| r.status as u16,
@@ -59,7 +61,7 @@ pub(super) fn expected_status(ex: &HttpExchange, want: &HttpOutcome) -> u16 {
 pub(super) fn check(
     variant: &Variant,
     sc: &Scenario,
-    (want, volatile): &(HttpOutcome, Vec<Vec<u8>>),
+    (want, volatile): &Reference,
     seen: &Seen,
     upstream: Option<&http::Recorded>,
 ) -> Result<(), String> {

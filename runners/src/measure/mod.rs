@@ -52,6 +52,10 @@ pub struct Plan {
     /// VMs instantiated to fit the memory-per-VM slope.
     pub memory_instances: u32,
     pub harness: bool,
+    /// Instrumented requests per scenario × arm for the breakdown (`profile` phase), run in the
+    /// first worker process only and bounded by `profile_time`; 0 turns it off.
+    pub profile_requests: u64,
+    pub profile_time: Duration,
     /// The live-Envoy part, when Envoy is there and wanted.
     pub envoy: Option<crate::envoy::EnvoySettings>,
     /// Envoy: measure every bench scenario (full) or only each filter's first (quick), and
@@ -78,6 +82,8 @@ impl Plan {
             cold_iterations: 2,
             memory_instances: 8,
             harness: true,
+            profile_requests: 2000,
+            profile_time: Duration::from_millis(60),
             envoy: None,
             envoy_all: false,
         }
@@ -96,6 +102,8 @@ impl Plan {
             throughput_time: Duration::from_secs(1),
             cold_iterations: 5,
             memory_instances: 16,
+            profile_requests: 20000,
+            profile_time: Duration::from_millis(500),
             envoy_all: true,
             ..Plan::quick()
         }
@@ -187,7 +195,12 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
                 .collect()
         }
     };
-    progress.total(steps + envoy_scenarios.len() as u64 * 4);
+    let profile_steps = if process == 0 && plan.profile_requests > 0 {
+        scenarios.len() as u64
+    } else {
+        0
+    };
+    progress.total(steps + profile_steps + envoy_scenarios.len() as u64 * 4);
 
     for filter in filters {
         let group: Vec<&Scenario> = scenarios.iter().filter(|s| s.filter == filter).collect();
@@ -222,6 +235,26 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
         }
         for sc in &group {
             latency::measure_scenario(plan, sc, &loaded, process, progress, &mut out);
+        }
+        // The breakdown is for attribution, not costs: one process is enough.
+        if process == 0 && plan.profile_requests > 0 {
+            for sc in &group {
+                progress.step(&format!("{filter} / {}: profile", sc.name));
+                for arm in loaded.iter().filter(|a| a.engine.is_some()) {
+                    match profile::profile_module(
+                        sc,
+                        &arm.name,
+                        arm.module.as_ref(),
+                        plan.profile_requests,
+                        Some(plan.profile_time),
+                    ) {
+                        Ok(p) => out
+                            .rows
+                            .extend(p.breakdown().rows(filter, &sc.name, &arm.name, process)),
+                        Err(e) => out.fail(filter, &sc.name, &arm.name, "profile", e),
+                    }
+                }
+            }
         }
     }
     if let Some(settings) = &plan.envoy {

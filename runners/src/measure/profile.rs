@@ -4,12 +4,13 @@
 //! diagnosis of the extra time against the native arm. Instrumented runs are slower than
 //! `run`'s; the breakdown is for attribution, not for costs.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use filterbench_results::breakdown::Breakdown;
 use serde::{Deserialize, Serialize};
 
 use super::scenario::{Scenario, signature};
-use crate::engines::{self, Limits};
+use crate::engines::{self, Limits, LoadedModule};
 use crate::host::state::Profile;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -57,6 +58,29 @@ impl ArmProfile {
     pub fn allocs_per_request(&self) -> f64 {
         self.per(self.profile.guest_allocs)
     }
+
+    /// The per-request breakdown as the results file stores it.
+    pub fn breakdown(&self) -> Breakdown {
+        let (from, to) = self.bytes_per_request();
+        Breakdown {
+            total_ns: self.total_per_request(),
+            guest_ns: self.guest_per_request(),
+            host_ns: self.host_per_request(),
+            driver_ns: self.driver_per_request(),
+            host_calls: self.calls_per_request(),
+            bytes_out_of_guest: from,
+            bytes_into_guest: to,
+            guest_allocs: self.allocs_per_request(),
+            memory_growth: self.memory_after.saturating_sub(self.memory_before) as f64,
+            callbacks: self.per(self.profile.callbacks),
+            calls: self
+                .profile
+                .calls
+                .iter()
+                .map(|(f, c)| (f.clone(), self.per(c.0)))
+                .collect(),
+        }
+    }
 }
 
 /// Profiles `requests` requests of a scenario on one arm, after proving its output.
@@ -69,93 +93,45 @@ pub fn profile_arm(
     let module = engines::engine(arm, limits)
         .and_then(|e| e.load(&sc.artifacts))
         .map_err(|e| e.to_string())?;
-    let want = sc.verify(module.as_ref())?;
-    let mut vm = sc.start_vm(module.as_ref())?;
-    for _ in 0..50 {
+    profile_module(sc, arm, module.as_ref(), requests, None)
+}
+
+/// Profiles an already loaded module: up to `requests` requests, or fewer when `time_limit`
+/// runs out first (never fewer than ten).
+pub fn profile_module(
+    sc: &Scenario,
+    arm: &str,
+    module: &dyn LoadedModule,
+    requests: u64,
+    time_limit: Option<Duration>,
+) -> Result<ArmProfile, String> {
+    let want = sc.verify(module)?;
+    let mut vm = sc.start_vm(module)?;
+    for _ in 0..requests.clamp(1, 50) {
         sc.run_once(&mut vm).map_err(|e| e.to_string())?;
     }
     let memory_before = vm.instance().memory_bytes();
     vm.host().profile = Some(Box::default());
     let start = Instant::now();
-    for _ in 0..requests {
+    let mut done = 0;
+    while done < requests {
         let step = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
         if signature(&step) != signature(&want) {
             return Err("a profiled request changed its outcome".into());
+        }
+        done += 1;
+        if done >= 10 && time_limit.is_some_and(|t| start.elapsed() > t) {
+            break;
         }
     }
     let total_ns = start.elapsed().as_nanos() as u64;
     let profile = *vm.host().profile.take().expect("profiling was on");
     Ok(ArmProfile {
         arm: arm.to_string(),
-        requests,
+        requests: done,
         total_ns,
         profile,
         memory_before,
         memory_after: vm.instance().memory_bytes(),
     })
-}
-
-fn human_bytes(b: f64) -> String {
-    if b >= 1048576.0 {
-        format!("{:.1} MiB", b / 1048576.0)
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{b:.0} B")
-    }
-}
-
-/// One line saying where an arm's extra time over native goes.
-pub fn diagnosis(native: &ArmProfile, arm: &ArmProfile) -> String {
-    let extra = arm.total_per_request() - native.total_per_request();
-    if extra <= 0.0 {
-        return format!(
-            "{}: no extra time over native ({:.0} ns vs {:.0} ns per request)",
-            arm.arm,
-            arm.total_per_request(),
-            native.total_per_request()
-        );
-    }
-    let parts = [
-        (
-            "guest code",
-            arm.guest_per_request() - native.guest_per_request(),
-        ),
-        (
-            "host calls",
-            arm.host_per_request() - native.host_per_request(),
-        ),
-        (
-            "VM entry/exit and driver",
-            arm.driver_per_request() - native.driver_per_request(),
-        ),
-    ];
-    let (name, d) = parts
-        .iter()
-        .copied()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .expect("three parts");
-    let (from, to) = arm.bytes_per_request();
-    let detail = match name {
-        "host calls" => format!(
-            " ({:.0} calls, {} copied out of and {} into guest memory per request)",
-            arm.calls_per_request(),
-            human_bytes(from),
-            human_bytes(to)
-        ),
-        "guest code" => format!(
-            " ({:.0} guest allocations by the host per request)",
-            arm.allocs_per_request()
-        ),
-        _ => format!(
-            " ({} callbacks per request)",
-            arm.profile.callbacks / arm.requests.max(1)
-        ),
-    };
-    format!(
-        "{}: {:.0}% of the extra {:.0} ns per request is {name}{detail}",
-        arm.arm,
-        (d / extra * 100.0).clamp(0.0, 999.0),
-        extra
-    )
 }
