@@ -1,11 +1,17 @@
-//! Builds every filter in `filters/` (each folder with a `fixtures.json`) twice, with the
-//! `filters` profile: to `wasm32-unknown-unknown` and natively, so a plain
-//! `cargo build`/`test`/`bench` on a fresh clone has both artifacts. The nested cargo uses its
-//! own target dir (no lock contention) and the outer jobserver (no oversubscription).
+//! Builds every filter in `filters/` (each folder with a `fixtures.json`) twice: to wasm and
+//! natively, so a plain `cargo build`/`test`/`bench` on a fresh clone has both artifacts. Rust
+//! filters use the `filters` profile (nested cargo with its own target dir and the outer
+//! jobserver); C++ filters use clang for wasm32-wasi and for the host; AssemblyScript filters
+//! use `asc` (wasm only). A language whose toolchain is missing is skipped with the reason,
+//! which the catalogue reports — never a fake artifact.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "src/languages.rs"]
+#[allow(dead_code)]
+mod languages;
 
 fn package_name(manifest: &Path) -> Option<String> {
     let text = std::fs::read_to_string(manifest).ok()?;
@@ -77,24 +83,18 @@ fn main() {
         println!("cargo:rerun-if-changed={}", ws.join(p).display());
     }
 
+    let dirs = languages::filter_dirs(&filters);
     let mut packages = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&filters)
-        .expect("filters/ exists")
-        .flatten()
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        // A filter is a folder with a Cargo.toml and a fixtures.json, as in the catalogue;
-        // another crate there (the `common` library the filters share) is only a dependency.
-        if !e.path().join("fixtures.json").is_file() {
-            continue;
-        }
-        if let Some(name) = package_name(&e.path().join("Cargo.toml")) {
-            let folder = e.file_name().to_string_lossy().into_owned();
+    for d in dirs.iter().filter(|d| d.language.name == "rust") {
+        // Another crate in filters/ (the `common` library the filters share) has no
+        // fixtures.json and is only a dependency.
+        if let Some(name) = package_name(&d.path.join("Cargo.toml")) {
             assert_eq!(
                 name,
-                format!("filter-{folder}"),
-                "filters/{folder}: the package must be named filter-{folder}"
+                format!("filter-{}", d.name),
+                "filters/{}: the package must be named filter-{}",
+                d.name,
+                d.name
             );
             packages.push(name);
         }
@@ -136,8 +136,47 @@ fn main() {
     scrub(&mut wasi);
     run(&mut wasi);
 
+    // Host-only crates: the shim as a static library (C++ filters link it, so their native
+    // builds speak the same protocol as the Rust ones) and the Envoy dynamic-module adapter.
+    let mut host_only = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    host_only
+        .current_dir(&ws)
+        .args(["build", "--profile", "filters", "--target"])
+        .arg(&host)
+        .args(["-p", "filterbench-native-shim", "-p", "filterbench-envoy-module"])
+        .arg("--target-dir")
+        .arg(&filter_target);
+    scrub(&mut host_only);
+    run(&mut host_only);
+
     let wasm_dir = filter_target.join("wasm32-unknown-unknown/filters");
     let native_dir = filter_target.join(&host).join("filters");
+    let mut skipped = Vec::new();
+    for d in &dirs {
+        let result = match d.language.name {
+            "cpp" => build_cpp(&filters, d, &wasm_dir, &native_dir),
+            "assemblyscript" => build_assemblyscript(&filters, d, &wasm_dir),
+            _ => Ok(()),
+        };
+        if let Err(why) = result {
+            println!("cargo:warning=filter {} skipped: {why}", d.name);
+            skipped.push(format!("{}={why}", d.name));
+        }
+    }
+    println!(
+        "cargo:rustc-env=FILTERBENCH_SKIPPED_FILTERS={}",
+        skipped.join("|")
+    );
+    println!(
+        "cargo:rustc-env=FILTERBENCH_ENVOY_MODULE={}",
+        native_dir
+            .join(format!(
+                "{}filterbench_envoy_module{}",
+                env::consts::DLL_PREFIX,
+                env::consts::DLL_SUFFIX
+            ))
+            .display()
+    );
     println!(
         "cargo:rustc-env=FILTERBENCH_WASM_DIR={}",
         wasm_dir.display()
@@ -174,4 +213,104 @@ fn main() {
         .unwrap_or(&version)
         .to_string();
     println!("cargo:rustc-env=FILTERBENCH_RUSTC_VERSION={version}");
+}
+
+/// The C++ compiler for both builds (same compiler, same flags but the target).
+fn cxx() -> String {
+    env::var("FILTERBENCH_CXX").unwrap_or_else(|_| "clang++-19".into())
+}
+
+fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|x| x == "cc"));
+    v.sort();
+    v
+}
+
+fn compile(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{}: {e}", cxx()))?;
+    if !out.status.success() {
+        // A compiler that is there but fails is a broken filter, not a missing toolchain.
+        panic!("{what} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// A C++ filter: `filter.cc` plus the shared layer in `filters/cpp/sdk`, to wasm32-wasi
+/// (reactor) and to a shared library linking the native shim.
+fn build_cpp(filters: &Path, d: &languages::FilterDir, wasm_dir: &Path, native_dir: &Path) -> Result<(), String> {
+    let version = Command::new(cxx()).arg("--version").output();
+    if !version.is_ok_and(|o| o.status.success()) {
+        return Err(format!(
+            "C++ toolchain `{}` not found (scripts/setup.sh installs clang-19, lld-19, wasi-libc \
+             and libc++ for wasm32 from Debian)",
+            cxx()
+        ));
+    }
+    let sdk = filters.join("cpp/sdk");
+    let stem = languages::artifact_stem(&d.name);
+    let common = ["-std=c++17", "-O3", "-fno-exceptions", "-fno-rtti", "-Wall", "-Werror"];
+    std::fs::create_dir_all(wasm_dir).map_err(|e| e.to_string())?;
+    let mut wasm = Command::new(cxx());
+    wasm.args(["--target=wasm32-wasi", "-mexec-model=reactor", "-Wl,--strip-debug"])
+        .args(common)
+        .arg("-I")
+        .arg(&sdk)
+        .arg(d.path.join("filter.cc"))
+        .args(sources(&sdk))
+        .args(sources(&sdk.join("wasm")))
+        .arg("-o")
+        .arg(wasm_dir.join(format!("{stem}.wasm")));
+    compile(&mut wasm, &format!("{} (wasm)", d.name))?;
+    let shim = native_dir.join("libfilterbench_native_shim.a");
+    let mut native = Command::new(cxx());
+    native
+        .args(["-shared", "-fPIC", "-fvisibility=hidden", "-fvisibility-inlines-hidden"])
+        .args(common)
+        .arg(format!("-Wl,--version-script={}", sdk.join("exports.map").display()))
+        .arg("-Wl,--gc-sections")
+        .arg("-I")
+        .arg(&sdk)
+        .arg(d.path.join("filter.cc"))
+        .args(sources(&sdk))
+        .arg(&shim)
+        .arg("-o")
+        .arg(native_dir.join(format!(
+            "{}{stem}{}",
+            env::consts::DLL_PREFIX,
+            env::consts::DLL_SUFFIX
+        )));
+    compile(&mut native, &format!("{} (native)", d.name))
+}
+
+/// An AssemblyScript filter: `index.ts` compiled with the pinned `asc` of
+/// `filters/assemblyscript` (installed there by `npm ci`). Wasm only.
+fn build_assemblyscript(filters: &Path, d: &languages::FilterDir, wasm_dir: &Path) -> Result<(), String> {
+    let project = filters.join("assemblyscript");
+    let asc = project.join("node_modules/.bin/asc");
+    if !asc.is_file() {
+        return Err(format!(
+            "AssemblyScript compiler not installed (run `npm ci` in {}; scripts/setup.sh does)",
+            project.display()
+        ));
+    }
+    std::fs::create_dir_all(wasm_dir).map_err(|e| e.to_string())?;
+    let out = Command::new(&asc)
+        .current_dir(&project)
+        .arg(d.path.join("index.ts"))
+        .args(["--use", "abort=abort_proc_exit", "--optimize", "-b"])
+        .arg(wasm_dir.join(format!("{}.wasm", languages::artifact_stem(&d.name))))
+        .output()
+        .map_err(|e| format!("{}: {e}", asc.display()))?;
+    if !out.status.success() {
+        panic!(
+            "{} (AssemblyScript) failed:\n{}{}",
+            d.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
 }

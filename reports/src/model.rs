@@ -85,9 +85,10 @@ impl<'a> Analysis<'a> {
     }
 
     /// The arm `arm` is compared against. In-process arms: [`REFERENCE_ARM`]. Arms of a proxy
-    /// kind (Envoy): `<kind>-native` (same proxy, the built-in filter), and `<kind>-native`
-    /// itself against `<kind>-none`; never across kinds (an Envoy figure over an in-process
-    /// one means nothing). None for the references themselves and for harness arms.
+    /// kind (Envoy): `<kind>-native-module` (the same filter code built natively, inside the
+    /// same proxy) when there is one, else `<kind>-native` (the built-in filter); those two
+    /// against `<kind>-none`; never across kinds (an Envoy figure over an in-process one means
+    /// nothing). None for the references themselves and for harness arms.
     pub fn reference(&self, arm: &str) -> Option<&str> {
         let kind = self.kind(arm);
         let find = |n: &str| {
@@ -100,14 +101,17 @@ impl<'a> Analysis<'a> {
             "harness" | "native" => None,
             "wasm" => find(REFERENCE_ARM),
             _ => {
+                let same_code = format!("{kind}-native-module");
                 let own = format!("{kind}-native");
                 let none = format!("{kind}-none");
-                if arm == own {
+                if arm == own || arm == same_code {
                     find(&none)
                 } else if arm == none {
                     find(&own)
                 } else {
-                    find(&own).or_else(|| find(&none))
+                    find(&same_code)
+                        .or_else(|| find(&own))
+                        .or_else(|| find(&none))
                 }
             }
         }
@@ -348,5 +352,13 @@ mod tests {
         assert_eq!(a.reference("envoy-native"), None);
         assert_eq!(a.reference("harness"), None);
         assert_eq!(a.reference("native"), None);
+
+        r.arms.push(ArmInfo {
+            name: "envoy-native-module".into(),
+            kind: "envoy".into(),
+            ..Default::default()
+        });
+        let a = Analysis::new(&r);
+        assert_eq!(a.reference("envoy-wasm-v8"), Some("envoy-native-module"));
     }
 }

@@ -6,5 +6,6 @@ pub mod engines;
 pub mod envoy;
 pub mod fixtures;
 pub mod host;
+pub mod languages;
 pub mod measure;
 pub mod verify;

@@ -61,7 +61,13 @@ fn every_variant_is_verified_then_measured() {
     envoy::measure_scenario(&s, &sc, 0, &Silent, &mut out);
     envoy::measure_scaling(&s, &sc, 0, &mut out);
     assert!(out.failures.is_empty(), "{:#?}", out.failures);
-    for arm in ["envoy-none", "envoy-native", "envoy-lua", "envoy-wasm-v8"] {
+    for arm in [
+        "envoy-none",
+        "envoy-native",
+        "envoy-native-module",
+        "envoy-lua",
+        "envoy-wasm-v8",
+    ] {
         let has = |scenario: &str, metric: &str| {
             out.rows.iter().any(|r| {
                 r.arm == arm && r.scenario == scenario && r.metric == metric && r.value > 0.0

@@ -6,6 +6,8 @@
 //! forward to the host, which is what lets an unchanged SDK filter link natively.
 #![no_std]
 
+extern crate alloc;
+
 /// How a parameter is passed. `Ptr`/`Size` are `i32` in wasm32 and 64-bit natively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -116,6 +118,60 @@ pub const NATIVE_SHIM_VERSION: u32 = 1;
 /// Signature of the host entry point the native shim forwards every call to:
 /// `(import id, args as u64, number of args) -> Status`.
 pub type NativeHostCall = unsafe extern "C" fn(id: u32, args: *const u64, nargs: usize) -> u32;
+
+/// The ABI's serialised header map: a `u32` count, then a (`u32` key length, `u32` value
+/// length) pair per header, then each key and value followed by a NUL — all little-endian,
+/// the same in wasm and natively.
+pub mod pairs {
+    use alloc::vec::Vec;
+
+    pub fn serialize<K: AsRef<[u8]>, V: AsRef<[u8]>>(map: &[(K, V)]) -> Vec<u8> {
+        let size: usize = 4 + map
+            .iter()
+            .map(|(k, v)| 8 + k.as_ref().len() + v.as_ref().len() + 2)
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+        for (k, v) in map {
+            out.extend_from_slice(&(k.as_ref().len() as u32).to_le_bytes());
+            out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
+        }
+        for (k, v) in map {
+            out.extend_from_slice(k.as_ref());
+            out.push(0);
+            out.extend_from_slice(v.as_ref());
+            out.push(0);
+        }
+        out
+    }
+
+    /// Parses a serialised map; `None` if it is malformed.
+    #[allow(clippy::type_complexity)]
+    pub fn deserialize(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        let rd = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+        };
+        if bytes.is_empty() {
+            return Some(Vec::new());
+        }
+        let n = rd(0)? as usize;
+        let mut data = 4usize.checked_add(n.checked_mul(8)?)?;
+        if data > bytes.len() {
+            return None;
+        }
+        let mut map = Vec::with_capacity(n);
+        for i in 0..n {
+            let kl = rd(4 + i * 8)? as usize;
+            let vl = rd(8 + i * 8)? as usize;
+            let k = bytes.get(data..data.checked_add(kl)?)?.to_vec();
+            data += kl + 1;
+            let v = bytes.get(data..data.checked_add(vl)?)?.to_vec();
+            data += vl + 1;
+            map.push((k, v));
+        }
+        Some(map)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -114,9 +114,11 @@ pub fn section(a: &Analysis) -> Section {
         s.para("This run did not complete: figures below cover only what was measured before it stopped.");
     }
     s.para(
-        "Each cell is the arm's figure as a percentage of its reference arm's (`native`; \
-         `envoy-native` for the other Envoy arms — in general `KIND-native` where a kind has \
-         one), computed process by process — the \
+        "Each cell is the arm's figure as a percentage of its reference arm's: `native` for \
+         in-process arms; inside Envoy, `envoy-native-module` (the same filter built natively, \
+         as an Envoy dynamic module) where the filter has one, else `envoy-native` (Envoy's \
+         built-in filter for the job), and those two against `envoy-none`. Computed process by \
+         process — the \
          arms of one worker process ran interleaved, so the ratio cancels most machine drift — \
          then averaged over processes, with the 95% confidence interval (Student's t) below. \
          Green: within 10% of the reference; amber: within 2×; red: worse than 2×.",

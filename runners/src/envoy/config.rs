@@ -25,7 +25,81 @@ pub struct Variant {
     pub check: Check,
 }
 
-pub const ENVOY_ARMS: &[&str] = &["envoy-none", "envoy-native", "envoy-lua", "envoy-wasm-v8"];
+pub const ENVOY_ARMS: &[&str] = &[
+    "envoy-none",
+    "envoy-native",
+    "envoy-native-module",
+    "envoy-lua",
+    "envoy-wasm-v8",
+];
+
+/// The arm running our filter's native build in Envoy as a dynamic module.
+pub const NATIVE_MODULE: &str = "envoy-native-module";
+
+/// Envoy releases and the dynamic-modules ABI version each speaks; our module
+/// (`native-baseline/envoy-module`) is written against `v0.2.0`.
+const MODULE_ABI: &[(&str, &str)] = &[("1.40.", "v0.2.0")];
+const OUR_MODULE_ABI: &str = "v0.2.0";
+
+/// The dynamic module for an Envoy of `version`, or why it cannot run there.
+pub fn dynamic_module(version: &str) -> Result<std::path::PathBuf, String> {
+    let abi = MODULE_ABI
+        .iter()
+        .find(|(v, _)| version.starts_with(v))
+        .map(|(_, abi)| *abi);
+    match abi {
+        Some(abi) if abi == OUR_MODULE_ABI => {
+            let p = std::path::PathBuf::from(env!("FILTERBENCH_ENVOY_MODULE"));
+            if p.is_file() {
+                Ok(p)
+            } else {
+                Err(format!("the dynamic module {} was not built", p.display()))
+            }
+        }
+        found => Err(format!(
+            "filterbench's Envoy dynamic module speaks the dynamic-modules ABI {OUR_MODULE_ABI} \
+             (Envoy 1.40); Envoy {version} speaks {}: update native-baseline/envoy-module to \
+             its ABI before using the {NATIVE_MODULE} arm",
+            found.unwrap_or("an ABI this build does not know")
+        )),
+    }
+}
+
+/// Envoy loads a module of another ABI version with only a warning; we refuse it, since
+/// mismatched callbacks would be undefined behaviour.
+pub fn check_module_abi(log: &str) -> Result<(), String> {
+    match log
+        .lines()
+        .find(|l| l.contains("Dynamic module ABI version") && !l.contains("matched"))
+    {
+        Some(line) => Err(format!(
+            "Envoy reports a dynamic-modules ABI mismatch for filterbench's module (built for \
+             {OUR_MODULE_ABI}): {}",
+            line.trim()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The language prefix of a filter name removed: `cpp-add-header` does `add-header`'s job,
+/// so it has the same native and Lua comparators.
+fn job(filter: &str) -> &str {
+    crate::languages::LANGUAGES
+        .iter()
+        .filter(|l| !l.prefix.is_empty())
+        .find_map(|l| filter.strip_prefix(l.prefix))
+        .unwrap_or(filter)
+}
+
+fn native_module(filter: &str, module: &Path, library: &Path, config: &str) -> Value {
+    json!({"name": "envoy.filters.http.dynamic_modules", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+        "dynamic_module_config": {"module": {"local": {"filename": module.display().to_string()}},
+                                  "do_not_close": true},
+        "filter_name": filter,
+        "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                          "value": format!("{}\n{config}", library.display())}}})
+}
 
 fn lua(code: &str) -> Value {
     json!({"name": "envoy.filters.http.lua", "typed_config": {
@@ -47,8 +121,16 @@ fn lua_string(s: &str) -> String {
     format!("{s:?}")
 }
 
+/// What a filter brings to Envoy: its `.wasm`, and for the native-module arm the dynamic
+/// module with the filter's native library (None when either is missing).
+pub struct Builds {
+    pub wasm: std::path::PathBuf,
+    pub module: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
 /// The variants of `filter` this suite knows (always none and wasm-v8).
-pub fn variants(filter: &str, wasm_path: &Path, config: &str) -> Vec<Variant> {
+pub fn variants(filter: &str, builds: &Builds, config: &str) -> Vec<Variant> {
+    let wasm_path = builds.wasm.as_path();
     let cfg: Value = serde_json::from_str(config).unwrap_or(Value::Null);
     let s = |k: &str| cfg[k].as_str().unwrap_or_default().to_string();
     let mut out = vec![
@@ -63,6 +145,13 @@ pub fn variants(filter: &str, wasm_path: &Path, config: &str) -> Vec<Variant> {
             check: Check::Exact,
         },
     ];
+    if let Some((module, library)) = &builds.module {
+        out.push(Variant {
+            name: NATIVE_MODULE,
+            filters: vec![native_module(filter, module, library, config)],
+            check: Check::Exact,
+        });
+    }
     let mut native = |filters: Value| {
         out.push(Variant {
             name: "envoy-native",
@@ -70,7 +159,7 @@ pub fn variants(filter: &str, wasm_path: &Path, config: &str) -> Vec<Variant> {
             check: Check::Key,
         })
     };
-    match filter {
+    match job(filter) {
         "add-header" => native(
             json!({"name": "envoy.filters.http.header_mutation", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
@@ -102,7 +191,7 @@ pub fn variants(filter: &str, wasm_path: &Path, config: &str) -> Vec<Variant> {
         ),
         _ => {}
     }
-    let lua_code = match filter {
+    let lua_code = match job(filter) {
         "add-header" => Some(format!(
             "function envoy_on_response(h) h:headers():add({}, {}) end",
             lua_string(&s("name")),
@@ -193,4 +282,26 @@ pub fn bootstrap(variant: &Variant, upstream_port: u16) -> Value {
                     "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]}}]
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envoy_warning_of_another_abi_is_refused() {
+        let ok = "[info][dynamic_modules] [x.cc:122] Dynamic module ABI version v0.2.0 matched.";
+        assert!(check_module_abi(ok).is_ok());
+        let bad = "[warning][dynamic_modules] [x.cc:119] Dynamic module ABI version v0.1.0 is \
+                   deprecated. Please recompile the module";
+        let e = check_module_abi(&format!("{ok}\n{bad}")).unwrap_err();
+        assert!(e.contains("v0.1.0 is deprecated"), "{e}");
+    }
+
+    #[test]
+    fn other_languages_get_the_same_comparators() {
+        assert_eq!(job("cpp-add-header"), "add-header");
+        assert_eq!(job("as-add-header"), "add-header");
+        assert_eq!(job("jwt-hs256"), "jwt-hs256");
+    }
 }

@@ -136,13 +136,16 @@ pub fn measure_scenario(
     let Workload::Http(ex) = &sc.workload else {
         return tcp::measure_scenario(s, sc, process, progress, out);
     };
-    let (Some(wasm), Some(config)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
+    let ((Some(builds), why), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case))
     else {
         return;
     };
     let fail = |out: &mut WorkerOutput, arm: &str, stage: &str, msg: String| {
         out.fail(&sc.filter, &sc.name, arm, stage, msg)
     };
+    if let Some(why) = why {
+        fail(out, config::NATIVE_MODULE, "load", why);
+    }
     let want = match native_reference(sc) {
         Ok(w) => w,
         Err(e) => {
@@ -162,7 +165,7 @@ pub fn measure_scenario(
     let config_text = String::from_utf8_lossy(&config).into_owned();
     let _ = std::fs::create_dir_all(&s.dir);
     let mut running: Vec<Running> = Vec::new();
-    for variant in config::variants(&sc.filter, wasm, &config_text) {
+    for variant in config::variants(&sc.filter, &builds, &config_text) {
         progress.step(&format!(
             "envoy {} / {} / {}",
             sc.filter, sc.name, variant.name
@@ -368,6 +371,20 @@ pub fn measure_scenario(
     }
 }
 
+/// What the scenario's filter brings to Envoy; a reason when the native-module arm cannot run
+/// although the filter has a native build (an Envoy of another dynamic-modules ABI).
+pub(crate) fn builds(s: &EnvoySettings, sc: &Scenario) -> (Option<config::Builds>, Option<String>) {
+    let Some(wasm) = sc.artifacts.wasm.clone() else {
+        return (None, None);
+    };
+    let (module, why) = match (&sc.artifacts.native, config::dynamic_module(&s.version)) {
+        (None, _) => (None, None),
+        (Some(lib), Ok(m)) => (Some((m, lib.clone())), None),
+        (Some(_), Err(e)) => (None, Some(e)),
+    };
+    (Some(config::Builds { wasm, module }), why)
+}
+
 /// Starts one variant's Envoy (config and log under `s.dir` as `name`) and proves its output
 /// over HTTP against the in-process native arm; on failure, the stage and why.
 pub(crate) fn start_verified(
@@ -385,6 +402,10 @@ pub(crate) fn start_verified(
     std::fs::write(&path, body).map_err(|e| ("load", e.to_string()))?;
     let envoy = Envoy::start(&s.bin, &path, s.concurrency, &s.dir, name)
         .map_err(|e| ("load", e.to_string()))?;
+    if variant.name == config::NATIVE_MODULE {
+        config::check_module_abi(&std::fs::read_to_string(&envoy.log).unwrap_or_default())
+            .map_err(|e| ("load", e))?;
+    }
     upstream
         .record
         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -438,8 +459,7 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
     let Workload::Http(ex) = &sc.workload else {
         return;
     };
-    let (Some(wasm), Some(config)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
-    else {
+    let ((Some(builds), _), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
         return;
     };
     let Ok(upstream) = Upstream::start(&ex.response) else {
@@ -447,9 +467,9 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
     };
     let req = RequestTemplate::from_message(&ex.request);
     let config_text = String::from_utf8_lossy(&config).into_owned();
-    for variant in config::variants(&sc.filter, wasm, &config_text)
+    for variant in config::variants(&sc.filter, &builds, &config_text)
         .into_iter()
-        .filter(|v| v.name == "envoy-none" || v.name == "envoy-wasm-v8")
+        .filter(|v| ["envoy-none", config::NATIVE_MODULE, "envoy-wasm-v8"].contains(&v.name))
     {
         let mut points = Vec::new();
         for &c in &s.scaling {

@@ -27,7 +27,7 @@ pub fn under_load<R>(
             sc.filter, sc.name
         ));
     };
-    let (Some(wasm), Some(cfg)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
+    let ((Some(builds), _), Some(cfg)) = (super::builds(s, sc), sc.file.case_config(&sc.case))
     else {
         return Err(format!("{} has no .wasm or configuration", sc.filter));
     };
@@ -38,7 +38,7 @@ pub fn under_load<R>(
     std::fs::create_dir_all(&s.dir).map_err(|e| format!("{}: {e}", s.dir.display()))?;
     let mut out = Vec::new();
     let cfg = String::from_utf8_lossy(&cfg).into_owned();
-    for variant in config::variants(&sc.filter, wasm, &cfg)
+    for variant in config::variants(&sc.filter, &builds, &cfg)
         .into_iter()
         .filter(|v| variants.contains(&v.name))
     {

@@ -69,53 +69,8 @@ impl dyn GuestMemory + '_ {
     }
 }
 
-/// Serialises a header map the ABI way: count, then (key len, value len) pairs, then
-/// each key and value followed by a NUL.
-pub fn serialize_map(map: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-    let size: usize = 4 + map
-        .iter()
-        .map(|(k, v)| 8 + k.len() + v.len() + 2)
-        .sum::<usize>();
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(&(map.len() as u32).to_le_bytes());
-    for (k, v) in map {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    }
-    for (k, v) in map {
-        out.extend_from_slice(k);
-        out.push(0);
-        out.extend_from_slice(v);
-        out.push(0);
-    }
-    out
-}
 
-/// Parses a serialised header map; `None` if it is malformed.
-pub fn deserialize_map(bytes: &[u8]) -> Option<HeaderMap> {
-    let rd = |at: usize| -> Option<u32> {
-        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-    };
-    if bytes.is_empty() {
-        return Some(Vec::new());
-    }
-    let n = rd(0)? as usize;
-    let mut data = 4usize.checked_add(n.checked_mul(8)?)?;
-    if data > bytes.len() {
-        return None;
-    }
-    let mut map = Vec::with_capacity(n);
-    for i in 0..n {
-        let kl = rd(4 + i * 8)? as usize;
-        let vl = rd(8 + i * 8)? as usize;
-        let k = bytes.get(data..data + kl)?.to_vec();
-        data += kl + 1;
-        let v = bytes.get(data..data + vl)?.to_vec();
-        data += vl + 1;
-        map.push((k, v));
-    }
-    Some(map)
-}
+pub use filterbench_abi::pairs::{deserialize as deserialize_map, serialize as serialize_map};
 
 fn map_mut(h: &mut HostState, t: u64) -> Option<&mut HeaderMap> {
     h.stream.maps.get_mut(usize::try_from(t).ok()?)

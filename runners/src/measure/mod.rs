@@ -336,8 +336,17 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
                 kind: "envoy".into(),
                 version: format!("envoy {}", e.version),
                 flags: format!(
-                    "V8; --concurrency {}; {} connections; upstream: in-suite tokio",
-                    e.concurrency, e.connections
+                    "{}; --concurrency {}; {} connections; upstream: in-suite tokio",
+                    match *name {
+                        "envoy-wasm-v8" => "V8 wasm runtime",
+                        "envoy-native-module" =>
+                            "dynamic module (ABI v0.2.0) running the filter's native build",
+                        "envoy-lua" => "Lua filter",
+                        "envoy-native" => "Envoy's built-in filter",
+                        _ => "no filter",
+                    },
+                    e.concurrency,
+                    e.connections
                 ),
             });
         }
