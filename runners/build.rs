@@ -143,7 +143,12 @@ fn main() {
         .current_dir(&ws)
         .args(["build", "--profile", "filters", "--target"])
         .arg(&host)
-        .args(["-p", "filterbench-native-shim", "-p", "filterbench-envoy-module"])
+        .args([
+            "-p",
+            "filterbench-native-shim",
+            "-p",
+            "filterbench-envoy-module",
+        ])
         .arg("--target-dir")
         .arg(&filter_target);
     scrub(&mut host_only);
@@ -240,7 +245,12 @@ fn compile(cmd: &mut Command, what: &str) -> Result<(), String> {
 
 /// A C++ filter: `filter.cc` plus the shared layer in `filters/cpp/sdk`, to wasm32-wasi
 /// (reactor) and to a shared library linking the native shim.
-fn build_cpp(filters: &Path, d: &languages::FilterDir, wasm_dir: &Path, native_dir: &Path) -> Result<(), String> {
+fn build_cpp(
+    filters: &Path,
+    d: &languages::FilterDir,
+    wasm_dir: &Path,
+    native_dir: &Path,
+) -> Result<(), String> {
     let version = Command::new(cxx()).arg("--version").output();
     if !version.is_ok_and(|o| o.status.success()) {
         return Err(format!(
@@ -251,25 +261,44 @@ fn build_cpp(filters: &Path, d: &languages::FilterDir, wasm_dir: &Path, native_d
     }
     let sdk = filters.join("cpp/sdk");
     let stem = languages::artifact_stem(&d.name);
-    let common = ["-std=c++17", "-O3", "-fno-exceptions", "-fno-rtti", "-Wall", "-Werror"];
+    let common = [
+        "-std=c++17",
+        "-O3",
+        "-fno-exceptions",
+        "-fno-rtti",
+        "-Wall",
+        "-Werror",
+    ];
     std::fs::create_dir_all(wasm_dir).map_err(|e| e.to_string())?;
     let mut wasm = Command::new(cxx());
-    wasm.args(["--target=wasm32-wasi", "-mexec-model=reactor", "-Wl,--strip-debug"])
-        .args(common)
-        .arg("-I")
-        .arg(&sdk)
-        .arg(d.path.join("filter.cc"))
-        .args(sources(&sdk))
-        .args(sources(&sdk.join("wasm")))
-        .arg("-o")
-        .arg(wasm_dir.join(format!("{stem}.wasm")));
+    wasm.args([
+        "--target=wasm32-wasi",
+        "-mexec-model=reactor",
+        "-Wl,--strip-debug",
+    ])
+    .args(common)
+    .arg("-I")
+    .arg(&sdk)
+    .arg(d.path.join("filter.cc"))
+    .args(sources(&sdk))
+    .args(sources(&sdk.join("wasm")))
+    .arg("-o")
+    .arg(wasm_dir.join(format!("{stem}.wasm")));
     compile(&mut wasm, &format!("{} (wasm)", d.name))?;
     let shim = native_dir.join("libfilterbench_native_shim.a");
     let mut native = Command::new(cxx());
     native
-        .args(["-shared", "-fPIC", "-fvisibility=hidden", "-fvisibility-inlines-hidden"])
+        .args([
+            "-shared",
+            "-fPIC",
+            "-fvisibility=hidden",
+            "-fvisibility-inlines-hidden",
+        ])
         .args(common)
-        .arg(format!("-Wl,--version-script={}", sdk.join("exports.map").display()))
+        .arg(format!(
+            "-Wl,--version-script={}",
+            sdk.join("exports.map").display()
+        ))
         .arg("-Wl,--gc-sections")
         .arg("-I")
         .arg(&sdk)
@@ -287,7 +316,11 @@ fn build_cpp(filters: &Path, d: &languages::FilterDir, wasm_dir: &Path, native_d
 
 /// An AssemblyScript filter: `index.ts` compiled with the pinned `asc` of
 /// `filters/assemblyscript` (installed there by `npm ci`). Wasm only.
-fn build_assemblyscript(filters: &Path, d: &languages::FilterDir, wasm_dir: &Path) -> Result<(), String> {
+fn build_assemblyscript(
+    filters: &Path,
+    d: &languages::FilterDir,
+    wasm_dir: &Path,
+) -> Result<(), String> {
     let project = filters.join("assemblyscript");
     let asc = project.join("node_modules/.bin/asc");
     if !asc.is_file() {

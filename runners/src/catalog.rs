@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engines::Artifacts;
 use crate::fixtures::FixtureFile;
+use crate::languages;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -25,6 +26,8 @@ pub enum CatalogError {
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub name: String,
+    /// Its source language (see [`crate::languages`]).
+    pub language: &'static str,
     pub dir: PathBuf,
     pub artifacts: Artifacts,
     pub fixtures: FixtureFile,
@@ -37,17 +40,33 @@ pub fn source_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("FILTERBENCH_FILTERS_SRC")))
 }
 
-/// The `.wasm` and native library `runners/build.rs` produced for a filter folder.
+/// The `.wasm` and native library `runners/build.rs` produced for a filter folder (no native
+/// library for a language without a native build).
 pub fn artifacts_for(name: &str) -> Artifacts {
-    let lib = format!("filter_{}", name.replace('-', "_"));
+    let lib = languages::artifact_stem(name);
+    let native = languages::filter_dirs(&source_dir())
+        .iter()
+        .find(|d| d.name == name)
+        .is_none_or(|d| d.language.native);
     Artifacts {
         wasm: Some(Path::new(env!("FILTERBENCH_WASM_DIR")).join(format!("{lib}.wasm"))),
-        native: Some(Path::new(env!("FILTERBENCH_NATIVE_DIR")).join(format!(
-            "{}{lib}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ))),
+        native: native.then(|| {
+            Path::new(env!("FILTERBENCH_NATIVE_DIR")).join(format!(
+                "{}{lib}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ))
+        }),
     }
+}
+
+/// Filters this build could not make (their language's toolchain was missing), with why.
+pub fn skipped() -> Vec<(String, String)> {
+    env!("FILTERBENCH_SKIPPED_FILTERS")
+        .split('|')
+        .filter_map(|e| e.split_once('='))
+        .map(|(n, why)| (n.to_string(), why.to_string()))
+        .collect()
 }
 
 /// The `wasm32-wasip1` build of a filter, where `runners/build.rs` made one (add-header).
@@ -64,24 +83,27 @@ pub fn discover() -> Result<Vec<Filter>, CatalogError> {
         let path = path.to_path_buf();
         move |source| CatalogError::Io { path, source }
     };
+    if !dir.is_dir() {
+        return Err(io(&dir)(std::io::Error::from(std::io::ErrorKind::NotFound)));
+    }
+    let skipped = skipped();
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
-        let entry = entry.map_err(io(&dir))?;
-        let fixtures_path = entry.path().join("fixtures.json");
-        if !entry.path().join("Cargo.toml").exists() || !fixtures_path.exists() {
+    for d in languages::filter_dirs(&dir) {
+        if skipped.iter().any(|(n, _)| *n == d.name) {
             continue;
         }
+        let fixtures_path = d.path.join("fixtures.json");
         let text = std::fs::read_to_string(&fixtures_path).map_err(io(&fixtures_path))?;
         let fixtures: FixtureFile =
             serde_json::from_str(&text).map_err(|source| CatalogError::Fixtures {
                 path: fixtures_path.clone(),
                 source,
             })?;
-        let name = entry.file_name().to_string_lossy().into_owned();
         out.push(Filter {
-            artifacts: artifacts_for(&name),
-            name,
-            dir: entry.path(),
+            artifacts: artifacts_for(&d.name),
+            language: d.language.name,
+            name: d.name,
+            dir: d.path,
             fixtures,
         });
     }

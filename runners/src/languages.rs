@@ -74,3 +74,26 @@ pub fn filter_dirs(filters: &Path) -> Vec<FilterDir> {
 pub fn artifact_stem(name: &str) -> String {
     format!("filter_{}", name.replace('-', "_"))
 }
+
+/// The job a filter does: its name without a language prefix (`cpp-add-header` does
+/// `add-header`, with the same fixtures and the same Envoy comparators).
+pub fn job(filter: &str) -> &str {
+    LANGUAGES
+        .iter()
+        .filter(|l| !l.prefix.is_empty())
+        .find_map(|l| filter.strip_prefix(l.prefix))
+        .unwrap_or(filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_drop_the_language_prefix() {
+        assert_eq!(job("cpp-add-header"), "add-header");
+        assert_eq!(job("as-add-header"), "add-header");
+        assert_eq!(job("jwt-hs256"), "jwt-hs256");
+        assert_eq!(artifact_stem("cpp-add-header"), "filter_cpp_add_header");
+    }
+}

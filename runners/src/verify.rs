@@ -70,7 +70,10 @@ pub fn verify(filters: &[Filter], arms: &[&str], limits: &Limits) -> Vec<ArmRepo
     let mut reports = Vec::new();
     for filter in filters {
         let mut reference: Option<(String, Vec<Option<CaseOutcome>>)> = None;
-        for arm in arms {
+        for arm in arms
+            .iter()
+            .filter(|a| engines::applies(a, &filter.artifacts))
+        {
             let start = Instant::now();
             let mut report = ArmReport {
                 filter: filter.name.clone(),

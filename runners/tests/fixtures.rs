@@ -8,7 +8,15 @@ fn fixtures_pass_on_every_arm() {
     assert!(!filters.is_empty(), "no filters found");
     let arms = engines::arm_names();
     let reports = verify::verify(&filters, &arms, &engines::Limits::default());
-    assert_eq!(reports.len(), filters.len() * arms.len());
+    let runs: usize = filters
+        .iter()
+        .map(|f| {
+            arms.iter()
+                .filter(|a| engines::applies(a, &f.artifacts))
+                .count()
+        })
+        .sum();
+    assert_eq!(reports.len(), runs);
     let problems: Vec<String> = reports.iter().flat_map(|r| r.problems()).collect();
     assert!(
         problems.is_empty(),

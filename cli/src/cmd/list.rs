@@ -6,12 +6,16 @@ pub fn run() -> Result<ExitCode> {
     println!("filters:");
     for f in catalog::discover()? {
         println!(
-            "  {:<16} {:?}, {} fixture cases — {}",
+            "  {:<18} {:<14} {:?}, {} fixture cases — {}",
             f.name,
+            f.language,
             f.fixtures.kind,
             f.fixtures.cases.len(),
             f.fixtures.description
         );
+    }
+    for (name, why) in catalog::skipped() {
+        println!("  {name:<18} SKIPPED: {why}");
     }
     println!("arms:");
     let limits = engines::Limits::default();

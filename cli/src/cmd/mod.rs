@@ -32,8 +32,15 @@ pub fn select_arms(arms: &[String]) -> Result<Vec<&'static str>> {
 /// The filters named on the command line (all of them when none is given).
 pub fn select_filters(names: &[String]) -> Result<Vec<catalog::Filter>> {
     let all = catalog::discover()?;
+    let skipped = catalog::skipped();
     if names.is_empty() {
+        for (name, why) in &skipped {
+            eprintln!("note: filter {name} is not built here: {why}");
+        }
         return Ok(all);
+    }
+    if let Some((name, why)) = skipped.iter().find(|(n, _)| names.contains(n)) {
+        bail!("filter {name} is not built here: {why}");
     }
     let mut out = Vec::new();
     for n in names {

@@ -186,7 +186,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             continue;
         }
         let mut profiles: Vec<(String, Breakdown)> = Vec::new();
-        for arm in &arms {
+        for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
             match profile::profile_arm(&sc, arm, &Limits::default(), args.requests) {
                 Ok(p) => {
                     let b = p.breakdown();
@@ -212,7 +212,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         if let Some(dir) = &args.flamegraph {
-            for arm in &arms {
+            for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
                 let stem = format!("{}.{}.{arm}", sc.filter, sc.name);
                 let title = format!("{} / {} on {arm} (perf cpu-clock)", sc.filter, sc.name);
                 let mut cmd = Command::new(std::env::current_exe()?);

@@ -330,9 +330,19 @@ fn dispatch(id: ImportId, call: &mut Call, vm: &Vm, a: &[u64]) -> u32 {
                 for (i, (k, v)) in new.iter().enumerate() {
                     let k = k.to_ascii_lowercase();
                     if new[..i].iter().any(|(p, _)| p.eq_ignore_ascii_case(&k)) {
-                        abi::envoy_dynamic_module_callback_http_add_header(f, t, Buf::of(&k), Buf::of(v));
+                        abi::envoy_dynamic_module_callback_http_add_header(
+                            f,
+                            t,
+                            Buf::of(&k),
+                            Buf::of(v),
+                        );
                     } else {
-                        abi::envoy_dynamic_module_callback_http_set_header(f, t, Buf::of(&k), Buf::of(v));
+                        abi::envoy_dynamic_module_callback_http_set_header(
+                            f,
+                            t,
+                            Buf::of(&k),
+                            Buf::of(v),
+                        );
                     }
                 }
             }
@@ -358,21 +368,30 @@ fn dispatch(id: ImportId, call: &mut Call, vm: &Vm, a: &[u64]) -> u32 {
             }
             give(vm, unsafe { v.bytes() }, a[3], a[4])
         }
-        proxy_remove_header_map_value | proxy_replace_header_map_value | proxy_add_header_map_value => {
+        proxy_remove_header_map_value
+        | proxy_replace_header_map_value
+        | proxy_add_header_map_value => {
             let Some(t) = map(a[0]) else { return NOT_FOUND };
             let k = key(a[1], a[2]);
             // SAFETY: the live stream; Envoy copies key and value.
             unsafe {
                 match id {
                     proxy_remove_header_map_value => {
-                        abi::envoy_dynamic_module_callback_http_set_header(f, t, Buf::of(&k), Buf::NULL)
+                        abi::envoy_dynamic_module_callback_http_set_header(
+                            f,
+                            t,
+                            Buf::of(&k),
+                            Buf::NULL,
+                        )
                     }
-                    proxy_replace_header_map_value => abi::envoy_dynamic_module_callback_http_set_header(
-                        f,
-                        t,
-                        Buf::of(&k),
-                        Buf::of(read(a[3], a[4])),
-                    ),
+                    proxy_replace_header_map_value => {
+                        abi::envoy_dynamic_module_callback_http_set_header(
+                            f,
+                            t,
+                            Buf::of(&k),
+                            Buf::of(read(a[3], a[4])),
+                        )
+                    }
                     _ => abi::envoy_dynamic_module_callback_http_add_header(
                         f,
                         t,
@@ -486,7 +505,11 @@ fn dispatch(id: ImportId, call: &mut Call, vm: &Vm, a: &[u64]) -> u32 {
                     m.len() - 1
                 }
             };
-            if write(a[3], id as u32 + 1) { OK } else { BAD_ARGUMENT }
+            if write(a[3], id as u32 + 1) {
+                OK
+            } else {
+                BAD_ARGUMENT
+            }
         }
         proxy_get_metric | proxy_record_metric | proxy_increment_metric => {
             let mut m = vm.metrics.borrow_mut();

@@ -240,7 +240,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     f: EnvoyFilter,
     m: *const c_void,
 ) -> u32 {
-    stream_call(f, m, None, Cb::RequestTrailers, |_| vec![header_count(f, 1)])
+    stream_call(f, m, None, Cb::RequestTrailers, |_| {
+        vec![header_count(f, 1)]
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -260,7 +262,11 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
     m: *const c_void,
     end_of_stream: bool,
 ) -> u32 {
-    let size = body_size(f, abi::body::RECEIVED_RESPONSE, abi::body::BUFFERED_RESPONSE);
+    let size = body_size(
+        f,
+        abi::body::RECEIVED_RESPONSE,
+        abi::body::BUFFERED_RESPONSE,
+    );
     stream_call(f, m, Some(1), Cb::ResponseBody, |_| {
         vec![size, usize::from(end_of_stream)]
     })
@@ -271,7 +277,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     f: EnvoyFilter,
     m: *const c_void,
 ) -> u32 {
-    stream_call(f, m, None, Cb::ResponseTrailers, |_| vec![header_count(f, 3)])
+    stream_call(f, m, None, Cb::ResponseTrailers, |_| {
+        vec![header_count(f, 3)]
+    })
 }
 
 /// The stream is over: the filter's log and done callbacks (Envoy's wasm order).

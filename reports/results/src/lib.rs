@@ -110,6 +110,10 @@ pub struct FilterInfo {
     pub kind: String,
     /// Source language of the filter.
     pub language: String,
+    /// The job it does: its name without the language prefix (`cpp-add-header` does
+    /// `add-header`). Filters of one job share their fixtures, whatever the language.
+    #[serde(default)]
+    pub job: String,
     /// Path and SHA-256 of the `.wasm` every engine ran (the very same file).
     pub wasm_path: Option<String>,
     pub wasm_sha256: Option<String>,

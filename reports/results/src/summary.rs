@@ -90,8 +90,17 @@ pub fn ratio(
     key: &Key,
     baseline_arm: &str,
 ) -> Option<Estimate> {
+    ratio_of(table, key, &key.with_arm(baseline_arm))
+}
+
+/// Per-process ratio of any two figures (e.g. one filter's arm over another filter's native).
+pub fn ratio_of(
+    table: &BTreeMap<Key, BTreeMap<u32, f64>>,
+    key: &Key,
+    baseline: &Key,
+) -> Option<Estimate> {
     let a = table.get(key)?;
-    let b = table.get(&key.with_arm(baseline_arm))?;
+    let b = table.get(baseline)?;
     let ratios: Vec<f64> = a
         .iter()
         .filter_map(|(p, v)| b.get(p).filter(|d| **d != 0.0).map(|d| v / d))

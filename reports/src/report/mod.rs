@@ -6,6 +6,7 @@ mod breakdown;
 mod headline;
 mod hostcalls;
 mod info;
+mod languages;
 mod perf;
 mod startup;
 
@@ -28,6 +29,9 @@ pub fn build(results: &Results) -> Result<Page, ReportError> {
         .map(|c| &c[..c.len().min(10)])
         .unwrap_or("unknown commit");
     let mut sections = vec![headline::section(&a)];
+    if let Some(s) = languages::section(&a) {
+        sections.push(s);
+    }
     sections.push(perf::latency(&a)?);
     sections.push(perf::throughput(&a)?);
     sections.push(startup::cold_start(&a)?);

@@ -170,6 +170,17 @@ pub fn arm_names() -> Vec<&'static str> {
     REGISTRY.iter().map(|e| e.name).collect()
 }
 
+/// Whether an arm can run a filter: a native arm needs a native build (AssemblyScript
+/// filters have none), every other arm a `.wasm`.
+pub fn applies(arm: &str, artifacts: &Artifacts) -> bool {
+    let native = REGISTRY.iter().any(|e| e.name == arm && e.is_native);
+    if native {
+        artifacts.native.is_some()
+    } else {
+        artifacts.wasm.is_some()
+    }
+}
+
 /// Builds the named arm.
 pub fn engine(name: &str, limits: &Limits) -> Result<Box<dyn Engine>, EngineError> {
     REGISTRY

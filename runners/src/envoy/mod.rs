@@ -136,8 +136,7 @@ pub fn measure_scenario(
     let Workload::Http(ex) = &sc.workload else {
         return tcp::measure_scenario(s, sc, process, progress, out);
     };
-    let ((Some(builds), why), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case))
-    else {
+    let ((Some(builds), why), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
         return;
     };
     let fail = |out: &mut WorkerOutput, arm: &str, stage: &str, msg: String| {

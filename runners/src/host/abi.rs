@@ -69,7 +69,6 @@ impl dyn GuestMemory + '_ {
     }
 }
 
-
 pub use filterbench_abi::pairs::{deserialize as deserialize_map, serialize as serialize_map};
 
 fn map_mut(h: &mut HostState, t: u64) -> Option<&mut HeaderMap> {

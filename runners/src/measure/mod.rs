@@ -205,15 +205,21 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
     for filter in filters {
         let group: Vec<&Scenario> = scenarios.iter().filter(|s| s.filter == filter).collect();
         let artifacts = group[0].artifacts.clone();
+        let arms: Vec<String> = plan
+            .arms
+            .iter()
+            .filter(|a| engines::applies(a, &artifacts))
+            .cloned()
+            .collect();
         // Cold start and memory first, in fresh state, each arm on its own.
-        for arm in rotated(&plan.arms, process) {
+        for arm in rotated(&arms, process) {
             progress.step(&format!("{filter} / {arm}: cold start"));
             coldstart::measure(plan, group[0], &arm, process, &mut out);
             progress.step(&format!("{filter} / {arm}: memory"));
             memory::measure(plan, group[0], &arm, process, &mut out);
         }
         let mut loaded = Vec::new();
-        for arm in &plan.arms {
+        for arm in &arms {
             match engines::engine(arm, &plan.limits).and_then(|e| {
                 let module = e.load(&artifacts)?;
                 Ok((e, module))
@@ -294,8 +300,11 @@ pub fn describe_filters(plan: &Plan) -> Result<Vec<filterbench_results::FilterIn
             language: if sc.byo {
                 "unknown".into()
             } else {
-                "rust".into()
+                crate::catalog::find(&sc.filter)
+                    .map_or("unknown", |f| f.language)
+                    .into()
             },
+            job: crate::languages::job(&sc.filter).to_string(),
             wasm_path: sc.artifacts.wasm.as_ref().map(|p| p.display().to_string()),
             wasm_sha256: wasm.as_ref().map(|w| w.0.clone()),
             wasm_bytes: wasm.map(|w| w.1),
