@@ -82,6 +82,7 @@ fn main() {
     for p in ["filters", "native-baseline", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", ws.join(p).display());
     }
+    println!("cargo:rerun-if-env-changed=FILTERBENCH_CXX");
 
     let dirs = languages::filter_dirs(&filters);
     let mut packages = Vec::new();

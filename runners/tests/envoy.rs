@@ -101,14 +101,15 @@ fn envoy_dying_mid_run_is_a_clear_error_and_leaves_nothing_behind() {
     let Some(bin) = envoy_bin() else { return };
     let dir = tempfile::tempdir().unwrap();
     let sc = add_header_scenario();
-    let variant = envoy::config::variants(
-        "add-header",
-        sc.artifacts.wasm.as_ref().unwrap(),
-        "{\"name\":\"x\",\"value\":\"y\"}",
-    )
-    .into_iter()
-    .find(|v| v.name == "envoy-wasm-v8")
-    .unwrap();
+    let builds = envoy::config::Builds {
+        wasm: sc.artifacts.wasm.clone().unwrap(),
+        module: None,
+    };
+    let variant =
+        envoy::config::variants("add-header", &builds, "{\"name\":\"x\",\"value\":\"y\"}")
+            .into_iter()
+            .find(|v| v.name == "envoy-wasm-v8")
+            .unwrap();
     let cfg = dir.path().join("c.json");
     std::fs::write(&cfg, envoy::config::bootstrap(&variant, 9).to_string()).unwrap();
     let mut e = Envoy::start(&bin, &cfg, 1, dir.path(), "victim").unwrap();

@@ -183,8 +183,11 @@ fn replace_body(call: &Call, t: u64, content: &[u8]) {
     }
 }
 
-fn shared() -> &'static Mutex<HashMap<Vec<u8>, (Vec<u8>, u32)>> {
-    static SHARED: OnceLock<Mutex<HashMap<Vec<u8>, (Vec<u8>, u32)>>> = OnceLock::new();
+/// Shared data of every VM in the process: key → (value, CAS).
+type SharedData = Mutex<HashMap<Vec<u8>, (Vec<u8>, u32)>>;
+
+fn shared() -> &'static SharedData {
+    static SHARED: OnceLock<SharedData> = OnceLock::new();
     SHARED.get_or_init(Mutex::default)
 }
 
