@@ -25,8 +25,8 @@ struct Member;
 struct Value {
   Type type = Type::Null;
   bool boolean = false;
-  // Number: its source text; `integer` when it has no fraction or exponent.
-  std::string_view number;
+  // Number: its source text (a copy); `integer` when it has no fraction or exponent.
+  std::string number;
   bool integer = false;
   // String: decoded bytes; `valid` is false for invalid UTF-8 or a lone surrogate escape
   // (acceptable only where the value is ignored, as in serde_json).

@@ -256,7 +256,10 @@ pub fn bootstrap(variant: &Variant, upstream_port: u16) -> Value {
     json!({
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
         "static_resources": {
+            // Buffering filters see whole bodies up to the largest fixture (1 MiB) plus headers;
+            // Envoy's 1 MiB default would answer 413 before the filter runs.
             "listeners": [{"name": "main",
+                "per_connection_buffer_limit_bytes": 16777216,
                 "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
                 "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
                     "typed_config": {
@@ -268,6 +271,7 @@ pub fn bootstrap(variant: &Variant, upstream_port: u16) -> Value {
                             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "10s"}}]}]},
                         "http_filters": http_filters}}]}]}],
             "clusters": [{"name": "upstream", "type": "STATIC", "connect_timeout": "1s",
+                "per_connection_buffer_limit_bytes": 16777216,
                 "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
                     "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]}}]
         }

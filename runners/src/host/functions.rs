@@ -43,7 +43,19 @@ pub static HOST_FUNCTIONS: LazyLock<Vec<HostFunction>> = LazyLock::new(|| {
             results: *results,
             call: HostCall::Wasi(*f),
         });
-    proxy.chain(wasi).collect()
+    // The pre-preview-1 module name, which AssemblyScript's runtimes import `proc_exit` from
+    // (same signature and meaning).
+    let unstable = wasi::WASI_FUNCTIONS
+        .iter()
+        .filter(|(f, ..)| wasi::UNSTABLE_ALIASES.contains(f))
+        .map(|(f, name, params, results)| HostFunction {
+            module: wasi::MODULE_UNSTABLE,
+            name,
+            params,
+            results: *results,
+            call: HostCall::Wasi(*f),
+        });
+    proxy.chain(wasi).chain(unstable).collect()
 });
 
 pub fn find(module: &str, name: &str) -> Option<&'static HostFunction> {

@@ -14,6 +14,11 @@ const EINVAL: u32 = 28;
 /// The WASI module name of the preview 1 ABI.
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
+/// The older module name (`wasi_unstable`, preview 0), for the functions whose signature and
+/// meaning did not change: only `proc_exit`, which AssemblyScript's `abort` imports from it.
+pub const MODULE_UNSTABLE: &str = "wasi_unstable";
+pub const UNSTABLE_ALIASES: &[WasiFn] = &[WasiFn::proc_exit];
+
 macro_rules! wasi_fns {
     ($($name:ident($($kind:ident),*) -> $results:literal;)*) => {
         #[allow(non_camel_case_types)]
