@@ -94,11 +94,14 @@ pub fn discover() -> Result<Vec<Filter>, CatalogError> {
         }
         let fixtures_path = d.path.join("fixtures.json");
         let text = std::fs::read_to_string(&fixtures_path).map_err(io(&fixtures_path))?;
-        let fixtures: FixtureFile =
+        let mut fixtures: FixtureFile =
             serde_json::from_str(&text).map_err(|source| CatalogError::Fixtures {
                 path: fixtures_path.clone(),
                 source,
             })?;
+        // One fixtures file serves a job in every language: the plugin is named after the
+        // catalogue entry (as in timing and in Envoy), not after the file.
+        fixtures.filter = d.name.clone();
         out.push(Filter {
             artifacts: artifacts_for(&d.name),
             language: d.language.name,

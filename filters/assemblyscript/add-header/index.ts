@@ -46,7 +46,7 @@ class AddHeaderRoot extends RootContext {
     const doc = parser.parse();
     if (doc === null) return badConfig(parser.error);
     const d = doc as JsonValue;
-    if (d.kind != JsonKind.Object) return badConfig(jsonAt("invalid type: " + d.unexpected() + ", expected struct Config", d.endLine, d.endColumn));
+    if (d.kind != JsonKind.Object) return badConfig(d.invalidType("struct Config"));
     let name: JsonValue | null = null;
     let value: JsonValue | null = null;
     for (let i = 0; i < d.keys.length; i++) {
@@ -96,7 +96,6 @@ function newRoot(context_id: u32): RootContext {
   return new AddHeaderRoot(context_id);
 }
 
-// The runtime picks the root context by the host's plugin_root_id: the fixtures report the
-// filter's fixture name, the suite and Envoy the catalogue name.
-registerRootContext(newRoot, FILTER);
+// The runtime picks the root context by the host's plugin_root_id: the catalogue name (the
+// suite and Envoy both report it).
 registerRootContext(newRoot, "as-" + FILTER);

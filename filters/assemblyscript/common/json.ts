@@ -24,8 +24,18 @@ export class JsonValue {
   keys: Array<string> = new Array<string>();
   keyLines: Array<i32> = new Array<i32>();
   keyColumns: Array<i32> = new Array<i32>();
+  // Before the first byte (where serde_json reports an array or object) and after the last.
+  startLine: i32 = 1;
+  startColumn: i32 = 0;
   endLine: i32 = 1;
   endColumn: i32 = 0;
+
+  // serde's `invalid type: <this>, expected <expected>` with serde_json's position.
+  invalidType(expected: string): string {
+    const container = this.kind == JsonKind.Array || this.kind == JsonKind.Object;
+    return jsonAt("invalid type: " + this.unexpected() + ", expected " + expected,
+      container ? this.startLine : this.endLine, container ? this.startColumn : this.endColumn);
+  }
 
   bytes(): ArrayBuffer {
     const out = new ArrayBuffer(this.str.length);
@@ -53,7 +63,7 @@ export class JsonValue {
   // "" when this is a string serde would accept as a Rust String, else the error.
   stringError(): string {
     if (this.kind != JsonKind.String) {
-      return jsonAt("invalid type: " + this.unexpected() + ", expected a string", this.endLine, this.endColumn);
+      return this.invalidType("a string");
     }
     if (!this.valid) return jsonAt("invalid unicode code point", this.endLine, this.endColumn);
     return "";
@@ -178,6 +188,8 @@ export class JsonParser {
     this.skipWs();
     if (this.eof()) return this.fail("EOF while parsing a value");
     const c = this.peek();
+    v.startLine = this.line;
+    v.startColumn = this.column;
     if (c == 0x6e) { // n
       this.advance();
       if (!this.ident("ull")) return false;
@@ -343,9 +355,11 @@ export class JsonParser {
     this.skipWs();
     if (this.eof()) return this.fail("EOF while parsing an object");
     if (this.peek() == 0x7d) { this.advance(); return true; }
+    let first = true;
     while (true) {
       this.skipWs();
-      if (this.eof()) return this.fail("EOF while parsing an object");
+      if (this.eof()) return this.fail(first ? "EOF while parsing an object" : "EOF while parsing a value");
+      first = false;
       if (this.peek() != 0x22) {
         const wasClose = this.peek() == 0x7d;
         this.advance();

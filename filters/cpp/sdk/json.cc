@@ -67,6 +67,7 @@ class Parser {
     skipWs();
     if (eof()) return fail("EOF while parsing a value");
     unsigned char c = peek();
+    v.start = pos_;
     switch (c) {
       case 'n':
         advance();
@@ -325,9 +326,9 @@ class Parser {
       advance();
       return true;
     }
-    for (;;) {
+    for (bool first = true;; first = false) {
       skipWs();
-      if (eof()) return fail("EOF while parsing an object");
+      if (eof()) return fail(first ? "EOF while parsing an object" : "EOF while parsing a value");
       if (peek() != '"') {
         advance();
         return fail(peek() == '}' ? "trailing comma" : "key must be a string");
@@ -406,7 +407,9 @@ std::string Value::unexpected() const {
 }
 
 std::string invalidType(const Value& v, std::string_view expected) {
-  return at("invalid type: " + v.unexpected() + ", expected " + std::string(expected), v.end);
+  bool container = v.type == Type::Array || v.type == Type::Object;
+  return at("invalid type: " + v.unexpected() + ", expected " + std::string(expected),
+            container ? v.start : v.end);
 }
 
 std::string unknownField(std::string_view key, const std::vector<const char*>& fields) {

@@ -34,6 +34,7 @@ struct Value {
   bool valid = true;
   std::vector<Value> items;
   std::vector<Member> members;
+  Pos start;  // before the value's first byte (serde_json reports arrays/objects there)
   Pos end;
 
   // serde's description of this value in an "invalid type" error: `string "x"`, `integer `5``,
