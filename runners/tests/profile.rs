@@ -19,7 +19,14 @@ fn hostcalls(op: &str) -> scenario::Scenario {
 fn counters_match_the_calls_the_filter_makes_on_every_arm() {
     let requests = 10;
     for arm in REGISTRY.iter().map(|e| e.name) {
-        let p = profile_arm(&hostcalls("get_header"), arm, &Limits::default(), requests).unwrap();
+        let p = profile_arm(
+            &hostcalls("get_header"),
+            arm,
+            &Limits::default(),
+            requests,
+            None,
+        )
+        .unwrap();
         let calls = |name: &str| p.profile.calls.get(name).map_or(0, |c| c.0);
         // 100 lookups of user-agent per request...
         assert_eq!(
@@ -40,7 +47,8 @@ fn counters_match_the_calls_the_filter_makes_on_every_arm() {
         assert_eq!(p.profile.guest_alloc_bytes, 100 * 11 * requests, "{arm}");
         assert!(p.profile.callbacks >= 6 * requests, "{arm}");
 
-        let none = profile_arm(&hostcalls("none"), arm, &Limits::default(), requests).unwrap();
+        let none =
+            profile_arm(&hostcalls("none"), arm, &Limits::default(), requests, None).unwrap();
         assert_eq!(
             none.profile.calls.get("proxy_get_header_map_value"),
             None,

