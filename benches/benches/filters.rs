@@ -28,7 +28,7 @@ fn lifecycle(c: &mut Criterion) {
         if hostcall {
             g.throughput(Throughput::Elements(100));
         }
-        for arm in arms() {
+        for arm in arms(&sc) {
             let module = load(&sc, arm).unwrap_or_else(|e| panic!("{} on {arm}: {e}", sc.filter));
             let (mut vm, sig) = checked_vm(&sc, module.as_ref())
                 .unwrap_or_else(|e| panic!("{} / {} on {arm}: {e}", sc.filter, sc.name));
@@ -46,7 +46,7 @@ fn coldstart(c: &mut Criterion) {
             continue;
         }
         seen.push(sc.filter.clone());
-        for arm in arms() {
+        for arm in arms(sc) {
             let module = load(sc, arm).unwrap();
             checked_vm(sc, module.as_ref())
                 .unwrap_or_else(|e| panic!("{} on {arm}: {e}", sc.filter));
@@ -109,7 +109,7 @@ fn memory(c: &mut Criterion<ResidentBytes>) {
         g.sample_size(10)
             .measurement_time(Duration::from_secs(1))
             .warm_up_time(Duration::from_millis(100));
-        for arm in arms() {
+        for arm in arms(sc) {
             let module = load(sc, arm).unwrap();
             checked_vm(sc, module.as_ref())
                 .unwrap_or_else(|e| panic!("{} on {arm}: {e}", sc.filter));

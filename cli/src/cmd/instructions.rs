@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     for f in &filters {
         for sc in super::profile::scenarios(&f.name)? {
-            for arm in &arms {
+            for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
                 let counted = instructions(dir.path(), &sc.filter, &sc.name, arm, args.requests)
                     .and_then(|with| {
                         Ok((

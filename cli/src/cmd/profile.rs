@@ -264,7 +264,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .exporter()
         .serialize(&results)?;
     std::fs::write(&html, page).with_context(|| format!("writing {}", html.display()))?;
-    println!("results: {}; report: {}", out_path.display(), html.display());
+    println!(
+        "results: {}; report: {}",
+        out_path.display(),
+        html.display()
+    );
     Ok(if results.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
