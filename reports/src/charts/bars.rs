@@ -136,19 +136,7 @@ pub fn hbars(b: &Bars) -> Result<Option<String>, ReportError> {
                 .y_label_area_size(label_w)
                 .build_cartesian_2d(x0..x1, y_range)
                 .map_err(err)?;
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .y_labels(0)
-                .x_labels(6)
-                .x_label_formatter(&|x| crate::format::trim(&fmt(*x)))
-                .x_desc(b.axis.clone())
-                .label_style((FONT, 14))
-                .axis_desc_style((FONT, 15))
-                .light_line_style(TRANSPARENT)
-                .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
-                .draw()
-                .map_err(err)?;
+            super::linear_value_axis(&mut chart, &b.axis, fmt)?;
             draw_bars(&mut chart, &root, b, &used, group_h, 0.0)?;
         }
         let series: Vec<Series> = used.iter().map(|&s| b.series[s].clone()).collect();

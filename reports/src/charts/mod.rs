@@ -66,6 +66,32 @@ pub fn legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The linear value axis of the horizontal bar charts: value ticks along x, no y labels (the
+/// rows draw their own), light grid.
+pub fn linear_value_axis<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    desc: &str,
+    fmt: fn(f64) -> String,
+) -> Result<(), ReportError> {
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(6)
+        .x_label_formatter(&|x| crate::format::trim(&fmt(*x)))
+        .x_desc(desc)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
+        .draw()
+        .map_err(err)
+}
+
 /// Makes plotters' fixed-size SVG scale with the page and names it for screen readers.
 pub fn finish_svg(svg: String, title: &str) -> String {
     let label = title

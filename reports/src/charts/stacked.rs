@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{FONT, LEGEND_W, Series, err, finish_svg, legend};
+use super::{FONT, LEGEND_W, Series, err, finish_svg, legend, linear_value_axis};
 use crate::ReportError;
 
 pub struct Stacked {
@@ -50,19 +50,7 @@ pub fn stacked(s: &Stacked) -> Result<Option<String>, ReportError> {
             .build_cartesian_2d(0.0..hi * 1.3, 0.0..n)
             .map_err(err)?;
         let fmt = s.format;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(6)
-            .x_label_formatter(&|x| crate::format::trim(&fmt(*x)))
-            .x_desc(s.axis.clone())
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
-            .draw()
-            .map_err(err)?;
+        linear_value_axis(&mut chart, &s.axis, fmt)?;
         let value_style = TextStyle::from((FONT, 13).into_font())
             .color(&RGBColor(0x33, 0x33, 0x33))
             .pos(Pos::new(HPos::Left, VPos::Center));
