@@ -2,24 +2,11 @@
 //! outputs land where documented, and compare's exit status is 0 / 1 / 2.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use filterbench_results::Results;
 
-fn filterbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_filterbench"))
-        .args(args)
-        .output()
-        .expect("run filterbench")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{filterbench, text};
 
 /// A copy of the reports crate's trimmed real run in `dir`.
 fn results_in(dir: &Path) -> PathBuf {

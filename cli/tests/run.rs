@@ -2,24 +2,11 @@
 //! filter that fails is reported and never timed.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use filterbench_results::Results;
 
-fn filterbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_filterbench"))
-        .args(args)
-        .output()
-        .expect("run filterbench")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{filterbench, text};
 
 #[test]
 fn a_short_run_writes_a_complete_results_file() {

@@ -200,6 +200,17 @@ impl<'a> Analysis<'a> {
         s.into_iter().collect()
     }
 
+    /// The host functions priced by the `hostcalls` filter (its scenarios but the bare loop).
+    pub fn hostcall_ops(&self) -> std::collections::BTreeSet<&str> {
+        self.table
+            .keys()
+            .filter(|k| {
+                k.filter == HOSTCALL_FILTER && k.phase == "request" && k.scenario != HOSTCALL_BASE
+            })
+            .map(|k| k.scenario.as_str())
+            .collect()
+    }
+
     pub fn get(&self, key: &Key) -> Option<&Estimate> {
         self.est.get(key)
     }

@@ -59,15 +59,7 @@ pub fn render(results: &Results) -> String {
     let pp = per_process(results);
     let mut out = String::new();
     let get = |k: &Key| est.get(k);
-    let key =
-        |filter: &str, scenario: &str, arm: &str, phase: &str, metric: &str, threads: u32| Key {
-            filter: filter.into(),
-            scenario: scenario.into(),
-            arm: arm.into(),
-            phase: phase.into(),
-            metric: metric.into(),
-            threads,
-        };
+    let key = Key::new;
 
     // Per-request costs.
     let mt = results

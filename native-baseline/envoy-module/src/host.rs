@@ -127,17 +127,25 @@ fn headers(f: EnvoyFilter, map: u32) -> Vec<Header> {
     }
 }
 
-fn chunks(f: EnvoyFilter, kind: u32, out: &mut Vec<u8>) {
-    // SAFETY: as for headers; the chunks are valid until the body changes.
+/// The chunks of one of the stream's bodies (valid until that body changes).
+pub fn body_chunks(f: EnvoyFilter, kind: u32) -> Vec<Buf> {
+    // SAFETY: `f` is the live stream of this callback; the array has the reported size.
     unsafe {
         let n = abi::envoy_dynamic_module_callback_http_get_body_chunks_size(f, kind);
         let mut v = vec![Buf::NULL; n];
-        if n > 0 && abi::envoy_dynamic_module_callback_http_get_body_chunks(f, kind, v.as_mut_ptr())
+        if n > 0
+            && !abi::envoy_dynamic_module_callback_http_get_body_chunks(f, kind, v.as_mut_ptr())
         {
-            for c in v {
-                out.extend_from_slice(c.bytes());
-            }
+            v.clear();
         }
+        v
+    }
+}
+
+fn chunks(f: EnvoyFilter, kind: u32, out: &mut Vec<u8>) {
+    for c in body_chunks(f, kind) {
+        // SAFETY: the chunks are valid until the body changes, which it does not here.
+        out.extend_from_slice(unsafe { c.bytes() });
     }
 }
 

@@ -191,25 +191,11 @@ fn header_count(filter: EnvoyFilter, t: u32) -> usize {
 }
 
 fn body_size(filter: EnvoyFilter, received: u32, buffered: u32) -> usize {
-    let mut size = 0;
-    for kind in [buffered, received] {
-        let mut v = Vec::new();
-        // SAFETY: the live stream; only sizes are read.
-        unsafe {
-            let n = abi::envoy_dynamic_module_callback_http_get_body_chunks_size(filter, kind);
-            v.resize(n, Buf::NULL);
-            if n > 0
-                && abi::envoy_dynamic_module_callback_http_get_body_chunks(
-                    filter,
-                    kind,
-                    v.as_mut_ptr(),
-                )
-            {
-                size += v.iter().map(|c| c.len).sum::<usize>();
-            }
-        }
-    }
-    size
+    [buffered, received]
+        .into_iter()
+        .flat_map(|kind| host::body_chunks(filter, kind))
+        .map(|c| c.len)
+        .sum()
 }
 
 #[unsafe(no_mangle)]

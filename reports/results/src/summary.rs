@@ -19,6 +19,24 @@ pub struct Key {
 }
 
 impl Key {
+    pub fn new(
+        filter: &str,
+        scenario: &str,
+        arm: &str,
+        phase: &str,
+        metric: &str,
+        threads: u32,
+    ) -> Key {
+        Key {
+            filter: filter.into(),
+            scenario: scenario.into(),
+            arm: arm.into(),
+            phase: phase.into(),
+            metric: metric.into(),
+            threads,
+        }
+    }
+
     pub fn of(r: &Row) -> Key {
         Key {
             filter: r.filter.clone(),

@@ -15,7 +15,7 @@ use filterbench_results::Results;
 use filterbench_results::stats::Estimate;
 
 use crate::ReportError;
-use crate::model::{Analysis, HOSTCALL_BASE, HOSTCALL_FILTER};
+use crate::model::Analysis;
 
 /// Turns a whole results file into one output file's bytes.
 pub trait Exporter {
@@ -159,14 +159,7 @@ pub fn measures(results: &Results) -> Vec<Measure> {
         });
     }
     // Host-call cost per call, derived (see the report's host-call section).
-    let ops: std::collections::BTreeSet<&str> = a
-        .table
-        .keys()
-        .filter(|k| {
-            k.filter == HOSTCALL_FILTER && k.phase == "request" && k.scenario != HOSTCALL_BASE
-        })
-        .map(|k| k.scenario.as_str())
-        .collect();
+    let ops = a.hostcall_ops();
     for op in ops {
         for arm in a.arms.iter().filter(|x| x.kind != "harness") {
             if let Some(e) = a.hostcall_cost(op, &arm.name) {

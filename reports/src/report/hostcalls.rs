@@ -1,24 +1,15 @@
 //! What one host call costs per arm, from the `hostcalls` filter: each scenario calls one host
 //! function 100 times per request and `none` runs the bare loop.
 
-use std::collections::BTreeSet;
-
 use super::{bar, series};
 use crate::ReportError;
 use crate::charts::bars::{Bars, Scale, hbars};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
-use crate::model::{Analysis, HOSTCALL_BASE, HOSTCALL_FILTER, HOSTCALLS_PER_REQUEST};
+use crate::model::{Analysis, HOSTCALL_BASE, HOSTCALLS_PER_REQUEST};
 
 pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
-    let ops: BTreeSet<&str> = a
-        .table
-        .keys()
-        .filter(|k| {
-            k.filter == HOSTCALL_FILTER && k.phase == "request" && k.scenario != HOSTCALL_BASE
-        })
-        .map(|k| k.scenario.as_str())
-        .collect();
+    let ops = a.hostcall_ops();
     // A host call on the harness (no filter runs) is meaningless.
     let arms: Vec<&str> = a
         .arms

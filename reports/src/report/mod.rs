@@ -75,14 +75,7 @@ pub(crate) fn key(
     metric: &str,
     threads: u32,
 ) -> Key {
-    Key {
-        filter: filter.into(),
-        scenario: scenario.into(),
-        arm: arm.into(),
-        phase: phase.into(),
-        metric: metric.into(),
-        threads,
-    }
+    Key::new(filter, scenario, arm, phase, metric, threads)
 }
 
 /// Mean with the 95% CI below it.

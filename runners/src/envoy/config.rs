@@ -23,7 +23,13 @@ pub struct Variant {
     pub name: &'static str,
     pub filters: Vec<Value>,
     pub check: Check,
+    /// What Envoy's log must pass once it started, before the variant is trusted (Envoy only
+    /// warns about some problems, e.g. a dynamic module of another ABI version).
+    pub log_check: Option<LogCheck>,
 }
+
+/// A check of Envoy's log text: Err says why the variant must not be trusted.
+pub type LogCheck = fn(&str) -> Result<(), String>;
 
 pub const ENVOY_ARMS: &[&str] = &[
     "envoy-none",
@@ -128,11 +134,13 @@ pub fn variants(filter: &str, builds: &Builds, config: &str) -> Vec<Variant> {
             name: "envoy-none",
             filters: vec![],
             check: Check::None,
+            log_check: None,
         },
         Variant {
             name: "envoy-wasm-v8",
             filters: vec![wasm(filter, wasm_path, config)],
             check: Check::Exact,
+            log_check: None,
         },
     ];
     if let Some((module, library)) = &builds.module {
@@ -140,6 +148,7 @@ pub fn variants(filter: &str, builds: &Builds, config: &str) -> Vec<Variant> {
             name: NATIVE_MODULE,
             filters: vec![native_module(filter, module, library, config)],
             check: Check::Exact,
+            log_check: Some(check_module_abi),
         });
     }
     let mut native = |filters: Value| {
@@ -147,6 +156,7 @@ pub fn variants(filter: &str, builds: &Builds, config: &str) -> Vec<Variant> {
             name: "envoy-native",
             filters: vec![filters],
             check: Check::Key,
+            log_check: None,
         })
     };
     match crate::languages::job(filter) {
@@ -188,20 +198,17 @@ pub fn variants(filter: &str, builds: &Builds, config: &str) -> Vec<Variant> {
             lua_string(&s("value"))
         )),
         "header-rewrite" => {
-            let deny: Vec<String> = cfg["deny"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str())
-                .map(|d| format!("[{}]=true", lua_string(&d.to_lowercase())))
-                .collect();
-            let lower: Vec<String> = cfg["lowercase_values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str())
-                .map(|d| format!("[{}]=true", lua_string(&d.to_lowercase())))
-                .collect();
+            // A Lua set of the lowercased header names listed under `key`.
+            let set = |key: &str| -> Vec<String> {
+                cfg[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .map(|d| format!("[{}]=true", lua_string(&d.to_lowercase())))
+                    .collect()
+            };
+            let (deny, lower) = (set("deny"), set("lowercase_values"));
             let from = cfg["path_prefix"]["from"].as_str().unwrap_or("");
             let to = cfg["path_prefix"]["to"].as_str().unwrap_or("");
             Some(format!(
@@ -237,6 +244,7 @@ end"#,
             name: "envoy-lua",
             filters: vec![lua(&code)],
             check: Check::Key,
+            log_check: None,
         });
     }
     // Report order: none, native, lua, wasm.

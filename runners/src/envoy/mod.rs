@@ -91,35 +91,24 @@ pub(crate) fn latency_rows(
     process: u32,
     h: &hdrhistogram::Histogram<u64>,
 ) {
+    let at = At {
+        sc,
+        scenario,
+        arm,
+        phase: "request",
+        threads: 1,
+        process,
+    };
     for (m, q) in [
         ("latency_p50", 0.5),
         ("latency_p90", 0.9),
         ("latency_p99", 0.99),
         ("latency_p999", 0.999),
     ] {
-        out.rows.push(
-            At {
-                sc,
-                scenario,
-                arm,
-                phase: "request",
-                threads: 1,
-                process,
-            }
-            .row(m, "ns", h.value_at_quantile(q) as f64),
-        );
+        out.rows
+            .push(at.row(m, "ns", h.value_at_quantile(q) as f64));
     }
-    out.rows.push(
-        At {
-            sc,
-            scenario,
-            arm,
-            phase: "request",
-            threads: 1,
-            process,
-        }
-        .row("latency_max", "ns", h.max() as f64),
-    );
+    out.rows.push(at.row("latency_max", "ns", h.max() as f64));
     out.histograms.push(crate::measure::latency::histogram_row(
         &sc.filter, scenario, arm, process, h,
     ));
@@ -263,82 +252,39 @@ pub fn measure_scenario(
             none_rps = Some(rps);
         }
         latency_rows(out, sc, &sc.name, arm, process, &r.hist);
-        out.rows.push(
-            At {
-                sc,
-                scenario: &sc.name,
-                arm,
-                phase: "request",
-                threads: 1,
-                process,
-            }
-            .row("throughput", "req/s", rps),
-        );
-        out.rows.push(
-            At {
-                sc,
-                scenario: &sc.name,
-                arm,
-                phase: "request",
-                threads: 1,
-                process,
-            }
-            .row(
-                "cpu_per_request",
-                "ns",
-                r.cpu_ns as f64 / r.completed as f64,
-            ),
-        );
+        let at = At {
+            sc,
+            scenario: &sc.name,
+            arm,
+            phase: "request",
+            threads: 1,
+            process,
+        };
+        out.rows.push(at.row("throughput", "req/s", rps));
+        out.rows.push(at.row(
+            "cpu_per_request",
+            "ns",
+            r.cpu_ns as f64 / r.completed as f64,
+        ));
         if let Some((_, w)) = wrk_rps.iter().find(|(a, _)| *a == arm) {
-            out.rows.push(
-                At {
-                    sc,
-                    scenario: &sc.name,
-                    arm,
-                    phase: "request",
-                    threads: 1,
-                    process,
-                }
-                .row("throughput_wrk", "req/s", *w),
-            );
+            out.rows.push(at.row("throughput_wrk", "req/s", *w));
         }
+        let mem = At {
+            sc,
+            scenario: "",
+            arm,
+            phase: "memory",
+            threads: s.concurrency,
+            process,
+        };
         let rss = r.envoy.rss_bytes().unwrap_or(0) as f64;
-        out.rows.push(
-            At {
-                sc,
-                scenario: "",
-                arm,
-                phase: "memory",
-                threads: s.concurrency,
-                process,
-            }
-            .row("envoy_rss_bytes", "bytes", rss),
-        );
+        out.rows.push(mem.row("envoy_rss_bytes", "bytes", rss));
         if let Some(m) = r.envoy.stat("server.memory_allocated") {
-            out.rows.push(
-                At {
-                    sc,
-                    scenario: "",
-                    arm,
-                    phase: "memory",
-                    threads: s.concurrency,
-                    process,
-                }
-                .row("memory_allocated_bytes", "bytes", m as f64),
-            );
+            out.rows
+                .push(mem.row("memory_allocated_bytes", "bytes", m as f64));
         }
         if let Some(v) = r.envoy.stat("wasm.envoy.wasm.runtime.v8.active") {
-            out.rows.push(
-                At {
-                    sc,
-                    scenario: "",
-                    arm,
-                    phase: "memory",
-                    threads: s.concurrency,
-                    process,
-                }
-                .row("wasm_vms", "count", v as f64),
-            );
+            out.rows.push(mem.row("wasm_vms", "count", v as f64));
         }
         ok.push(r);
     }
@@ -401,8 +347,8 @@ pub(crate) fn start_verified(
     std::fs::write(&path, body).map_err(|e| ("load", e.to_string()))?;
     let envoy = Envoy::start(&s.bin, &path, s.concurrency, &s.dir, name)
         .map_err(|e| ("load", e.to_string()))?;
-    if variant.name == config::NATIVE_MODULE {
-        config::check_module_abi(&std::fs::read_to_string(&envoy.log).unwrap_or_default())
+    if let Some(log_check) = variant.log_check {
+        log_check(&std::fs::read_to_string(&envoy.log).unwrap_or_default())
             .map_err(|e| ("load", e))?;
     }
     upstream
@@ -470,6 +416,14 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
         .into_iter()
         .filter(|v| ["envoy-none", config::NATIVE_MODULE, "envoy-wasm-v8"].contains(&v.name))
     {
+        let mem = |threads| At {
+            sc,
+            scenario: "",
+            arm: variant.name,
+            phase: "memory",
+            threads,
+            process,
+        };
         let mut points = Vec::new();
         for &c in &s.scaling {
             let name = format!("{}.scaling.{}.c{c}.p{process}", sc.filter, variant.name);
@@ -507,33 +461,14 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
                     }
                     let rss = envoy.rss_bytes().unwrap_or(0) as f64;
                     points.push((c as f64, rss));
-                    out.rows.push(
-                        At {
-                            sc,
-                            scenario: "",
-                            arm: variant.name,
-                            phase: "memory",
-                            threads: c,
-                            process,
-                        }
-                        .row("envoy_rss_bytes", "bytes", rss),
-                    );
+                    out.rows.push(mem(c).row("envoy_rss_bytes", "bytes", rss));
                 }
                 Err(e) => out.fail(&sc.filter, "", variant.name, "scaling", e.to_string()),
             }
         }
         if let Some(slope) = filterbench_results::stats::slope(&points) {
-            out.rows.push(
-                At {
-                    sc,
-                    scenario: "",
-                    arm: variant.name,
-                    phase: "memory",
-                    threads: 1,
-                    process,
-                }
-                .row("rss_per_worker_bytes", "bytes", slope),
-            );
+            out.rows
+                .push(mem(1).row("rss_per_worker_bytes", "bytes", slope));
         }
     }
 }

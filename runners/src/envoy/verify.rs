@@ -15,13 +15,12 @@ use crate::measure::scenario::{Scenario, Workload};
 pub(crate) type Reference = (HttpOutcome, Vec<Vec<u8>>);
 
 pub(super) fn native_reference(sc: &Scenario) -> Result<Reference, String> {
-    // A wasm-only language (AssemblyScript) has no native build: its reference is the
-    // in-process wasmtime arm, which passed the fixtures like every arm.
-    let arm = if sc.artifacts.native.is_some() {
-        "native"
-    } else {
-        "wasmtime-cranelift"
-    };
+    // The reference is the first arm that applies, as in the fixture check: `native`, or for
+    // a wasm-only language (AssemblyScript) the first wasm arm.
+    let arm = engines::arm_names()
+        .into_iter()
+        .find(|a| engines::applies(a, &sc.artifacts))
+        .ok_or("no arm can run this filter")?;
     let module = engines::engine(arm, &Default::default())
         .and_then(|e| e.load(&sc.artifacts))
         .map_err(|e| e.to_string())?;
