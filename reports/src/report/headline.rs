@@ -2,8 +2,8 @@
 //! throughput and p99 latency, from per-process ratios with 95% confidence intervals.
 
 use filterbench_results::stats::Estimate;
+use filterbench_results::summary::Key;
 
-use super::key;
 use crate::doc::{Block, Cell, Section, Table, Tone};
 use crate::format::pct;
 use crate::model::Analysis;
@@ -71,7 +71,10 @@ pub(crate) fn ratio_table(
         let mut any = false;
         for (i, arm) in arms.iter().enumerate() {
             let r = a.reference(&arm.name).and_then(|reference| {
-                a.ratio(&key(f, s, &arm.name, "request", metric, threads), reference)
+                a.ratio(
+                    &Key::new(f, s, &arm.name, "request", metric, threads),
+                    reference,
+                )
             });
             if let Some(e) = &r
                 && e.mean > 0.0

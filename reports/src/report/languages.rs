@@ -10,7 +10,6 @@ use filterbench_results::FilterInfo;
 use filterbench_results::stats::Estimate;
 use filterbench_results::summary::{Key, ratio_of};
 
-use super::key;
 use crate::doc::{Block, Cell, Section, Table, Tone};
 use crate::format::{self, pct};
 use crate::model::{Analysis, REFERENCE_ARM};
@@ -37,7 +36,7 @@ fn reference<'a>(
     native_arm: &str,
 ) -> Option<(&'a str, Key)> {
     let has = |name: &str| {
-        a.table.contains_key(&key(
+        a.table.contains_key(&Key::new(
             name,
             scenario,
             native_arm,
@@ -53,7 +52,7 @@ fn reference<'a>(
         .map(|g| {
             (
                 g.language.as_str(),
-                key(
+                Key::new(
                     &g.name,
                     scenario,
                     native_arm,
@@ -134,7 +133,7 @@ pub fn section(a: &Analysis) -> Option<Section> {
                     let r = reference.as_ref().and_then(|(_, k)| {
                         speed(
                             a,
-                            &key(&f.name, sc, arm, "request", "cpu_per_request", 1),
+                            &Key::new(&f.name, sc, arm, "request", "cpu_per_request", 1),
                             k,
                         )
                     });

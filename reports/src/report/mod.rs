@@ -12,7 +12,6 @@ mod startup;
 
 use filterbench_results::Results;
 use filterbench_results::stats::Estimate;
-use filterbench_results::summary::Key;
 
 use crate::ReportError;
 use crate::charts::{Series, arm_color, bars::Bar};
@@ -65,17 +64,6 @@ pub fn build(results: &Results) -> Result<Page, ReportError> {
         ),
         sections,
     })
-}
-
-pub(crate) fn key(
-    filter: &str,
-    scenario: &str,
-    arm: &str,
-    phase: &str,
-    metric: &str,
-    threads: u32,
-) -> Key {
-    Key::new(filter, scenario, arm, phase, metric, threads)
 }
 
 /// Mean with the 95% CI below it.

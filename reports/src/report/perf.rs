@@ -1,13 +1,14 @@
 //! Per-request sections: latency percentile curves per scenario, throughput bars per filter,
 //! and the full per-request table.
 
-use super::{bar, est_cell, key, series};
+use super::{bar, est_cell, series};
 use crate::ReportError;
 use crate::charts::bars::{Bars, Scale, hbars};
 use crate::charts::latency::{Line, percentile_chart};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::Analysis;
+use filterbench_results::summary::Key;
 
 pub fn latency(a: &Analysis) -> Result<Section, ReportError> {
     let mut s = Section::new("latency", "Latency percentiles");
@@ -64,7 +65,7 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
             .iter()
             .map(|sc| {
                 arms.iter()
-                    .map(|arm| bar(a.get(&key(&f, sc, arm, "request", "throughput", 1))))
+                    .map(|arm| bar(a.get(&Key::new(&f, sc, arm, "request", "throughput", 1))))
                     .collect()
             })
             .collect();
@@ -116,7 +117,7 @@ fn details(a: &Analysis, arms: &[&str]) -> Table {
     let mut rows = Vec::new();
     for (f, sc) in a.scenarios() {
         for arm in arms {
-            let k = |m: &str, t: u32| key(&f, &sc, arm, "request", m, t);
+            let k = |m: &str, t: u32| Key::new(&f, &sc, arm, "request", m, t);
             if !a.table.contains_key(&k("throughput", 1))
                 && !a.table.contains_key(&k("latency_p50", 1))
             {

@@ -1,11 +1,12 @@
 //! Cold start (one chart per phase) and memory per VM (one chart per per-VM metric), each with
 //! its full table.
 
+use filterbench_results::summary::Key;
 use std::collections::{BTreeMap, BTreeSet};
 
 use filterbench_results::stats::estimate;
 
-use super::{bar, est_cell, key, series};
+use super::{bar, est_cell, series};
 use crate::ReportError;
 use crate::charts::bars::{Bar, Bars, Scale, hbars};
 use crate::doc::{Block, Cell, Chart, Section, Table};
@@ -83,7 +84,7 @@ pub fn cold_start(a: &Analysis) -> Result<Section, ReportError> {
             .iter()
             .map(|(f, sc)| {
                 arms.iter()
-                    .map(|arm| bar(a.get(&key(f, sc, arm, phase, "time", 1))))
+                    .map(|arm| bar(a.get(&Key::new(f, sc, arm, phase, "time", 1))))
                     .collect()
             })
             .collect();
@@ -133,7 +134,7 @@ pub fn cold_start(a: &Analysis) -> Result<Section, ReportError> {
             let mut per_process: BTreeMap<u32, (f64, usize)> = BTreeMap::new();
             let mut any = false;
             for phase in &phases {
-                let k = key(f, sc, arm, phase, "time", 1);
+                let k = Key::new(f, sc, arm, phase, "time", 1);
                 if let Some(m) = a.table.get(&k) {
                     any = true;
                     for (p, v) in m {
@@ -232,7 +233,7 @@ pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
             .iter()
             .map(|(f, sc)| {
                 arms.iter()
-                    .map(|arm| bar(a.get(&key(f, sc, arm, "memory", m, 1))))
+                    .map(|arm| bar(a.get(&Key::new(f, sc, arm, "memory", m, 1))))
                     .collect()
             })
             .collect();
@@ -293,7 +294,7 @@ pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
         for arm in &arms {
             let cells: Vec<Cell> = metrics
                 .iter()
-                .map(|(m, _)| est_cell(a.get(&key(f, sc, arm, "memory", m, 1)), format::bytes))
+                .map(|(m, _)| est_cell(a.get(&Key::new(f, sc, arm, "memory", m, 1)), format::bytes))
                 .collect();
             if cells.iter().all(|c| c.text == "–") {
                 continue;
