@@ -271,19 +271,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let t0 = Instant::now();
     for process in 0..plan.processes {
         let output = run_worker(&plan_path, process, dir.path(), &bar)?;
-        results.rows.extend(output.rows);
-        results.histograms.extend(output.histograms);
-        for f in output.failures {
-            // The same failure in every process is one failure.
-            if !results.failures.iter().any(|g| {
-                g.filter == f.filter
-                    && g.scenario == f.scenario
-                    && g.arm == f.arm
-                    && g.stage == f.stage
-            }) {
-                results.failures.push(f);
-            }
-        }
+        results.merge(output);
         results.duration_s = t0.elapsed().as_secs_f64();
         results.write(&out_path)?;
     }

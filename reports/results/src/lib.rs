@@ -7,8 +7,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub mod breakdown;
+pub mod merge;
 pub mod stats;
 pub mod summary;
+
+pub use merge::Batch;
 
 /// Bumped on any incompatible change to the types below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -64,6 +67,25 @@ pub struct Results {
     /// Files produced beside the results (flame graphs), for reports to link.
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Figures that were deliberately not published, each with why (too few samples for a
+    /// percentile, below the measurement's resolution, not measurable on this machine).
+    /// Absent with a reason beats a made-up value.
+    #[serde(default)]
+    pub absent: Vec<Absent>,
+}
+
+/// A figure that was not published, and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Absent {
+    pub filter: String,
+    pub scenario: String,
+    pub arm: String,
+    pub phase: String,
+    pub metric: String,
+    pub threads: u32,
+    pub process: u32,
+    /// One line a reader understands, e.g. "p99.9 needs 10000 samples, had 412".
+    pub reason: String,
 }
 
 /// A file produced beside the results, e.g. a flame graph of one arm.

@@ -12,7 +12,6 @@ pub mod scenario;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use filterbench_results::{Failure, Histogram, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::engines::{self, Engine, Limits, LoadedModule};
@@ -120,32 +119,9 @@ pub trait Progress: Sync {
 pub struct Silent;
 impl Progress for Silent {}
 
-/// What one worker process measured.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct WorkerOutput {
-    pub rows: Vec<Row>,
-    pub histograms: Vec<Histogram>,
-    pub failures: Vec<Failure>,
-}
-
-impl WorkerOutput {
-    pub(crate) fn fail(
-        &mut self,
-        filter: &str,
-        scenario: &str,
-        arm: &str,
-        stage: &str,
-        message: String,
-    ) {
-        self.failures.push(Failure {
-            filter: filter.into(),
-            scenario: scenario.into(),
-            arm: arm.into(),
-            stage: stage.into(),
-            message,
-        });
-    }
-}
+/// What one worker process measured: the results crate's [`filterbench_results::Batch`],
+/// merged into the results file by [`filterbench_results::Results::merge`].
+pub type WorkerOutput = filterbench_results::Batch;
 
 /// One arm ready to run one filter.
 pub struct LoadedArm {
