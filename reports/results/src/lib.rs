@@ -10,6 +10,7 @@ pub mod breakdown;
 pub mod merge;
 pub mod stats;
 pub mod summary;
+pub mod vocab;
 
 pub use merge::Batch;
 
