@@ -12,7 +12,7 @@ pub mod stats;
 pub mod summary;
 pub mod vocab;
 
-pub use merge::Batch;
+pub use merge::{At, Batch};
 
 /// Bumped on any incompatible change to the types below.
 pub const SCHEMA_VERSION: u32 = 1;

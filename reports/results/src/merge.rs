@@ -4,7 +4,53 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::{Metric, Phase, Stage};
 use crate::{Absent, Failure, Histogram, Results, Row};
+
+/// Where figures belong: everything of a row but its metric and value. Measuring code makes
+/// one per (filter, scenario, arm, phase, threads, process) and records through it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct At {
+    pub filter: String,
+    /// Empty for per-filter figures (cold start, memory).
+    pub scenario: String,
+    pub arm: String,
+    pub phase: Phase,
+    pub threads: u32,
+    pub process: u32,
+    pub iteration: u32,
+}
+
+impl At {
+    pub fn new(filter: &str, scenario: &str, arm: &str, phase: Phase, process: u32) -> At {
+        At {
+            filter: filter.into(),
+            scenario: scenario.into(),
+            arm: arm.into(),
+            phase,
+            threads: 1,
+            process,
+            iteration: 0,
+        }
+    }
+
+    pub fn threads(mut self, threads: u32) -> At {
+        self.threads = threads;
+        self
+    }
+
+    pub fn iteration(mut self, iteration: u32) -> At {
+        self.iteration = iteration;
+        self
+    }
+
+    pub fn phase(&self, phase: Phase) -> At {
+        At {
+            phase,
+            ..self.clone()
+        }
+    }
+}
 
 /// What one worker process (or one measuring step) produced.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -27,6 +73,56 @@ impl Batch {
             stage: stage.into(),
             message,
         });
+    }
+
+    /// Records one measured figure; its unit comes from the metric. A value that is not a
+    /// finite number was not measured: it is recorded as absent, never as a row.
+    pub fn record(&mut self, at: &At, metric: Metric, value: f64) {
+        if !value.is_finite() {
+            self.absent(
+                at,
+                metric,
+                format!("the measurement gave {value}, not a number"),
+            );
+            return;
+        }
+        self.rows.push(Row {
+            filter: at.filter.clone(),
+            scenario: at.scenario.clone(),
+            arm: at.arm.clone(),
+            phase: at.phase.name().into(),
+            unit: metric.unit().name().into(),
+            metric: metric.name().into_owned(),
+            threads: at.threads,
+            process: at.process,
+            iteration: at.iteration,
+            value,
+        });
+    }
+
+    /// Records that a figure is not published, and why.
+    pub fn absent(&mut self, at: &At, metric: Metric, reason: impl Into<String>) {
+        self.absent.push(Absent {
+            filter: at.filter.clone(),
+            scenario: at.scenario.clone(),
+            arm: at.arm.clone(),
+            phase: at.phase.name().into(),
+            metric: metric.name().into_owned(),
+            threads: at.threads,
+            process: at.process,
+            reason: reason.into(),
+        });
+    }
+
+    /// A failure of the filter × arm of `at`.
+    pub fn fail_at(&mut self, at: &At, stage: Stage, message: impl Into<String>) {
+        self.fail(
+            &at.filter,
+            &at.scenario,
+            &at.arm,
+            stage.name(),
+            message.into(),
+        );
     }
 
     /// Moves everything of `other` into this batch.
@@ -85,6 +181,25 @@ mod tests {
             value: 1.0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn recording_takes_the_unit_from_the_metric_and_refuses_non_numbers() {
+        let mut b = Batch::default();
+        let at = At::new("f", "s", "native", Phase::Request, 2).threads(4);
+        b.record(&at, Metric::Throughput, 1000.0);
+        b.record(&at, Metric::CpuPerRequest, f64::NAN);
+        assert_eq!(b.rows.len(), 1);
+        assert_eq!(
+            (
+                b.rows[0].unit.as_str(),
+                b.rows[0].metric.as_str(),
+                b.rows[0].threads
+            ),
+            ("req/s", "throughput", 4)
+        );
+        assert_eq!(b.absent.len(), 1);
+        assert!(b.absent[0].reason.contains("NaN"), "{}", b.absent[0].reason);
     }
 
     #[test]
