@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::engines::Artifacts;
-use crate::fixtures::FixtureFile;
+use crate::fixtures::{FixtureFile, Role};
 use crate::languages;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +112,14 @@ pub fn discover() -> Result<Vec<Filter>, CatalogError> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+impl Filter {
+    /// A filter that tests the suite itself (`"role": "test"`): run only when named, never
+    /// part of a default run or the report's headline.
+    pub fn is_test(&self) -> bool {
+        self.fixtures.role == Role::Test
+    }
 }
 
 /// One filter by name.

@@ -233,6 +233,20 @@ pub struct FixtureFile {
     #[serde(default)]
     pub config: Value,
     pub cases: Vec<Case>,
+    /// What the filter is for: a benchmarked job, or a test of the suite itself.
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// A filter's role in the suite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A job the suite benchmarks: part of a default run and of the report.
+    #[default]
+    Bench,
+    /// A filter that tests the suite (e.g. one that misbehaves while timed): run only when named.
+    Test,
 }
 
 /// The plugin configuration bytes of a configuration value (strings are sent raw).
@@ -247,10 +261,35 @@ impl FixtureFile {
     /// The plugin configuration a case runs with.
     pub fn case_config(&self, case: &Case) -> Option<Vec<u8>> {
         match &case.config {
-            None => Some(config_bytes(&self.config)),
+            None => Some(config_bytes(&burned(&self.filter, &self.config))),
             Some(None) => None,
-            Some(Some(v)) => Some(config_bytes(v)),
+            Some(Some(v)) => Some(config_bytes(&burned(&self.filter, v))),
         }
+    }
+}
+
+/// The slowdown knob (filters/common `burn_iterations`): `FILTERBENCH_BURN=<filter>=<rounds>,…`
+/// adds the key to the named filters' object configurations, so a nightly comparison can be
+/// tested against a real slowdown of one filter. Unset: configurations as in the fixtures.
+pub const BURN_ENV: &str = "FILTERBENCH_BURN";
+
+fn burned(filter: &str, config: &Value) -> Value {
+    let rounds = std::env::var(BURN_ENV).ok().and_then(|spec| {
+        spec.split(',').find_map(|p| {
+            p.split_once('=')
+                .filter(|(f, _)| *f == filter)?
+                .1
+                .parse::<u64>()
+                .ok()
+        })
+    });
+    match (rounds, config) {
+        (Some(n), Value::Object(m)) => {
+            let mut m = m.clone();
+            m.insert("burn_iterations".into(), n.into());
+            Value::Object(m)
+        }
+        _ => config.clone(),
     }
 }
 

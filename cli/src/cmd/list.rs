@@ -6,11 +6,16 @@ pub fn run() -> Result<ExitCode> {
     println!("filters:");
     for f in catalog::discover()? {
         println!(
-            "  {:<18} {:<14} {:?}, {} fixture cases — {}",
+            "  {:<18} {:<14} {:?}, {} fixture cases — {}{}",
             f.name,
             f.language,
             f.fixtures.kind,
             f.fixtures.cases.len(),
+            if f.is_test() {
+                "TEST filter (run only with --filters): "
+            } else {
+                ""
+            },
             f.fixtures.description
         );
     }
