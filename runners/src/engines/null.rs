@@ -1,25 +1,74 @@
-//! The `harness` pseudo-arm: a module that exports nothing, so the VM driver runs the whole
-//! callback sequence with every callback returning at once. Its time is the harness's own
-//! cost per request (header copies, buffering, outcome), which reports subtract.
+//! The `harness` pseudo-arm: a module whose callbacks do nothing, so its time is the harness's
+//! own cost per request (header copies, buffering, outcome, the timing loop), which reports
+//! subtract.
+//!
+//! Unscripted, it exports nothing and the VM driver runs the whole request/response path. With
+//! a script (the traced callbacks of a real filter's request) it replays what that filter
+//! returned and where it stopped the stream — a local reply, a closed connection — so the
+//! harness walks the same path as the scenario it is subtracted from, never work the filter
+//! skips.
+
+use std::sync::Arc;
 
 use super::{CallError, EngineError, Instance, LoadedModule};
+use crate::host::vm::TracedCall;
 use crate::host::{Callback, HostState};
 
-pub struct NullModule;
+#[derive(Default)]
+pub struct NullModule {
+    script: Arc<[TracedCall]>,
+}
+
+impl NullModule {
+    /// A harness replaying the callbacks of one traced request on every request.
+    pub fn scripted(script: Vec<TracedCall>) -> NullModule {
+        NullModule {
+            script: script.into(),
+        }
+    }
+}
 
 impl LoadedModule for NullModule {
     fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
-        Ok(Box::new(NullInstance { host }))
+        Ok(Box::new(NullInstance {
+            host,
+            script: self.script.clone(),
+            cursor: None,
+        }))
     }
 }
 
 struct NullInstance {
     host: HostState,
+    script: Arc<[TracedCall]>,
+    /// Position in the script within the current stream; `None` outside streams (VM start).
+    cursor: Option<usize>,
 }
 
 impl Instance for NullInstance {
-    fn call(&mut self, _: Callback, _: &[u64]) -> Result<Option<u64>, CallError> {
-        Ok(None)
+    fn call(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, CallError> {
+        if self.script.is_empty() {
+            return Ok(None);
+        }
+        // A context with a parent is a new stream: the script starts over.
+        if cb == Callback::OnContextCreate && args.get(1).is_some_and(|p| *p != 0) {
+            self.cursor = Some(0);
+        }
+        let Some(i) = self.cursor else {
+            return Ok(None);
+        };
+        let Some(step) = self.script.get(i).filter(|s| s.cb == cb) else {
+            return Ok(None);
+        };
+        self.cursor = Some(i + 1);
+        let stream = &mut self.host.stream;
+        if stream.local_reply.is_none() {
+            stream.local_reply.clone_from(&step.local_reply);
+        }
+        for (now, then) in stream.closed.iter_mut().zip(step.closed) {
+            *now |= then;
+        }
+        Ok(step.ret)
     }
     fn host(&mut self) -> &mut HostState {
         &mut self.host

@@ -66,12 +66,23 @@ pub struct TcpOutcome {
     pub closed: bool,
 }
 
+/// One callback of a traced request: what it returned and where the stream stood after it,
+/// so the harness can replay the very path a scenario takes with empty callbacks.
+#[derive(Clone, Debug)]
+pub struct TracedCall {
+    pub cb: Callback,
+    pub ret: Option<u64>,
+    pub local_reply: Option<LocalReply>,
+    pub closed: [bool; 4],
+}
+
 /// A started VM with its root context.
 pub struct Vm {
     inst: Box<dyn Instance>,
     root: u32,
     next_ctx: u32,
     broken: Option<String>,
+    trace: Option<Vec<TracedCall>>,
 }
 
 /// PeerType::Local, as a proxy reports a connection it closed itself.
@@ -100,6 +111,7 @@ impl Vm {
             root: root as u32,
             next_ctx: 2,
             broken: None,
+            trace: None,
         })
     }
 
@@ -116,6 +128,13 @@ impl Vm {
 
     pub fn instance(&mut self) -> &mut dyn Instance {
         self.inst.as_mut()
+    }
+
+    /// Runs `f` recording every callback it makes (only to script the harness; never timed).
+    pub fn traced<T>(&mut self, f: impl FnOnce(&mut Vm) -> T) -> (T, Vec<TracedCall>) {
+        self.trace = Some(Vec::new());
+        let r = f(self);
+        (r, self.trace.take().unwrap_or_default())
     }
 
     /// True once a callback failed; the VM must then be discarded (as Envoy does).
@@ -136,6 +155,16 @@ impl Vm {
         if let (Some(start), Some(p)) = (start, self.inst.host().profile.as_mut()) {
             p.callbacks += 1;
             p.callback_ns += start.elapsed().as_nanos() as u64;
+        }
+        if self.trace.is_some() {
+            let stream = &self.inst.host().stream;
+            let call = TracedCall {
+                cb,
+                ret: r.as_ref().ok().copied().flatten(),
+                local_reply: stream.local_reply.clone(),
+                closed: stream.closed,
+            };
+            self.trace.get_or_insert_with(Vec::new).push(call);
         }
         r
     }

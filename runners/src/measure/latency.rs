@@ -1,17 +1,20 @@
-//! Steady-state per-request cost: latency distribution, CPU time per request and throughput
-//! on one thread (arms interleaved in rounds), then throughput with N threads, each with its
-//! own VM. Every timed request must keep producing what the verified one did.
+//! Steady-state per-request cost on one thread, arms interleaved in rounds, in two passes per
+//! round: a batch pass (CPU per request and throughput, one clock read per batch, so the
+//! loop's own cost stays out of the figures) and a latency pass (a stamp pair per request);
+//! then throughput with N threads, each with its own VM. Every timed request, in both passes
+//! and on the harness too, must keep producing what the verified one did.
 
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use filterbench_results::{Histogram as HistRow, Row};
+use filterbench_results::{Absent, Histogram as HistRow, Row};
 use hdrhistogram::Histogram;
 
 use super::probes::{process_cpu_ns, thread_cpu_ns};
 use super::scenario::{Scenario, signature};
-use super::{HARNESS_ARM, LoadedArm, Plan, Progress, WorkerOutput, rotated};
+use super::{HARNESS_ARM, LOOP_COST_METRIC, LoadedArm, Plan, Progress, WorkerOutput, rotated};
 use crate::engines::LoadedModule;
+use crate::engines::null::NullModule;
 use crate::fixtures::Step;
 use crate::host::Vm;
 
@@ -45,13 +48,25 @@ pub(crate) fn histogram_row(
     }
 }
 
+/// How long a batch of the CPU/throughput pass lasts: its two clock reads (wall and the
+/// loop's deadline) spread over every request of the batch.
+const BATCH_TARGET_NS: u64 = 200_000;
+
+/// A percentile is published only with this many samples beyond it in that process
+/// (quantile q needs 10/(1-q) samples: p50 20, p90 100, p99 1,000, p99.9 10,000); otherwise
+/// it is the max or near it, not the percentile its label says.
+const TAIL_SAMPLES: f64 = 10.0;
+
 /// One arm being timed on one scenario.
 struct Live<'a> {
     arm: &'a LoadedArm,
     vm: Vm,
     sig: Option<(bool, bool)>,
+    /// Latency pass: one stamp pair per request.
     hist: Histogram<u64>,
-    iterations: u64,
+    /// Batch pass: requests per clock read, sized in warm-up.
+    batch: u64,
+    requests: u64,
     wall_ns: u64,
     cpu_ns: u64,
     errors: u64,
@@ -100,7 +115,8 @@ fn prepare<'a>(
         vm,
         sig: signature(&first),
         hist: new_hist(),
-        iterations: 0,
+        batch: 1,
+        requests: 0,
         wall_ns: 0,
         cpu_ns: 0,
         errors: 0,
@@ -108,44 +124,127 @@ fn prepare<'a>(
     })
 }
 
-/// Runs requests for `budget`; `record` false for warm-up.
-fn timed(sc: &Scenario, l: &mut Live, budget: Duration, record: bool) {
-    let cpu0 = thread_cpu_ns();
-    let start = Instant::now();
-    loop {
-        let t0 = Instant::now();
-        let r = sc.run_once(&mut l.vm);
-        let dt = t0.elapsed().as_nanos() as u64;
-        match r {
-            Ok(step) if signature(&step) == l.sig => {
-                if record {
-                    l.hist.saturating_record(dt.max(1));
-                    l.iterations += 1;
-                }
-            }
-            Ok(_) => {
-                l.errors += 1;
-                l.first_error
-                    .get_or_insert_with(|| "a timed request produced a different outcome".into());
-            }
-            Err(e) => {
-                l.errors += 1;
-                l.first_error.get_or_insert_with(|| e.to_string());
-                // Fail closed for that request and carry on with a fresh VM.
-                match sc.start_vm(l.arm.module.as_ref()) {
-                    Ok(vm) => l.vm = vm,
-                    Err(_) => break,
-                }
-            }
+/// Runs one request and checks its outcome: the one place every timed request (latency and
+/// batch passes alike, harness included) is proven. False on any difference or error.
+fn request(sc: &Scenario, l: &mut Live) -> bool {
+    match sc.run_once(&mut l.vm) {
+        Ok(step) if signature(&step) == l.sig => true,
+        Ok(_) => {
+            l.errors += 1;
+            l.first_error
+                .get_or_insert_with(|| "a timed request produced a different outcome".into());
+            false
         }
+        Err(e) => {
+            l.errors += 1;
+            l.first_error.get_or_insert_with(|| e.to_string());
+            // Fail closed for that request and carry on with a fresh VM (if none starts,
+            // every further request fails too, and the arm with it).
+            if let Ok(vm) = sc.start_vm(l.arm.module.as_ref()) {
+                l.vm = vm;
+            }
+            false
+        }
+    }
+}
+
+/// Warm-up: runs requests for `budget` and sizes the batch so one lasts about
+/// [`BATCH_TARGET_NS`].
+fn warm_up(sc: &Scenario, l: &mut Live, budget: Duration) {
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        request(sc, l);
+        n += 1;
         if start.elapsed() >= budget {
             break;
         }
     }
-    if record {
-        l.wall_ns += start.elapsed().as_nanos() as u64;
-        l.cpu_ns += thread_cpu_ns() - cpu0;
+    let per_request = (start.elapsed().as_nanos() as u64 / n).max(1);
+    l.batch = (BATCH_TARGET_NS / per_request).clamp(1, 1 << 20);
+}
+
+/// Batches of requests until `budget`, timed as a whole: CPU per request and throughput
+/// without a clock read per request. Returns (requests, wall ns, thread CPU ns).
+fn batches(budget: Duration, batch: u64, mut one: impl FnMut()) -> (u64, u64, u64) {
+    let cpu0 = thread_cpu_ns();
+    let start = Instant::now();
+    let mut n = 0u64;
+    let wall = loop {
+        for _ in 0..batch {
+            one();
+        }
+        n += batch;
+        let wall = start.elapsed();
+        if wall >= budget {
+            break wall;
+        }
+    };
+    (n, wall.as_nanos() as u64, thread_cpu_ns() - cpu0)
+}
+
+/// The batch pass of one round.
+fn timed_batches(sc: &Scenario, l: &mut Live, budget: Duration) {
+    let batch = l.batch;
+    let (n, wall, cpu) = batches(budget, batch, || {
+        request(sc, l);
+    });
+    l.requests += n;
+    l.wall_ns += wall;
+    l.cpu_ns += cpu;
+}
+
+/// The latency pass of one round: a stamp pair per request (their cost stays out of the CPU
+/// and throughput figures, which come from the batch pass).
+fn timed_latency(sc: &Scenario, l: &mut Live, budget: Duration) {
+    let start = Instant::now();
+    loop {
+        let t0 = Instant::now();
+        let ok = request(sc, l);
+        let t1 = Instant::now();
+        if ok {
+            l.hist
+                .saturating_record(((t1 - t0).as_nanos() as u64).max(1));
+        }
+        if t1 - start >= budget {
+            break;
+        }
     }
+}
+
+/// The batch loop's own cost per request, with nothing to do but a black-boxed call.
+fn loop_cost(batch: u64) -> f64 {
+    let (n, _, cpu) = batches(Duration::from_millis(5), batch, || {
+        std::hint::black_box(());
+    });
+    cpu as f64 / n as f64
+}
+
+/// The harness for this scenario: the callbacks of a real arm's request replayed empty, so it
+/// takes the path the filter takes (a local reply skips the upstream half) and no other.
+fn harness_arm(sc: &Scenario, reference: &LoadedArm) -> Result<LoadedArm, String> {
+    let mut vm = sc.start_vm(reference.module.as_ref())?;
+    let (step, script) = vm.traced(|vm| sc.run_once(vm));
+    let step = step.map_err(|e| e.to_string())?;
+    let module = NullModule::scripted(script);
+    let mut vm = sc.start_vm(&module)?;
+    let mirrored = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
+    let path = |s: &Step| match s {
+        Step::Http(o) => Some((o.local_reply.is_some(), false)),
+        Step::Tcp(o) => Some((false, o.closed)),
+        Step::Failed(_) => None,
+    };
+    if path(&mirrored) != path(&step) {
+        return Err(format!(
+            "the harness did not take {}'s path (local reply, closed)",
+            reference.name
+        ));
+    }
+    Ok(LoadedArm {
+        name: HARNESS_ARM.into(),
+        module: Box::new(module),
+        engine: None,
+    })
 }
 
 fn row(
@@ -171,6 +270,33 @@ fn row(
     }
 }
 
+/// Percentile rows of one histogram, each only above its sample floor (else absent, why).
+fn percentiles(sc: &Scenario, arm: &str, process: u32, h: &Histogram<u64>, out: &mut WorkerOutput) {
+    for (metric, label, q) in [
+        ("latency_p50", "p50", 0.5),
+        ("latency_p90", "p90", 0.9),
+        ("latency_p99", "p99", 0.99),
+        ("latency_p999", "p99.9", 0.999),
+    ] {
+        let need = (TAIL_SAMPLES / (1.0 - q)).round() as u64;
+        if h.len() >= need {
+            let v = h.value_at_quantile(q) as f64;
+            out.rows.push(row(sc, arm, metric, "ns", 1, process, v));
+        } else {
+            out.absent.push(Absent {
+                filter: sc.filter.clone(),
+                scenario: sc.name.clone(),
+                arm: arm.to_string(),
+                phase: "request".into(),
+                metric: metric.into(),
+                threads: 1,
+                process,
+                reason: format!("{label} needs {need} samples in a process, had {}", h.len()),
+            });
+        }
+    }
+}
+
 pub fn measure_scenario(
     plan: &Plan,
     sc: &Scenario,
@@ -180,29 +306,63 @@ pub fn measure_scenario(
     out: &mut WorkerOutput,
 ) {
     let mut reference = None;
+    // Declared before `live`, which borrows it.
+    let harness: Option<LoadedArm>;
     let mut live = Vec::new();
     for arm in loaded {
         match prepare(sc, arm, &mut reference) {
-            Ok(mut l) => {
-                timed(sc, &mut l, plan.warmup, false);
-                live.push(l);
-            }
+            Ok(l) => live.push(l),
             Err(e) => out.fail(&sc.filter, &sc.name, &arm.name, "verify", e),
         }
     }
-    // Interleaved rounds (A B C, B C A, ...) so drift on a shared machine hits every arm alike.
+    harness = match (plan.harness, live.first()) {
+        (false, _) => None,
+        (true, None) => {
+            out.fail(
+                &sc.filter,
+                &sc.name,
+                HARNESS_ARM,
+                "verify",
+                "no arm passed, so there is no path for the harness to mirror".into(),
+            );
+            None
+        }
+        (true, Some(first)) => match harness_arm(sc, first.arm) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                out.fail(&sc.filter, &sc.name, HARNESS_ARM, "verify", e);
+                None
+            }
+        },
+    };
+    if let Some(h) = &harness {
+        match prepare(sc, h, &mut reference) {
+            Ok(l) => live.push(l),
+            Err(e) => out.fail(&sc.filter, &sc.name, HARNESS_ARM, "verify", e),
+        }
+    }
+    for l in &mut live {
+        warm_up(sc, l, plan.warmup);
+        l.errors = 0;
+        l.first_error = None;
+    }
+    // Interleaved rounds (A B C, B C A, ...) so drift on a shared machine hits every arm
+    // alike; each round gives half its time to the batch pass, half to the latency pass.
     let rounds = plan.rounds.max(1);
-    let chunk = plan.measure / rounds;
+    let half = plan.measure / rounds / 2;
     let order: Vec<usize> = (0..live.len()).collect();
     for round in 0..rounds {
         for i in rotated(&order, process + round) {
-            timed(sc, &mut live[i], chunk, true);
+            timed_batches(sc, &mut live[i], half);
+        }
+        for i in rotated(&order, process + round + 1) {
+            timed_latency(sc, &mut live[i], half);
         }
     }
     let mut ok_arms = Vec::new();
     for l in &live {
         progress.step(&format!("{} / {} / {}", sc.filter, sc.name, l.arm.name));
-        if l.errors > 0 || l.iterations == 0 {
+        if l.errors > 0 || l.requests == 0 || l.hist.is_empty() {
             let msg = l
                 .first_error
                 .clone()
@@ -218,22 +378,7 @@ pub fn measure_scenario(
         }
         let h = &l.hist;
         let name = l.arm.name.as_str();
-        for (metric, q) in [
-            ("latency_p50", 0.5),
-            ("latency_p90", 0.9),
-            ("latency_p99", 0.99),
-            ("latency_p999", 0.999),
-        ] {
-            out.rows.push(row(
-                sc,
-                name,
-                metric,
-                "ns",
-                1,
-                process,
-                h.value_at_quantile(q) as f64,
-            ));
-        }
+        percentiles(sc, name, process, h, out);
         out.rows.push(row(
             sc,
             name,
@@ -252,7 +397,7 @@ pub fn measure_scenario(
             "ns",
             1,
             process,
-            l.cpu_ns as f64 / l.iterations as f64,
+            l.cpu_ns as f64 / l.requests as f64,
         ));
         out.rows.push(row(
             sc,
@@ -261,16 +406,21 @@ pub fn measure_scenario(
             "req/s",
             1,
             process,
-            l.iterations as f64 * 1e9 / l.wall_ns as f64,
+            l.requests as f64 * 1e9 / l.wall_ns as f64,
         ));
+        if name == HARNESS_ARM {
+            let cost = loop_cost(l.batch);
+            out.rows
+                .push(row(sc, name, LOOP_COST_METRIC, "ns", 1, process, cost));
+        }
         out.histograms
             .push(histogram_row(&sc.filter, &sc.name, name, process, h));
-        ok_arms.push(l.arm);
+        ok_arms.push((l.arm, l.batch));
     }
     drop(live);
     for &threads in &plan.threads {
-        for arm in rotated(&ok_arms, process) {
-            match throughput(sc, arm.module.as_ref(), threads, plan) {
+        for (arm, batch) in rotated(&ok_arms, process) {
+            match throughput(sc, arm.module.as_ref(), threads, batch, plan) {
                 Ok((rps, cpu)) => {
                     out.rows.push(row(
                         sc,
@@ -309,6 +459,7 @@ fn throughput(
     sc: &Scenario,
     module: &dyn LoadedModule,
     threads: u32,
+    batch: u64,
     plan: &Plan,
 ) -> Result<(f64, f64), String> {
     let barrier = Barrier::new(threads as usize + 1);
@@ -324,16 +475,22 @@ fn throughput(
                     };
                     barrier.wait();
                     let mut vm = vm?;
-                    let start = Instant::now();
-                    let mut n = 0u64;
-                    while start.elapsed() < deadline_after {
-                        let step = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
-                        if signature(&step) != sig {
-                            return Err("a request produced a different outcome".into());
+                    let mut failed = None;
+                    // Batches, as in the one-thread pass: a clock read per batch.
+                    let (n, _, _) = batches(deadline_after, batch, || {
+                        if failed.is_some() {
+                            return;
                         }
-                        n += 1;
+                        match sc.run_once(&mut vm) {
+                            Ok(step) if signature(&step) == sig => {}
+                            Ok(_) => failed = Some("a request produced a different outcome".into()),
+                            Err(e) => failed = Some(e.to_string()),
+                        }
+                    });
+                    match failed {
+                        Some(e) => Err(e),
+                        None => Ok(n),
                     }
-                    Ok(n)
                 })
             })
             .collect();

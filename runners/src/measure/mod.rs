@@ -20,6 +20,13 @@ pub use scenario::Scenario;
 /// The name of the pseudo-arm that measures the harness itself.
 pub const HARNESS_ARM: &str = "harness";
 
+/// The batch timing loop's own cost per request with an empty body (ns, harness arm).
+pub const LOOP_COST_METRIC: &str = "loop_cost_per_request";
+/// Private (anonymous) resident bytes each further VM adds: the VM's state.
+pub const RSS_ANON_PER_VM_METRIC: &str = "rss_anon_per_vm_bytes";
+/// File-backed resident bytes each further VM maps: code a VM does not share.
+pub const RSS_FILE_PER_VM_METRIC: &str = "rss_file_per_vm_bytes";
+
 /// A filter not in the catalogue, brought by the user.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ByoFilter {
@@ -207,13 +214,6 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
                 }),
                 Err(e) => out.fail(filter, "", arm, "load", e.to_string()),
             }
-        }
-        if plan.harness {
-            loaded.push(LoadedArm {
-                name: HARNESS_ARM.into(),
-                module: Box::new(engines::null::NullModule),
-                engine: None,
-            });
         }
         for sc in &group {
             latency::measure_scenario(plan, sc, &loaded, process, progress, &mut out);
