@@ -183,6 +183,55 @@ pub fn markdown_table(t: &Table) -> String {
     out
 }
 
+/// A plain-text table for a terminal: caption, header, a rule, rows; figures right-aligned,
+/// each cell on one line (text and interval).
+pub fn text_table(t: &Table) -> String {
+    let rows: Vec<Vec<(String, bool)>> = t
+        .rows
+        .iter()
+        .map(|r| r.iter().map(|c| (c.flat(), c.num)).collect())
+        .collect();
+    let mut width: Vec<usize> = t.header.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (i, (text, _)) in r.iter().enumerate() {
+            if i < width.len() {
+                width[i] = width[i].max(text.chars().count());
+            }
+        }
+    }
+    let pad = |text: &str, w: usize, right: bool| {
+        let gap = " ".repeat(w.saturating_sub(text.chars().count()));
+        if right {
+            format!("{gap}{text}")
+        } else {
+            format!("{text}{gap}")
+        }
+    };
+    let mut out = String::new();
+    if !t.caption.is_empty() {
+        let _ = writeln!(out, "{}", t.caption);
+    }
+    let line = |cells: Vec<String>| cells.join("  ").trim_end().to_string();
+    let head: Vec<String> = t
+        .header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| pad(h, width[i], false))
+        .collect();
+    let _ = writeln!(out, "{}", line(head));
+    let rule: Vec<String> = width.iter().map(|w| "─".repeat(*w)).collect();
+    let _ = writeln!(out, "{}", line(rule));
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, (text, num))| pad(text, width.get(i).copied().unwrap_or(0), *num))
+            .collect();
+        let _ = writeln!(out, "{}", line(cells));
+    }
+    out
+}
+
 /// The page as Markdown. `summary_only` keeps the sections marked `summary` and leaves out
 /// folded tables; charts are always left out (Markdown has no inline SVG that renders
 /// everywhere).

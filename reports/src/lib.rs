@@ -9,7 +9,9 @@ pub mod export;
 pub mod format;
 pub mod html;
 pub mod model;
+pub mod net;
 pub mod report;
+pub mod terminal;
 
 pub use compare::{Comparison, Thresholds, Verdict, compare};
 pub use export::{Exporter, Format};

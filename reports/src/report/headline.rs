@@ -1,12 +1,15 @@
-//! The headline: each arm as a percentage of its reference arm, per filter × scenario, for
-//! throughput and p99 latency, from per-process ratios with 95% confidence intervals.
+//! The headline: per filter × scenario × engine, CPU per request net of the harness as a
+//! multiple of the reference arm's net, with its 95% CI and the 70% claim's verdict on it;
+//! then gross ratios (throughput, p99, CPU) as percentages, marked inconclusive where the
+//! interval spans more than one tone band.
 
 use filterbench_results::stats::Estimate;
 use filterbench_results::summary::Key;
 
 use crate::doc::{Block, Cell, Section, Table, Tone};
 use crate::format::pct;
-use crate::model::Analysis;
+use crate::model::{Analysis, HOSTCALL_FILTER};
+use crate::net::{self, CPU_PER_REQUEST, Claim, NetRatio, PHASE_REQUEST, net_ratio_cell};
 
 /// Tone of a ratio to the reference: within 10% is on par, within 2× is fair.
 pub(crate) fn tone(r: f64, bigger_better: bool) -> Tone {
@@ -25,15 +28,32 @@ pub(crate) fn tone(r: f64, bigger_better: bool) -> Tone {
 fn ratio_cell(e: Option<&Estimate>, bigger_better: bool) -> Cell {
     match e {
         None => Cell::none(),
-        Some(e) => {
-            let c = Cell::num(pct(e.mean)).tone(tone(e.mean, bigger_better));
-            if e.n > 1 {
-                c.with_sub(format!("[{}, {}]", pct(e.ci_low), pct(e.ci_high)))
+        Some(e) if e.n > 1 => {
+            let interval = format!("[{}, {}]", pct(e.ci_low), pct(e.ci_high));
+            let (lo, hi) = (
+                tone(e.ci_low, bigger_better),
+                tone(e.ci_high, bigger_better),
+            );
+            // An interval across bands (or reaching 0) is no finding: not coloured as one.
+            if lo != hi || e.ci_low <= 0.0 {
+                Cell::num(pct(e.mean))
+                    .tone(Tone::Muted)
+                    .with_sub(format!("{interval} inconclusive"))
             } else {
-                c
+                Cell::num(pct(e.mean)).tone(lo).with_sub(interval)
             }
         }
+        Some(e) => Cell::num(pct(e.mean))
+            .tone(Tone::Muted)
+            .with_sub("one process, no interval"),
     }
+}
+
+/// `key` over the same figure of its reference arm ([`Analysis::reference`]), as a gross
+/// percentage with its interval: the one cell every rendering uses for a gross ratio.
+pub(crate) fn gross_ratio_cell(a: &Analysis, key: &Key, bigger_better: bool) -> Cell {
+    let r = a.reference(&key.arm).and_then(|r| a.ratio(key, r));
+    ratio_cell(r.as_ref(), bigger_better)
 }
 
 /// Ratios of one metric: rows are scenarios, columns the compared arms grouped by kind and
@@ -78,6 +98,7 @@ pub(crate) fn ratio_table(
             });
             if let Some(e) = &r
                 && e.mean > 0.0
+                && f != HOSTCALL_FILTER
             {
                 logs[i].push(e.mean.ln());
                 any = true;
@@ -91,7 +112,10 @@ pub(crate) fn ratio_table(
     if rows.is_empty() {
         return None;
     }
-    let mut gm = vec![Cell::label("all scenarios"), Cell::label("geometric mean")];
+    let mut gm = vec![
+        Cell::label("all scenarios"),
+        Cell::label("geometric mean of the means, no interval"),
+    ];
     for l in &logs {
         gm.push(if l.is_empty() {
             Cell::none()
@@ -110,21 +134,144 @@ pub(crate) fn ratio_table(
     })
 }
 
+/// Arms with a net CPU ratio: a reference that is not their own baseline.
+pub(crate) fn net_arms<'b>(a: &'b Analysis) -> Vec<&'b str> {
+    a.compared_arms()
+        .into_iter()
+        .map(|x| x.name.as_str())
+        .filter(|n| a.baseline(n).is_some() && a.reference(n) != a.baseline(n))
+        .collect()
+}
+
+/// CPU per request net of the baseline, × the reference's net, per scenario and arm, with a
+/// geometric-mean row (hostcalls micro-scenarios left out) that has an interval of its own.
+pub fn net_table(a: &Analysis) -> Option<Table> {
+    let arms = net_arms(a);
+    if arms.is_empty() {
+        return None;
+    }
+    let mut header = vec!["filter".to_string(), "scenario".to_string()];
+    header.extend(
+        arms.iter()
+            .map(|n| format!("{n} ÷ {}", a.reference(n).unwrap_or_default())),
+    );
+    let mut rows = Vec::new();
+    let mut all: Vec<Vec<NetRatio>> = vec![Vec::new(); arms.len()];
+    for (f, s) in a.scenarios() {
+        let rs: Vec<Option<NetRatio>> = arms
+            .iter()
+            .map(|arm| a.net_ratio(&Key::new(&f, &s, arm, PHASE_REQUEST, CPU_PER_REQUEST, 1)))
+            .collect();
+        if rs.iter().all(Option::is_none) {
+            continue;
+        }
+        let mut row = vec![Cell::label(f.as_str()), Cell::label(s.as_str())];
+        for (i, r) in rs.into_iter().enumerate() {
+            row.push(match &r {
+                Some(r) => net_ratio_cell(r),
+                None => net::missing_cell(
+                    a,
+                    &Key::new(&f, &s, arms[i], PHASE_REQUEST, CPU_PER_REQUEST, 1),
+                ),
+            });
+            if let Some(r) = r
+                && f != HOSTCALL_FILTER
+            {
+                all[i].push(r);
+            }
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let mut gm = vec![
+        Cell::label("all but hostcalls"),
+        Cell::label("geometric mean"),
+    ];
+    for rs in &all {
+        let refs: Vec<&NetRatio> = rs.iter().collect();
+        gm.push(match net::geomean(&refs) {
+            (Some(r), 0) => net_ratio_cell(&r),
+            (Some(r), skipped) => {
+                let c = net_ratio_cell(&r);
+                let sub = format!("{} ({skipped} cannot tell, left out)", c.sub);
+                c.with_sub(sub)
+            }
+            (None, _) => Cell::none(),
+        });
+    }
+    rows.push(gm);
+    Some(Table {
+        caption: format!(
+            "CPU per request net of the harness: × reference (lower is better); the {:.0}% claim \
+             holds at ≤ {} over the whole interval",
+            net::CLAIM_SPEED * 100.0,
+            net::times(net::CLAIM_MAX_COST)
+        ),
+        groups: Vec::new(),
+        header,
+        rows,
+        collapsed: false,
+    })
+}
+
+/// The claim's verdict per arm over the geometric-mean row of [`net_table`], for one line.
+pub fn verdicts(a: &Analysis) -> Vec<(String, Claim)> {
+    net_arms(a)
+        .into_iter()
+        .map(|arm| {
+            let rs: Vec<NetRatio> = a
+                .scenarios()
+                .into_iter()
+                .filter(|(f, _)| f != HOSTCALL_FILTER)
+                .filter_map(|(f, s)| {
+                    a.net_ratio(&Key::new(&f, &s, arm, PHASE_REQUEST, CPU_PER_REQUEST, 1))
+                })
+                .collect();
+            let refs: Vec<&NetRatio> = rs.iter().collect();
+            let claim = net::geomean(&refs)
+                .0
+                .map_or(Claim::CannotTell, |r| Claim::of_ratio(&r));
+            (arm.to_string(), claim)
+        })
+        .collect()
+}
+
 pub fn section(a: &Analysis) -> Section {
-    let mut s = Section::new("headline", "WebAssembly as % of native");
+    let mut s = Section::new(
+        "headline",
+        "WebAssembly as % of native: net cost × reference, then gross percentages",
+    );
     s.summary = true;
     if !a.results.complete {
         s.para("This run did not complete: figures below cover only what was measured before it stopped.");
     }
+    s.para(format!(
+        "Net cost: per worker process, the arm's CPU time per request minus the `harness` \
+         arm's (the host driving an empty callback sequence, timing loop included) for the same \
+         scenario — inside Envoy, minus `envoy-none`'s — divided by the reference arm's net \
+         cost; then the mean over processes with its 95% confidence interval (Student's t). \
+         Verdict on \"wasm runs at ≥ {:.0}% of native speed\" (net cost ratio ≤ {}): holds \
+         when the whole interval is at or under it, fails when the whole interval is above, \
+         cannot tell otherwise. A net cost whose interval reaches 0, or under twice the \
+         baseline's stdev over processes, is below resolution: no ratio over it.",
+        net::CLAIM_SPEED * 100.0,
+        net::times(net::CLAIM_MAX_COST)
+    ));
+    if let Some(t) = net_table(a) {
+        s.blocks.push(Block::Table(t));
+    }
     s.para(
-        "Each cell is the arm's figure as a percentage of its reference arm's: `native` for \
+        "Gross ratios below include the harness. Each cell is the arm's figure as a percentage of its reference arm's: `native` for \
          in-process arms; inside Envoy, `envoy-native-module` (the same filter built natively, \
          as an Envoy dynamic module) where the filter has one, else `envoy-native` (Envoy's \
          built-in filter for the job), and those two against `envoy-none`. Computed process by \
          process — the \
          arms of one worker process ran interleaved, so the ratio cancels most machine drift — \
          then averaged over processes, with the 95% confidence interval (Student's t) below. \
-         Green: within 10% of the reference; amber: within 2×; red: worse than 2×.",
+         Green: within 10% of the reference; amber: within 2×; red: worse than 2×; grey: the \
+         interval spans more than one of these bands (inconclusive).",
     );
     if let Some(t) = ratio_table(
         a,
@@ -158,7 +305,7 @@ pub fn section(a: &Analysis) -> Section {
     }
     if let Some(mut t) = ratio_table(
         a,
-        "CPU time per request: % of reference (lower is better)",
+        "CPU time per request, gross (harness included): % of reference (lower is better)",
         "cpu_per_request",
         1,
         false,

@@ -3,7 +3,7 @@
 //! a group-by over the rows; any arm appears, grouped by kind.
 
 mod breakdown;
-mod headline;
+pub(crate) mod headline;
 mod hostcalls;
 mod info;
 mod languages;

@@ -1,0 +1,251 @@
+//! The terminal summary of a results file, built from the same [`Analysis`] and the same cells
+//! as the HTML and Markdown reports (so every ratio reads the same in all three): the net
+//! headline with the claim's verdicts, per-request figures gross and net, cold start, memory,
+//! Envoy memory, absent figures and failures.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use filterbench_results::Results;
+use filterbench_results::summary::Key;
+
+use crate::doc::{Cell, Table, text_table};
+use crate::format;
+use crate::model::Analysis;
+use crate::net::{self, CPU_PER_REQUEST, LATENCY_MEAN, PHASE_REQUEST, mean_cell, net_cell};
+use crate::report::headline;
+
+const THROUGHPUT: &str = "throughput";
+const P50: &str = "latency_p50";
+const P99: &str = "latency_p99";
+const THROUGHPUT_WRK: &str = "throughput_wrk";
+
+fn table(caption: &str, header: &[&str], rows: Vec<Vec<Cell>>) -> Table {
+    Table {
+        caption: caption.into(),
+        groups: Vec::new(),
+        header: header.iter().map(|h| h.to_string()).collect(),
+        rows,
+        collapsed: false,
+    }
+}
+
+/// A figure's estimate as mean ± CI, else the run's reason for its absence, else "–".
+fn cell(a: &Analysis, key: &Key, fmt: fn(f64) -> String) -> Cell {
+    a.get(key)
+        .map_or_else(|| net::missing_cell(a, key), |e| mean_cell(e, fmt))
+}
+
+/// A percentile: the median over processes with the range of the processes' values (a
+/// median has no Student's t interval).
+fn median_cell(a: &Analysis, key: &Key) -> Cell {
+    match a.get(key) {
+        None => net::missing_cell(a, key),
+        Some(e) if e.n > 1 => Cell::num(format::ns(e.median)).with_sub(format!(
+            "[{}–{}]",
+            format::ns(e.min),
+            format::ns(e.max)
+        )),
+        Some(e) => Cell::num(format::ns(e.median)),
+    }
+}
+
+fn per_request(a: &Analysis) -> Table {
+    let mut rows = Vec::new();
+    for (f, sc) in a.scenarios() {
+        for arm in &a.arms {
+            let k = |m: &str| Key::new(&f, &sc, &arm.name, PHASE_REQUEST, m, 1);
+            if !a.table.contains_key(&k(CPU_PER_REQUEST)) && !a.table.contains_key(&k(P50)) {
+                continue;
+            }
+            let net = |m: &str| a.net(&k(m)).map_or_else(|| Cell::none(), |n| net_cell(&n));
+            rows.push(vec![
+                Cell::label(format!("{f} / {sc}")),
+                Cell::label(arm.name.as_str()),
+                cell(a, &k(CPU_PER_REQUEST), format::ns),
+                net(CPU_PER_REQUEST),
+                headline::gross_ratio_cell(a, &k(CPU_PER_REQUEST), false),
+                net(LATENCY_MEAN),
+                median_cell(a, &k(P50)),
+                median_cell(a, &k(P99)),
+                cell(a, &k(THROUGHPUT), format::rate),
+            ]);
+        }
+    }
+    table(
+        "Per request. CPU, net and throughput: mean over processes ±95% CI of the mean; net = \
+         minus the harness (Envoy: minus envoy-none), per process; gross ratio = % of the \
+         reference arm; p50/p99: median over processes [min–max of processes].",
+        &[
+            "filter / scenario",
+            "arm",
+            "CPU/req gross",
+            "CPU/req net",
+            "gross % of ref",
+            "mean latency net",
+            "p50",
+            "p99",
+            "throughput 1 thr",
+        ],
+        rows,
+    )
+}
+
+fn cold_start_and_memory(a: &Analysis) -> Table {
+    let phases = ["compile", "instantiate", "start", "first_request"];
+    let mem = ["module_rss_bytes", "rss_per_vm_bytes", "heap_per_vm_bytes"];
+    let mut rows = Vec::new();
+    for f in a.filters() {
+        for arm in a
+            .arms
+            .iter()
+            .filter(|x| x.kind == "native" || x.kind == "wasm")
+        {
+            let keys: Vec<(Key, fn(f64) -> String)> = phases
+                .iter()
+                .map(|p| (Key::new(&f, "", &arm.name, p, "time", 1), format::ns as _))
+                .chain(mem.iter().map(|m| {
+                    (
+                        Key::new(&f, "", &arm.name, "memory", m, 1),
+                        format::bytes as _,
+                    )
+                }))
+                .collect();
+            if keys
+                .iter()
+                .all(|(k, _)| a.get(k).is_none() && a.absent(k).is_none())
+            {
+                continue;
+            }
+            let mut row = vec![Cell::label(f.as_str()), Cell::label(arm.name.as_str())];
+            row.extend(keys.iter().map(|(k, fmt)| cell(a, k, *fmt)));
+            rows.push(row);
+        }
+    }
+    table(
+        "Cold start and memory per VM (mean over processes ±95% CI of the mean)",
+        &[
+            "filter",
+            "arm",
+            "compile",
+            "instantiate",
+            "start+configure",
+            "first request",
+            "module RSS",
+            "RSS / VM",
+            "heap / VM",
+        ],
+        rows,
+    )
+}
+
+fn envoy_memory(a: &Analysis) -> Table {
+    let rows = a
+        .est
+        .iter()
+        .filter(|(k, _)| {
+            k.phase == "memory"
+                && (k.metric == "envoy_rss_bytes" || k.metric == "rss_per_worker_bytes")
+        })
+        .map(|(k, e)| {
+            vec![
+                Cell::label(k.filter.as_str()),
+                Cell::label(k.arm.as_str()),
+                Cell::label(k.metric.as_str()),
+                Cell::num(k.threads.to_string()),
+                mean_cell(e, format::bytes),
+            ]
+        })
+        .collect();
+    table(
+        "Envoy memory (RSS; per worker = slope over --concurrency; mean ±95% CI)",
+        &["filter", "arm", "metric", "workers", "value"],
+        rows,
+    )
+}
+
+/// Our load generator against wrk on the same Envoy, same connections.
+fn wrk(a: &Analysis) -> Table {
+    let rows = a
+        .est
+        .iter()
+        .filter(|(k, _)| k.metric == THROUGHPUT_WRK)
+        .map(|(k, theirs)| {
+            let ours = Key {
+                metric: THROUGHPUT.into(),
+                ..k.clone()
+            };
+            vec![
+                Cell::label(format!("{} / {}", k.filter, k.scenario)),
+                Cell::label(k.arm.as_str()),
+                cell(a, &ours, format::rate),
+                mean_cell(theirs, format::rate),
+                a.get(&ours).map_or_else(Cell::none, |e| {
+                    Cell::num(format!("{:.2}", e.mean / theirs.mean))
+                }),
+            ]
+        })
+        .collect();
+    table(
+        "Load generator cross-check (closed loop, same target and connections; mean ±95% CI)",
+        &[
+            "filter / scenario",
+            "arm",
+            "our generator",
+            "wrk",
+            "ours ÷ wrk (means)",
+        ],
+        rows,
+    )
+}
+
+pub fn render(results: &Results) -> String {
+    let a = Analysis::new(results);
+    let mut out = String::new();
+    let mut put = |t: Table| {
+        if !t.rows.is_empty() {
+            let _ = writeln!(out, "{}", text_table(&t));
+        }
+    };
+    if let Some(t) = headline::net_table(&a) {
+        put(t);
+    }
+    put(per_request(&a));
+    put(cold_start_and_memory(&a));
+    put(wrk(&a));
+    put(envoy_memory(&a));
+    for (arm, claim) in headline::verdicts(&a) {
+        let _ = writeln!(
+            out,
+            "{arm}: the {:.0}% claim {} (95% CI of the geometric mean of net CPU ratios, \
+             hostcalls left out).",
+            net::CLAIM_SPEED * 100.0,
+            claim.word()
+        );
+    }
+    if !results.absent.is_empty() {
+        let _ = writeln!(out, "\nABSENT (not measured well enough to publish):");
+        for x in &results.absent {
+            let _ = writeln!(
+                out,
+                "  {} / {} / {} {} {} (process {}): absent: {}",
+                x.filter, x.scenario, x.arm, x.phase, x.metric, x.process, x.reason
+            );
+        }
+    }
+    if !results.failures.is_empty() {
+        let mut by: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+        for f in &results.failures {
+            by.entry((&f.filter, &f.arm))
+                .or_default()
+                .push(format!("{} {}: {}", f.stage, f.scenario, f.message));
+        }
+        let _ = writeln!(out, "\nFAILED (not timed, never counted as fast):");
+        for ((filter, arm), msgs) in by {
+            for m in msgs {
+                let _ = writeln!(out, "  {filter} / {arm}: {m}");
+            }
+        }
+    }
+    out
+}
