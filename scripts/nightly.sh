@@ -1,72 +1,101 @@
 #!/usr/bin/env bash
 # The nightly performance job (.github/workflows/nightly.yml; runs anywhere): build, measure the
-# whole matrix, write the report, compare with the baseline, keep the run.
+# matrix (timed) and the instruction counts (deterministic), write the report, compare both with
+# their baselines, keep the gating figures' history and its trend page.
 #
 #   $FILTERBENCH_BASELINE_DIR (default ./baselines)
-#       baseline.json      the run every new run is compared with
-#       history/*.json     every nightly run, newest 30 kept
-#   $FILTERBENCH_OUT_DIR (default ./nightly): this run's results.json, report.html, summary.md,
-#       compare.html, compare.md and the tracker files (bmf.json, gab-*.json)
+#       baseline.json               the timed run every new one is compared with
+#       instructions-baseline.json  the same for instruction counts
+#       history/*.json              every nightly timed run, newest 30 kept
+#       history/gating.jsonl        the gating figures of every timed run (one line per run)
+#       history/gating-instructions.jsonl   the same for instruction counts
+#   $FILTERBENCH_OUT_DIR (default ./nightly): this run's results.json, instructions.json,
+#       report.html, summary.md, compare.html, compare.md, compare-instructions.html/.md,
+#       trend.html, trend-instructions.html and the tracker files (bmf.json, gab-*.json)
 #   $FILTERBENCH_RUN_ARGS: arguments of `filterbench run` (default --full)
-#   $FILTERBENCH_THRESHOLD_PCT (default 5)
+#   $FILTERBENCH_INSTRUCTIONS_ARGS: arguments of `filterbench instructions` (default: every
+#       filter on native and wasmi, 2 repeats); set to "skip" to leave the deterministic gate out
+#   $FILTERBENCH_THRESHOLD_PCT (default 5): timed figures
+#   $FILTERBENCH_DETERMINISTIC_THRESHOLD_PCT (default 1): instruction counts whose repeats agree
 #   $FILTERBENCH_ACCEPT_BASELINE=1: make this run the baseline even if it regressed (an
 #       intended change); otherwise a regressed or failed run never becomes the baseline, so a
 #       regression keeps failing the job until it is fixed or accepted.
 #
-# Exit status: 0 no significant regression, 1 significant regression or a failed filter × arm,
-# 2 the job itself failed.
+# Only the declared gating figures fail a comparison (see `filterbench compare --help`).
+# Exit status: 0 no regression, 1 a regressed or unexplained missing gating figure or a failed
+# filter × arm (timed or instruction mode), 2 the job itself failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 baselines="${FILTERBENCH_BASELINE_DIR:-./baselines}"
 out="${FILTERBENCH_OUT_DIR:-./nightly}"
 run_args="${FILTERBENCH_RUN_ARGS:---full}"
+instr_args="${FILTERBENCH_INSTRUCTIONS_ARGS:---repeats 2}"
 threshold="${FILTERBENCH_THRESHOLD_PCT:-5}"
+det_threshold="${FILTERBENCH_DETERMINISTIC_THRESHOLD_PCT:-1}"
 mkdir -p "$baselines/history" "$out"
 
 cargo build --release -p filterbench || exit 2
 bin=./target/release/filterbench
-results="$out/results.json"
-rm -f "$results"
 
-# A run with a failed filter × arm still writes its file (exit 1): report it all the same.
-run_status=0
-# shellcheck disable=SC2086 # word splitting intended: several arguments
-"$bin" run $run_args --out "$results" || run_status=$?
-if [ ! -s "$results" ]; then
-  echo "nightly: the run wrote no results file (exit $run_status)" >&2
-  exit 2
-fi
+# One mode: measure ($1 = run or instructions) into $2, compare with baseline $3, append to
+# history $4, pages named $5 (compare$5.html, compare$5.md, trend$5.html). Sets mode_status.
+measure_and_compare() {
+  local cmd=$1 results=$2 baseline=$3 history=$4 suffix=$5 args=$6
+  rm -f "$results"
+  local run_status=0
+  # A run with a failed filter × arm still writes its file (exit 1): compare it all the same.
+  # shellcheck disable=SC2086 # word splitting intended: several arguments
+  "$bin" "$cmd" $args --out "$results" || run_status=$?
+  if [ ! -s "$results" ]; then
+    echo "nightly: $cmd wrote no results file (exit $run_status)" >&2
+    exit 2
+  fi
+  local compare_status=0
+  # With no baseline yet the run is compared with itself, only to start the history.
+  local against="$baseline"
+  [ -f "$baseline" ] || against="$results"
+  "$bin" compare "$against" "$results" --threshold-pct "$threshold" \
+    --deterministic-threshold-pct "$det_threshold" -o "$out/compare$suffix.html" --markdown \
+    --history "$history" --trend "$out/trend$suffix.html" >"$out/compare$suffix.md" || compare_status=$?
+  if [ "$compare_status" -ge 2 ]; then
+    echo "nightly: compare failed (exit $compare_status)" >&2
+    exit 2
+  fi
+  if [ ! -f "$baseline" ]; then
+    echo "nightly: no baseline $baseline yet; this run becomes the first" | tee "$out/compare$suffix.md"
+  fi
+  cat "$out/compare$suffix.md"
+  if { [ "$run_status" -eq 0 ] && [ "$compare_status" -eq 0 ]; } || [ "${FILTERBENCH_ACCEPT_BASELINE:-0}" = 1 ]; then
+    cp "$results" "$baseline"
+    echo "nightly: $results is the new baseline"
+  else
+    echo "nightly: baseline $baseline kept ($cmd exit $run_status, compare exit $compare_status)"
+  fi
+  mode_status=$((run_status > compare_status ? run_status : compare_status))
+}
+
+results="$out/results.json"
+measure_and_compare run "$results" "$baselines/baseline.json" \
+  "$baselines/history/gating.jsonl" "" "$run_args"
+timed_status=$mode_status
 
 "$bin" report "$results" -o "$out/report.html" || exit 2
 "$bin" report "$results" --format markdown -o "$out/summary.md" || exit 2
 for format in bmf gab-smaller gab-bigger; do
   "$bin" report "$results" --format "$format" -o "$out/$format.json" || exit 2
 done
-
-compare_status=0
-if [ -f "$baselines/baseline.json" ]; then
-  "$bin" compare "$baselines/baseline.json" "$results" --threshold-pct "$threshold" \
-    -o "$out/compare.html" --markdown >"$out/compare.md" || compare_status=$?
-  cat "$out/compare.md"
-  if [ "$compare_status" -ge 2 ]; then
-    echo "nightly: compare failed (exit $compare_status)" >&2
-    exit 2
-  fi
-else
-  echo "nightly: no baseline in $baselines yet; this run becomes the first" | tee "$out/compare.md"
-fi
-
-# Keep the run in the history, and as the baseline when it is clean (or accepted).
 cp "$results" "$baselines/history/$(date -u +%Y%m%dT%H%M%SZ).json"
 ls -1 "$baselines/history/"*.json | sort | head -n -30 | xargs -r rm -f
-if { [ "$run_status" -eq 0 ] && [ "$compare_status" -eq 0 ]; } || [ "${FILTERBENCH_ACCEPT_BASELINE:-0}" = 1 ]; then
-  cp "$results" "$baselines/baseline.json"
-  echo "nightly: $results is the new baseline"
-else
-  echo "nightly: baseline kept (run exit $run_status, compare exit $compare_status)"
+
+instr_status=0
+if [ "$instr_args" != skip ]; then
+  measure_and_compare instructions "$out/instructions.json" \
+    "$baselines/instructions-baseline.json" "$baselines/history/gating-instructions.jsonl" \
+    "-instructions" "$instr_args"
+  instr_status=$mode_status
 fi
 
-if [ "$run_status" -ne 0 ] || [ "$compare_status" -ne 0 ]; then
+if [ "$timed_status" -ne 0 ] || [ "$instr_status" -ne 0 ]; then
   exit 1
 fi

@@ -139,52 +139,80 @@ fn a_malformed_module_is_refused_by_name() {
     );
 }
 
-#[test]
-fn instruction_counts_are_deterministic_and_comparable() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut values = Vec::new();
-    for i in 0..2 {
-        let out = dir.path().join(format!("i{i}.json"));
-        let o = filterbench(&[
-            "instructions",
-            "--filters",
-            "noop",
-            "--arms",
-            "native",
-            "--requests",
-            "20",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
-        let r = Results::read(&out).unwrap();
-        assert!(r.complete && r.failures.is_empty(), "{:?}", r.failures);
-        let v: Vec<f64> = r
-            .rows
-            .iter()
-            .filter(|x| x.metric == "instructions")
-            .map(|x| x.value)
-            .collect();
-        assert_eq!(v.len(), 2, "one figure per noop scenario");
-        assert!(v.iter().all(|x| *x > 1000.0), "{v:?}");
-        values.push(v);
-    }
-    // Same binary, same inputs: the counts agree to well under 1%.
-    for (a, b) in values[0].iter().zip(&values[1]) {
-        assert!((a - b).abs() / a < 0.01, "{a} vs {b}");
-    }
-    let base = dir.path().join("i0.json");
-    let new = dir.path().join("i1.json");
-    let o = filterbench(&[
+/// Instruction counts of add-header on native, two repeats, with the slowdown knob at `burn`
+/// rounds per request (None: off).
+fn count(dir: &Path, name: &str, burn: Option<u32>) -> (std::path::PathBuf, Results) {
+    let out = dir.join(name);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_filterbench"));
+    cmd.args([
+        "instructions",
+        "--filters",
+        "add-header",
+        "--arms",
+        "native",
+    ])
+    .args(["--requests", "20", "--repeats", "2", "--out"])
+    .arg(&out);
+    match burn {
+        Some(n) => cmd.env("FILTERBENCH_BURN", format!("add-header={n}")),
+        None => cmd.env_remove("FILTERBENCH_BURN"),
+    };
+    let o = cmd.output().expect("run filterbench");
+    assert!(o.status.success(), "{}", text(&o));
+    let r = Results::read(&out).unwrap();
+    assert!(r.complete && r.failures.is_empty(), "{:?}", r.failures);
+    (out, r)
+}
+
+fn compare_files(dir: &Path, base: &Path, new: &Path) -> std::process::Output {
+    filterbench(&[
         "compare",
         base.to_str().unwrap(),
         new.to_str().unwrap(),
         "-o",
-        dir.path().join("c.html").to_str().unwrap(),
-    ]);
+        dir.join("c.html").to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn instruction_counts_repeat_agree_and_gate_a_real_slowdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, ra) = count(dir.path(), "a.json", None);
+    // Two repeats of every figure, agreeing to well under the 0.5% of the deterministic rule.
+    let per: Vec<(&str, u32, f64)> = ra
+        .rows
+        .iter()
+        .filter(|x| x.metric == "instructions")
+        .map(|x| (x.scenario.as_str(), x.process, x.value))
+        .collect();
+    assert!(per.len() >= 2 && per.iter().any(|x| x.1 == 1), "{per:?}");
+    for (sc, _, v) in &per {
+        assert!(*v > 1000.0, "{sc}: {v}");
+        let other = per.iter().find(|x| x.0 == *sc && x.2 != *v);
+        assert!(other.is_none_or(|o| (o.2 - v).abs() / v < 0.005), "{per:?}");
+    }
+    // The same build again: every gating figure is judged unchanged by the deterministic rule.
+    let (b, _) = count(dir.path(), "b.json", None);
+    let o = compare_files(dir.path(), &a, &b);
     assert!(
         o.status.success(),
-        "identical instruction counts must not regress: {}",
+        "same build must not regress: {}",
         text(&o)
     );
+    let out = text(&o);
+    let gating = out
+        .lines()
+        .find_map(|l| l.strip_prefix("gating: "))
+        .and_then(|l| l.split(';').next())
+        .unwrap_or_else(|| panic!("no gating counts: {out}"));
+    assert!(
+        gating.contains(" 0 regressed") && gating.ends_with(" 0 unsure"),
+        "{out}"
+    );
+    // The knob burns real instructions in the filter: the comparison fails on add-header.
+    let (c, rc) = count(dir.path(), "c.json", Some(2000));
+    assert!(rc.command_line[0].starts_with("FILTERBENCH_BURN="));
+    let o = compare_files(dir.path(), &a, &c);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("regressed add-header"), "{}", text(&o));
 }

@@ -127,7 +127,7 @@ fn report_loads_in_chromium_with_its_charts() {
 #[test]
 fn comparison_page_loads_in_chromium() {
     let base = common::fixture(1, 0.02);
-    let new = common::scaled(common::fixture(2, 0.02), "wasmi", "latency_p99", 1.3);
+    let new = common::scaled(common::fixture(2, 0.02), "wasmi", "cpu_per_request", 1.3);
     let c = compare(&base, &new, &Thresholds::default());
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("compare.html");

@@ -1,13 +1,15 @@
 //! `filterbench instructions`: the deterministic mode for noisy CI machines. Each scenario × arm
 //! runs under valgrind's callgrind twice — with R requests and with none — and the difference
 //! divided by R is the instructions per request: the same for the same binary and inputs,
-//! whatever else the machine is doing. The rows go into a normal results file, so `compare`
-//! and `report` read them like any other figure.
+//! whatever else the machine is doing. Each count is repeated (`--repeats`, one "process" per
+//! repeat), so `compare` can see that the repeats agree and gate on the size of a change alone.
+//! The rows go into a normal results file, so `compare` and `report` read them like any other
+//! figure.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use filterbench_results::{ArmInfo, Failure, Results, Row};
 use filterbench_runners::engines::{self, Limits};
 use filterbench_runners::measure::probes;
@@ -29,6 +31,10 @@ pub struct Args {
     /// Requests counted per scenario × arm.
     #[arg(long, default_value_t = 200)]
     requests: u64,
+    /// Times each count is repeated, as processes 0, 1, …: `compare` needs two to see that a
+    /// count is deterministic.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    repeats: u32,
     /// Results file (default: results/instructions-<unix time>.json).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -68,6 +74,19 @@ fn instructions(dir: &Path, filter: &str, scenario: &str, arm: &str, requests: u
         .context("no instruction total in the callgrind output")
 }
 
+/// Instructions per request: a run with `requests` requests minus one with none, over
+/// `requests`. A run with requests that counts fewer than one without is an error, not zero.
+fn per_request(dir: &Path, filter: &str, scenario: &str, arm: &str, requests: u64) -> Result<f64> {
+    ensure!(requests > 0, "--requests must be at least 1");
+    let with = instructions(dir, filter, scenario, arm, requests)?;
+    let without = instructions(dir, filter, scenario, arm, 0)?;
+    ensure!(
+        with > without,
+        "{with} instructions with {requests} requests, {without} without: no per-request count"
+    );
+    Ok((with - without) as f64 / requests as f64)
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let arms = super::select_arms(&args.arms)?;
     let filters = super::select_filters(&args.filters)?;
@@ -80,7 +99,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from(format!("results/instructions-{started}.json")));
     let mut results = Results::new();
     results.started_unix = started;
-    results.command_line = std::env::args().collect();
+    // The slowdown knob changes what is measured: recorded as part of the command.
+    results.command_line = std::env::var(filterbench_runners::fixtures::BURN_ENV)
+        .map(|v| format!("{}={v}", filterbench_runners::fixtures::BURN_ENV))
+        .into_iter()
+        .chain(std::env::args())
+        .collect();
     results.profile = "instructions".into();
     results.machine = probes::machine();
     let limits = Limits::default();
@@ -97,40 +121,45 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for f in &filters {
         for sc in super::profile::scenarios(&f.name)? {
             for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
-                let counted = instructions(dir.path(), &sc.filter, &sc.name, arm, args.requests)
-                    .and_then(|with| {
-                        Ok((
-                            with,
-                            instructions(dir.path(), &sc.filter, &sc.name, arm, 0)?,
-                        ))
-                    });
-                match counted {
-                    Ok((with, without)) => {
-                        let per = with.saturating_sub(without) as f64 / args.requests.max(1) as f64;
-                        println!(
-                            "{:<16} {:<16} {:<20} {per:>14.0} instructions / request",
-                            sc.filter, sc.name, arm
-                        );
-                        results.rows.push(Row {
-                            filter: sc.filter.clone(),
-                            scenario: sc.name.clone(),
-                            arm: arm.to_string(),
-                            phase: "request".into(),
-                            metric: "instructions".into(),
-                            unit: "count".into(),
-                            threads: 1,
-                            process: 0,
-                            iteration: 0,
-                            value: per,
-                        });
+                for process in 0..args.repeats {
+                    match per_request(dir.path(), &sc.filter, &sc.name, arm, args.requests) {
+                        Ok(per) => {
+                            println!(
+                                "{:<16} {:<16} {:<20} {per:>14.0} instructions / request (repeat {})",
+                                sc.filter,
+                                sc.name,
+                                arm,
+                                process + 1
+                            );
+                            results.rows.push(Row {
+                                filter: sc.filter.clone(),
+                                scenario: sc.name.clone(),
+                                arm: arm.to_string(),
+                                phase: "request".into(),
+                                metric: "instructions".into(),
+                                unit: "count".into(),
+                                threads: 1,
+                                process,
+                                iteration: 0,
+                                value: per,
+                            });
+                        }
+                        Err(e) => {
+                            // A filter × arm that failed once has no figure at all: no repeat
+                            // of it is published.
+                            results.rows.retain(|r| {
+                                !(r.filter == sc.filter && r.scenario == sc.name && r.arm == *arm)
+                            });
+                            results.failures.push(Failure {
+                                filter: sc.filter.clone(),
+                                scenario: sc.name.clone(),
+                                arm: arm.to_string(),
+                                stage: "instructions".into(),
+                                message: format!("{e:#}"),
+                            });
+                            break;
+                        }
                     }
-                    Err(e) => results.failures.push(Failure {
-                        filter: sc.filter.clone(),
-                        scenario: sc.name.clone(),
-                        arm: arm.to_string(),
-                        stage: "instructions".into(),
-                        message: format!("{e:#}"),
-                    }),
                 }
                 results.write(&out_path)?;
             }

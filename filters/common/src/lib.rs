@@ -7,6 +7,10 @@
 //!   `<filter>: missing configuration` or `<filter>: bad configuration: <why>`;
 //! - [`http_root`] / [`stream_root`] are the root context of a filter whose streams only need its
 //!   configuration.
+//! - the slowdown knob: an optional `"burn_iterations": N` key in a JSON-object plugin
+//!   configuration is taken out before the filter sees it, and every stream context the root
+//!   creates first runs N rounds of a loop the compiler cannot remove — real extra work per
+//!   request, so a nightly comparison can be shown to catch a known slowdown of one filter.
 //!
 //! This is a plain library, not a filter: it has no `fixtures.json`, so the build and the
 //! catalogue skip it.
@@ -60,6 +64,40 @@ pub fn load_config_with<T: DeserializeOwned, C>(
     }
 }
 
+/// The plugin-configuration key of the slowdown knob.
+pub const BURN_KEY: &str = "burn_iterations";
+
+/// Splits the knob off a configuration: the bytes the filter sees and the rounds to burn. A
+/// configuration that is not a JSON object, or has no knob, passes through untouched (so the
+/// filter still reports its own configuration errors).
+pub fn split_burn(bytes: Option<Vec<u8>>) -> (Option<Vec<u8>>, u64) {
+    let Some(raw) = bytes.as_deref() else {
+        return (bytes, 0);
+    };
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(raw) else {
+        return (bytes, 0);
+    };
+    let Some(n) = map.remove(BURN_KEY).and_then(|v| v.as_u64()) else {
+        return (bytes, 0);
+    };
+    match serde_json::to_vec(&serde_json::Value::Object(map)) {
+        Ok(rest) => (Some(rest), n),
+        Err(_) => (bytes, 0),
+    }
+}
+
+/// `rounds` of xorshift whose result is kept opaque, so the loop is neither removed nor folded.
+#[inline(never)]
+pub fn burn(rounds: u64) -> u64 {
+    let mut x = std::hint::black_box(0x9E37_79B9_7F4A_7C15_u64);
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    std::hint::black_box(x)
+}
+
 /// The root context of an HTTP filter. `configure` turns the plugin configuration into the
 /// filter's configuration (`None`, having logged why, fails `on_configure`); `new_http` makes
 /// the context of one request from it.
@@ -91,6 +129,8 @@ struct Stream;
 
 struct Root<K, C, P, F> {
     config: Option<Rc<C>>,
+    /// Rounds of [`burn`] per stream context (the knob; 0 without it).
+    burn: u64,
     configure: P,
     new_context: F,
     kind: PhantomData<K>,
@@ -103,6 +143,7 @@ where
     fn new(configure: P, new_context: F) -> Self {
         Root {
             config: None,
+            burn: 0,
             configure,
             new_context,
             kind: PhantomData,
@@ -111,9 +152,11 @@ where
 
     /// A failed configure keeps the previous configuration, if any.
     fn configure(&mut self, bytes: Option<Vec<u8>>) -> bool {
+        let (bytes, burn) = split_burn(bytes);
         match (self.configure)(bytes) {
             Some(config) => {
                 self.config = Some(Rc::new(config));
+                self.burn = burn;
                 true
             }
             None => false,
@@ -142,6 +185,7 @@ where
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        burn(self.burn);
         Some(Box::new((self.new_context)(self.config())))
     }
 
@@ -162,10 +206,28 @@ where
     }
 
     fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
+        burn(self.burn);
         Some(Box::new((self.new_context)(self.config())))
     }
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::StreamContext)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_knob_is_taken_out_of_an_object_configuration_only() {
+        let (rest, n) = split_burn(Some(br#"{"name":"x","burn_iterations":500}"#.to_vec()));
+        assert_eq!(n, 500);
+        assert_eq!(rest.as_deref(), Some(&br#"{"name":"x"}"#[..]));
+        let raw = Some(b"not json".to_vec());
+        assert_eq!(split_burn(raw.clone()), (raw, 0));
+        let plain = Some(br#"{"name":"x"}"#.to_vec());
+        assert_eq!(split_burn(plain.clone()), (plain, 0));
+        assert_eq!(split_burn(None), (None, 0));
     }
 }

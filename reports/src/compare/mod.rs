@@ -1,10 +1,23 @@
-//! Run-to-run comparison: for every figure (filter, scenario, arm, phase, metric, threads) in
-//! both files, the relative change of the mean over worker processes with a 95% Welch
-//! interval, and a verdict. A change is significant when its interval excludes zero *and* it
-//! is larger than the threshold; throughput is better bigger, everything else smaller.
-
+//! Run-to-run comparison, built to gate a nightly job. Only the declared gating figures
+//! ([`gate::GATES`]: CPU per request net and as a ratio to the reference arm, single-thread
+//! throughput, instructions per request, compile time, memory per VM, Envoy CPU against
+//! envoy-none and the native module) can fail it; every other figure gets a verdict too, for
+//! reading, never gating.
+//!
+//! A verdict is one of four: regressed or improved (Welch's test rejects "no change" after
+//! Holm's adjustment over the gating set, and the change is beyond the threshold), unchanged
+//! (the 90% interval of the change — two one-sided 5% tests — lies inside ±threshold), unsure
+//! (neither). Holm rather than Benjamini–Hochberg: a nightly gate must bound the chance of *any*
+//! false alarm on an unchanged build (family-wise error), not the share of false ones among the
+//! flagged, and Holm holds under any dependence between figures (ratios of one process share
+//! their reference arm). Deterministic figures (instruction counts) whose repeats agree within
+//! [`Thresholds::agreement`] gate on the size of the change alone. A gating figure of the base
+//! missing from the new run gates unless the new run says why (not selected, failed, absent).
+pub mod gate;
+mod judge;
 mod page;
 mod stats;
+pub mod trend;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,47 +25,74 @@ use filterbench_results::stats::Estimate;
 use filterbench_results::summary::{Key, summarize};
 use filterbench_results::{ArmInfo, Failure, Results};
 
-pub use stats::relative_change;
+pub use stats::{holm, relative_change, welch};
 
 use crate::format;
 use crate::model::Analysis;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Thresholds {
-    /// Smallest relative change, in percent, that counts.
+    /// Smallest relative change, in percent, that counts for a timed figure.
     pub pct: f64,
-    /// Metrics whose changes are shown but never fail the comparison: a maximum is one
-    /// sample, so it moves by more than any threshold between identical runs.
-    pub ungated: Vec<String>,
+    /// The same for a deterministic figure whose repeats agree (instruction counts).
+    pub deterministic_pct: f64,
+    /// Largest relative spread `(max − min) / mean` of the repeats of a deterministic figure
+    /// for it to be judged by size alone.
+    pub agreement: f64,
+    /// Family-wise error rate of the gating set (Holm).
+    pub alpha: f64,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             pct: 5.0,
-            ungated: vec!["latency_max".into()],
+            deterministic_pct: 1.0,
+            agreement: 0.005,
+            alpha: 0.05,
         }
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verdict {
+    /// Significantly worse (Holm-adjusted over the gating set) by more than the threshold.
     Regressed,
     Improved,
-    NoChange,
-    /// Too few processes on a side for an interval, or a zero base.
-    Inconclusive,
+    /// The 90% interval of the change (two one-sided 5% tests) lies inside ±threshold:
+    /// equivalence shown, not assumed.
+    Unchanged,
+    /// Neither: too few processes, or an interval too wide for either conclusion.
+    Unsure,
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Regressed,
+        Verdict::Improved,
+        Verdict::Unchanged,
+        Verdict::Unsure,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Regressed => "regressed",
             Verdict::Improved => "improved",
-            Verdict::NoChange => "no significant change",
-            Verdict::Inconclusive => "inconclusive",
+            Verdict::Unchanged => "unchanged",
+            Verdict::Unsure => "unsure",
         }
     }
+}
+
+/// How a verdict was reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Welch's test over worker processes (Holm-adjusted when gating).
+    Welch,
+    /// Deterministic repeats that agree: the change is gated on its size alone.
+    Deterministic,
+    /// Too few processes on a side, or a zero base.
+    TooFew,
 }
 
 /// One figure in both runs.
@@ -62,14 +102,28 @@ pub struct Change {
     pub unit: String,
     pub base: Estimate,
     pub new: Estimate,
-    /// `new/base − 1` of the means, and its 95% interval (NaN when inconclusive).
+    /// `new/base − 1` of the means, and its 95% interval (NaN when too few processes).
     pub change: f64,
     pub ci_low: f64,
     pub ci_high: f64,
+    /// Two-sided p-value of "no change", and Holm-adjusted over the gating set (gating
+    /// figures judged by Welch's test only; NaN otherwise).
+    pub p: f64,
+    pub p_adjusted: f64,
     pub bigger_is_better: bool,
     pub verdict: Verdict,
-    /// False for metrics in [`Thresholds::ungated`].
+    pub rule: Rule,
+    /// True for the declared gating figures ([`gate::GATES`]).
     pub gating: bool,
+}
+
+/// A gating figure of the base that the new run does not have.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Missing {
+    pub key: Key,
+    /// Why the new run does not have it, when it says (skipped, failed, absent): then it does
+    /// not gate; `None` gates.
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -78,7 +132,11 @@ pub struct Comparison {
     /// Names of the two runs (file names, set by the caller; commit and date by default).
     pub base_name: String,
     pub new_name: String,
-    /// Every figure present in both, in key order.
+    /// The gating figures in both runs, in key order (metric = the gate's name).
+    pub gates: Vec<Change>,
+    /// Gating figures of the base missing from the new run.
+    pub missing: Vec<Missing>,
+    /// Every raw figure present in both, in key order: reported, never gating.
     pub changes: Vec<Change>,
     pub only_base: Vec<Key>,
     pub only_new: Vec<Key>,
@@ -155,7 +213,7 @@ fn failure_set(r: &Results) -> BTreeMap<(String, String, String, String), Failur
         .collect()
 }
 
-/// Compares every figure the two runs share.
+/// Compares every figure the two runs share, and the gating set.
 pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Comparison {
     let (eb, en) = (summarize(base), summarize(new));
     let units: BTreeMap<Key, String> = new
@@ -164,50 +222,60 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
         .chain(&base.rows)
         .map(|r| (Key::of(r), r.unit.clone()))
         .collect();
-    let min = thresholds.pct / 100.0;
-    let mut changes = Vec::new();
-    for (k, b) in &eb {
-        let Some(n) = en.get(k) else { continue };
-        // The instrumented breakdown is for attribution and comes from one process; costs
-        // are compared through the request and instruction figures.
-        if k.phase == filterbench_results::breakdown::PHASE {
-            continue;
-        }
-        let bigger = k.metric.contains("throughput");
-        let (change, lo, hi, verdict) = match relative_change(b, n) {
-            None if b.mean == n.mean => (0.0, 0.0, 0.0, Verdict::NoChange),
-            None => (f64::NAN, f64::NAN, f64::NAN, Verdict::Inconclusive),
-            Some((c, lo, hi)) => {
-                let significant = (lo > 0.0 || hi < 0.0) && c.abs() > min;
-                let v = match (significant, (c > 0.0) == bigger) {
-                    (false, _) => Verdict::NoChange,
-                    (true, true) => Verdict::Improved,
-                    (true, false) => Verdict::Regressed,
-                };
-                (c, lo, hi, v)
-            }
-        };
-        changes.push(Change {
-            key: k.clone(),
-            unit: units.get(k).cloned().unwrap_or_default(),
-            base: *b,
-            new: *n,
-            change,
-            ci_low: lo,
-            ci_high: hi,
-            bigger_is_better: bigger,
-            verdict,
-            gating: !thresholds.ungated.contains(&k.metric),
-        });
-    }
+    // The instrumented breakdown is for attribution and comes from one process; costs are
+    // compared through the request and instruction figures.
     let compared = |k: &&Key| k.phase != filterbench_results::breakdown::PHASE;
+    let mut changes = Vec::new();
+    for (k, b) in eb.iter().filter(|(k, _)| compared(k)) {
+        let Some(n) = en.get(k) else { continue };
+        let bigger = k.metric.contains("throughput");
+        let unit = units.get(k).map_or("", String::as_str);
+        changes.push(judge::judge(
+            k.clone(),
+            unit,
+            *b,
+            *n,
+            bigger,
+            false,
+            thresholds,
+        ));
+    }
+    let (gb, gn) = (gate::figures(base), gate::figures(new));
+    let mut gates = Vec::new();
+    let mut missing = Vec::new();
+    for (k, b) in &gb {
+        let g = b.gate;
+        match gn.get(k) {
+            Some(n) => {
+                let mut c = judge::judge(
+                    k.clone(),
+                    g.unit,
+                    b.value,
+                    n.value,
+                    g.bigger_is_better,
+                    g.deterministic,
+                    thresholds,
+                );
+                c.gating = true;
+                gates.push(c);
+            }
+            None => missing.push(Missing {
+                key: k.clone(),
+                reason: judge::explain(new, k, g.phase, g.metric, &b.arms),
+            }),
+        }
+    }
+    judge::control(&mut gates, thresholds);
     let kb: BTreeSet<&Key> = eb.keys().filter(compared).collect();
     let kn: BTreeSet<&Key> = en.keys().filter(compared).collect();
     let (fb, fn_) = (failure_set(base), failure_set(new));
+    let analysis = Analysis::new(new);
     Comparison {
         thresholds: thresholds.clone(),
         base_name: describe(base),
         new_name: describe(new),
+        gates,
+        missing,
         changes,
         only_base: kb.difference(&kn).map(|k| (*k).clone()).collect(),
         only_new: kn.difference(&kb).map(|k| (*k).clone()).collect(),
@@ -222,48 +290,63 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
             .map(|(_, f)| f.clone())
             .collect(),
         notes: setup_notes(base, new),
-        arms: Analysis::new(new).arms,
-        scenarios: Analysis::new(new).scenarios(),
+        scenarios: analysis.scenarios(),
+        arms: analysis.arms,
     }
 }
 
 impl Comparison {
-    /// Changes with a verdict: gating ones first, then largest first.
+    /// Gating figures with a verdict, largest change first.
     pub fn with_verdict(&self, v: Verdict) -> Vec<&Change> {
-        let mut out: Vec<&Change> = self.changes.iter().filter(|c| c.verdict == v).collect();
-        out.sort_by(|a, b| {
-            b.gating
-                .cmp(&a.gating)
-                .then(b.change.abs().total_cmp(&a.change.abs()))
-        });
+        let mut out: Vec<&Change> = self.gates.iter().filter(|c| c.verdict == v).collect();
+        out.sort_by(|a, b| b.change.abs().total_cmp(&a.change.abs()));
         out
     }
 
+    /// Gating figures with a verdict.
     pub fn count(&self, v: Verdict) -> usize {
-        self.changes.iter().filter(|c| c.verdict == v).count()
+        self.gates.iter().filter(|c| c.verdict == v).count()
     }
 
-    /// True when a gating figure regressed or a filter × arm newly fails: the exit status of
-    /// `filterbench compare`.
+    /// Missing gating figures the new run does not explain: they gate.
+    pub fn unexplained_missing(&self) -> Vec<&Missing> {
+        self.missing.iter().filter(|m| m.reason.is_none()).collect()
+    }
+
+    /// True when a gating figure regressed or is missing without a reason, or a filter × arm
+    /// newly fails: the exit status of `filterbench compare`.
     pub fn has_regression(&self) -> bool {
         !self.new_failures.is_empty()
-            || self
-                .changes
-                .iter()
-                .any(|c| c.verdict == Verdict::Regressed && c.gating)
+            || self.count(Verdict::Regressed) > 0
+            || !self.unexplained_missing().is_empty()
     }
 
-    /// One line of counts.
+    /// One line of counts: the gating set, then the other figures.
     pub fn counts_line(&self) -> String {
+        let of = |list: &[Change]| {
+            Verdict::ALL
+                .iter()
+                .map(|v| {
+                    let n = list.iter().filter(|c| c.verdict == *v).count();
+                    format!("{n} {}", v.label())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         format!(
-            "{} figures: {} regressed, {} improved, {} no significant change, {} inconclusive \
-             (threshold {}%, 95% Welch interval over worker processes)",
+            "gating: {} figures: {}; {} missing ({} unexplained) — threshold {}% (timed, Holm \
+             over the gating set at α = {}), {}% (deterministic repeats within {}%); \
+             not gating: {} figures: {}",
+            self.gates.len(),
+            of(&self.gates),
+            self.missing.len(),
+            self.unexplained_missing().len(),
+            self.thresholds.pct,
+            self.thresholds.alpha,
+            self.thresholds.deterministic_pct,
+            self.thresholds.agreement * 100.0,
             self.changes.len(),
-            self.count(Verdict::Regressed),
-            self.count(Verdict::Improved),
-            self.count(Verdict::NoChange),
-            self.count(Verdict::Inconclusive),
-            self.thresholds.pct
+            of(&self.changes),
         )
     }
 
@@ -277,13 +360,19 @@ impl Comparison {
         out.push('\n');
         for v in [Verdict::Regressed, Verdict::Improved] {
             for c in self.with_verdict(v) {
-                out.push_str(&format!(
-                    "{:<9} {}{}\n",
-                    v.label(),
-                    page::describe_change(c),
-                    if c.gating { "" } else { " (not gating)" }
-                ));
+                out.push_str(&format!("{:<9} {}\n", v.label(), page::describe_change(c)));
             }
+        }
+        for m in &self.missing {
+            out.push_str(&format!(
+                "missing   {} / {} / {}: {} ({} thr): {}\n",
+                m.key.filter,
+                m.key.scenario,
+                m.key.arm,
+                m.key.metric,
+                m.key.threads,
+                m.reason.as_deref().unwrap_or("no reason given: gates")
+            ));
         }
         for f in &self.new_failures {
             out.push_str(&format!(

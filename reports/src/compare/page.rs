@@ -1,7 +1,7 @@
 //! The comparison as a [`Page`]: verdict, regressions, improvements, failures, change charts
 //! for the headline figures, and every figure in a folded table.
 
-use super::{Change, Comparison, Verdict};
+use super::{Change, Comparison, Rule, Verdict};
 use crate::charts::bars::{Bar, Bars, Scale, hbars};
 use crate::charts::{Series, arm_color};
 use crate::doc::{Block, Cell, Chart, Page, Section, Table, Tone};
@@ -44,8 +44,8 @@ fn tone(v: Verdict) -> Tone {
     match v {
         Verdict::Regressed => Tone::Poor,
         Verdict::Improved => Tone::Good,
-        Verdict::NoChange => Tone::Plain,
-        Verdict::Inconclusive => Tone::Muted,
+        Verdict::Unchanged => Tone::Plain,
+        Verdict::Unsure => Tone::Muted,
     }
 }
 
@@ -62,10 +62,12 @@ fn change_table(caption: &str, changes: &[&Change], collapsed: bool) -> Table {
             .iter()
             .map(|c| {
                 let k = &c.key;
-                let verdict = if c.gating || c.verdict == Verdict::NoChange {
-                    c.verdict.label().to_string()
-                } else {
-                    format!("{} (not gating)", c.verdict.label())
+                let verdict = match c.rule {
+                    Rule::Deterministic => format!("{} (deterministic)", c.verdict.label()),
+                    _ if c.p_adjusted.is_finite() => {
+                        format!("{} (Holm p {:.3})", c.verdict.label(), c.p_adjusted)
+                    }
+                    _ => c.verdict.label().to_string(),
                 };
                 vec![
                     Cell::label(k.filter.as_str()),
@@ -94,7 +96,7 @@ fn change_table(caption: &str, changes: &[&Change], collapsed: bool) -> Table {
 /// Relative change of one request metric per scenario × arm, whiskers the 95% interval.
 fn change_chart(cmp: &Comparison, metric: &str, title: &str) -> Option<Chart> {
     let pick: Vec<&Change> = cmp
-        .changes
+        .gates
         .iter()
         .filter(|c| c.key.phase == "request" && c.key.metric == metric && c.key.threads == 1)
         .filter(|c| c.change.is_finite())
@@ -170,20 +172,33 @@ pub fn build(cmp: &Comparison) -> Page {
         ("base".into(), cmp.base_name.clone()),
         ("new".into(), cmp.new_name.clone()),
         (
-            "significant".into(),
+            "gating figures".into(),
+            super::gate::GATES
+                .iter()
+                .map(|g| g.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "regressed / improved".into(),
             format!(
-                "the 95% Welch interval of the change excludes 0 and |change| > {}%",
-                cmp.thresholds.pct
+                "Welch's test over worker processes rejects no change after Holm's adjustment over \
+                 the gating set (α = {}) and |change| > {}%; a deterministic figure whose repeats \
+                 agree within {}%: |change| > {}%",
+                cmp.thresholds.alpha,
+                cmp.thresholds.pct,
+                cmp.thresholds.agreement * 100.0,
+                cmp.thresholds.deterministic_pct
             ),
         ),
         (
-            "not gating".into(),
-            if cmp.thresholds.ungated.is_empty() {
-                "none".into()
-            } else {
-                cmp.thresholds.ungated.join(", ")
-            },
+            "unchanged".into(),
+            format!(
+                "the 90% interval of the change (two one-sided 5% tests) lies inside ±{}%",
+                cmp.thresholds.pct
+            ),
         ),
+        ("unsure".into(), "neither".into()),
     ]));
     for n in &cmp.notes {
         verdict.para(format!("Note: {n}."));
@@ -201,6 +216,40 @@ pub fn build(cmp: &Comparison) -> Page {
         } else {
             s.blocks.push(Block::Table(change_table("", &list, false)));
         }
+        sections.push(s);
+    }
+    if !cmp.missing.is_empty() {
+        let mut s = Section::new("missing", "Missing gating figures");
+        s.summary = true;
+        s.para("In the base, not in the new run: each gates unless the new run says why.");
+        s.blocks.push(Block::Table(Table {
+            caption: String::new(),
+            groups: Vec::new(),
+            header: ["filter", "scenario", "arm", "figure", "threads", "why"]
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            rows: cmp
+                .missing
+                .iter()
+                .map(|m| {
+                    let k = &m.key;
+                    let why = match &m.reason {
+                        Some(r) => Cell::label(r.as_str()),
+                        None => Cell::label("no reason given: gates").tone(Tone::Poor),
+                    };
+                    vec![
+                        Cell::label(k.filter.as_str()),
+                        Cell::label(k.scenario.as_str()),
+                        Cell::label(k.arm.as_str()),
+                        Cell::label(k.metric.as_str()),
+                        Cell::num(k.threads.to_string()),
+                        why,
+                    ]
+                })
+                .collect(),
+            collapsed: false,
+        }));
         sections.push(s);
     }
     if !cmp.new_failures.is_empty() || !cmp.fixed_failures.is_empty() {
@@ -238,8 +287,11 @@ pub fn build(cmp: &Comparison) -> Page {
         sections.push(s);
     }
     let charts: Vec<Chart> = [
-        ("throughput", "throughput, 1 thread: change"),
-        ("latency_p99", "p99 latency: change"),
+        (
+            "cpu_ratio_to_reference",
+            "CPU per request over the reference arm: change",
+        ),
+        ("throughput_1_thread", "throughput, 1 thread: change"),
     ]
     .iter()
     .filter_map(|(m, t)| change_chart(cmp, m, t))
@@ -250,10 +302,18 @@ pub fn build(cmp: &Comparison) -> Page {
         s.blocks.push(Block::Charts(charts));
         sections.push(s);
     }
-    let mut all = Section::new("all", "Every figure");
+    let mut gating = Section::new("gating", "Gating figures");
+    let every_gate: Vec<&Change> = cmp.gates.iter().collect();
+    gating.blocks.push(Block::Table(change_table(
+        "Every gating figure in both runs",
+        &every_gate,
+        true,
+    )));
+    sections.push(gating);
+    let mut all = Section::new("all", "Every other figure (not gating)");
     let every: Vec<&Change> = cmp.changes.iter().collect();
     all.blocks.push(Block::Table(change_table(
-        "Every figure in both runs",
+        "Every raw figure in both runs: verdicts without multiplicity control, for reading",
         &every,
         true,
     )));
