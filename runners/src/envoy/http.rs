@@ -16,6 +16,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
+use super::expect::Expect;
 use crate::host::HeaderMap;
 use crate::host::vm::Message;
 
@@ -234,14 +235,24 @@ async fn send(
     })
 }
 
+/// How long any request of ours may take before it counts as failed (a filter that hangs
+/// must not make the generator wait forever).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn timed_out<T>(
+    f: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(REQUEST_TIMEOUT, f)
+        .await
+        .map_err(|_| format!("no response within {} s", REQUEST_TIMEOUT.as_secs()))?
+}
+
 /// One request on a fresh connection (the correctness pass).
 pub fn one_shot(addr: SocketAddr, req: &RequestTemplate) -> Result<Seen, String> {
-    runtime().block_on(async {
+    runtime().block_on(timed_out(async {
         let mut s = connect(addr).await?;
-        tokio::time::timeout(Duration::from_secs(10), send(&mut s, req))
-            .await
-            .map_err(|_| "no response within 10 s".to_string())?
-    })
+        send(&mut s, req).await
+    }))
 }
 
 /// What a load run measured.
@@ -257,11 +268,13 @@ fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid bounds")
 }
 
-/// `rate` = None: closed loop; Some(r): open loop at r requests/s in total.
+/// `rate` = None: closed loop; Some(r): open loop at r requests/s in total. Each response (or
+/// one in `expect.every`) is checked against `expect`; a response that differs is an error
+/// named by its first difference, and is not timed.
 pub fn load(
     addr: SocketAddr,
     req: &RequestTemplate,
-    expect_status: u16,
+    expect: &Expect,
     connections: u32,
     duration: Duration,
     rate: Option<f64>,
@@ -272,11 +285,11 @@ pub fn load(
         let end = start + duration;
         let mut tasks = Vec::new();
         for k in 0..conns {
-            let req = req.clone();
+            let (req, expect) = (req.clone(), expect.clone());
             tasks.push(tokio::spawn(async move {
                 let mut hist = new_hist();
                 let (mut done, mut errors, mut first_error) = (0u64, 0u64, None::<String>);
-                let mut sender = match connect(addr).await {
+                let mut sender = match timed_out(connect(addr)).await {
                     Ok(s) => s,
                     Err(e) => return (hist, 0, 1, Some(e)),
                 };
@@ -306,22 +319,23 @@ pub fn load(
                         }
                     }
                     i += 1;
-                    match send(&mut sender, &req).await {
-                        Ok(seen) if seen.status == expect_status => {
-                            hist.saturating_record(intended.elapsed().as_nanos().max(1) as u64);
-                            done += 1;
-                        }
-                        Ok(seen) => {
-                            errors += 1;
-                            first_error.get_or_insert(format!(
-                                "status {} (expected {expect_status})",
-                                seen.status
-                            ));
-                        }
+                    // Spread over connections, so a sampled check still sees every connection.
+                    let checked = (i + k as u32).is_multiple_of(expect.every.max(1));
+                    match timed_out(send(&mut sender, &req)).await {
+                        Ok(seen) => match if checked { expect.check(&seen) } else { Ok(()) } {
+                            Ok(()) => {
+                                hist.saturating_record(intended.elapsed().as_nanos().max(1) as u64);
+                                done += 1;
+                            }
+                            Err(e) => {
+                                errors += 1;
+                                first_error.get_or_insert(format!("response {done}: {e}"));
+                            }
+                        },
                         Err(e) => {
                             errors += 1;
                             first_error.get_or_insert(e);
-                            match connect(addr).await {
+                            match timed_out(connect(addr)).await {
                                 Ok(s) => sender = s,
                                 Err(_) => break,
                             }
@@ -339,12 +353,18 @@ pub fn load(
             hist: new_hist(),
         };
         for t in tasks {
-            if let Ok((h, d, e, fe)) = t.await {
-                let _ = out.hist.add(&h);
-                out.completed += d;
-                out.errors += e;
-                if out.first_error.is_none() {
-                    out.first_error = fe;
+            match t.await {
+                Ok((h, d, e, fe)) => {
+                    let _ = out.hist.add(&h);
+                    out.completed += d;
+                    out.errors += e;
+                    if out.first_error.is_none() {
+                        out.first_error = fe;
+                    }
+                }
+                Err(e) => {
+                    out.errors += 1;
+                    out.first_error.get_or_insert(format!("load task: {e}"));
                 }
             }
         }

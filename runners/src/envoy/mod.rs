@@ -5,23 +5,28 @@
 //! as the in-process arms (arm = variant name).
 
 pub mod config;
+pub mod expect;
 pub mod http;
 pub mod process;
 pub mod sample;
+mod scaling;
 pub mod tcp;
 mod verify;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use filterbench_results::Row;
+use filterbench_results::{Absent, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::scenario::{Scenario, Workload};
 use crate::measure::{Progress, WorkerOutput, rotated};
 use config::Variant;
+use expect::Expect;
 use http::{RequestTemplate, Upstream};
 pub use process::{Envoy, EnvoyError};
+pub use scaling::measure_scaling;
+use scaling::wrk;
 use verify::{check, native_reference};
 
 /// How the Envoy part of a run is done.
@@ -45,15 +50,77 @@ pub struct EnvoySettings {
     pub dir: PathBuf,
 }
 
+/// Figures of the Envoy arms that have no other home; each name is said once, here.
+pub mod metric {
+    /// Envoy's RSS right after the timed closed loop (the scaling runs' `envoy_rss_bytes` is
+    /// taken after a short warm-up, at each `--concurrency`).
+    pub const RSS_AFTER_LOAD: &str = "envoy_rss_after_load_bytes";
+    /// Our generator's CPU to check one response against the expected outcome.
+    pub const RESPONSE_CHECK_NS: &str = "response_check_ns";
+    /// The fraction of timed responses checked (1 unless the check would cost more than
+    /// [`super::expect::MAX_CHECK_SHARE`] of Envoy's CPU per request).
+    pub const RESPONSES_CHECKED: &str = "responses_checked_fraction";
+}
+
+/// What an Envoy arm's flags say about how it was measured (placement, CPU, checks).
+pub fn flags_note() -> String {
+    format!(
+        "{}; CPU = Envoy's worker threads (schedstat, ns); every response checked against \
+         the verified outcome (a stated fraction if checking costs > {}% of Envoy's CPU)",
+        process::pinning_note(),
+        expect::MAX_CHECK_SHARE * 100.0
+    )
+}
+
+/// Samples a percentile needs in one process before it is published.
+pub const P99_FLOOR: u64 = 1_000;
+pub const P999_FLOOR: u64 = 10_000;
+
 struct Running {
     variant: Variant,
     envoy: Envoy,
+    expect: Expect,
+    check_ns: f64,
     completed: u64,
     errors: u64,
     first_error: Option<String>,
     wall: Duration,
-    cpu_ns: u64,
+    /// Envoy's worker CPU over the timed rounds, or why it could not be read.
+    cpu_ns: Result<u64, String>,
     hist: hdrhistogram::Histogram<u64>,
+}
+
+fn new_hist() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("bounds")
+}
+
+impl Running {
+    /// Runs `f` (a load on this variant) and adds Envoy's worker CPU over it to the total.
+    fn timed(&mut self, f: impl FnOnce(&Envoy, &Expect) -> http::LoadResult) -> http::LoadResult {
+        let cpu0 = self.envoy.worker_cpu_ns();
+        let res = f(&self.envoy, &self.expect);
+        let cpu1 = self.envoy.worker_cpu_ns();
+        self.cpu_ns = match (&self.cpu_ns, cpu0, cpu1) {
+            (Err(e), _, _) => Err(e.clone()),
+            (Ok(t), Ok(a), Ok(b)) => Ok(t + (b - a)),
+            (_, Err(e), _) | (_, _, Err(e)) => Err(e.to_string()),
+        };
+        res
+    }
+
+    fn absorb(&mut self, res: http::LoadResult) {
+        self.completed += res.completed;
+        self.errors += res.errors;
+        self.wall += res.wall;
+        if self.first_error.is_none() {
+            self.first_error = res.first_error;
+        }
+        let _ = self.hist.add(&res.hist);
+        if let Err(e) = self.envoy.check_alive() {
+            self.errors += 1;
+            self.first_error.get_or_insert(e.to_string());
+        }
+    }
 }
 
 /// Where a figure belongs; `.row(metric, unit, value)` makes the row.
@@ -81,8 +148,22 @@ impl At<'_> {
             value,
         }
     }
+
+    pub(crate) fn absent(&self, metric: &str, reason: String) -> Absent {
+        Absent {
+            filter: self.sc.filter.clone(),
+            scenario: self.scenario.to_string(),
+            arm: self.arm.to_string(),
+            phase: self.phase.into(),
+            metric: metric.into(),
+            threads: self.threads,
+            process: self.process,
+            reason,
+        }
+    }
 }
 
+/// Latency percentiles of `h`, each only above its sample floor (else absent, with why).
 pub(crate) fn latency_rows(
     out: &mut WorkerOutput,
     sc: &Scenario,
@@ -99,19 +180,32 @@ pub(crate) fn latency_rows(
         threads: 1,
         process,
     };
-    for (m, q) in [
-        ("latency_p50", 0.5),
-        ("latency_p90", 0.9),
-        ("latency_p99", 0.99),
-        ("latency_p999", 0.999),
+    for (m, q, floor, label) in [
+        ("latency_p50", 0.5, 1, "p50"),
+        ("latency_p90", 0.9, 1, "p90"),
+        ("latency_p99", 0.99, P99_FLOOR, "p99"),
+        ("latency_p999", 0.999, P999_FLOOR, "p99.9"),
     ] {
-        out.rows
-            .push(at.row(m, "ns", h.value_at_quantile(q) as f64));
+        if h.len() >= floor {
+            out.rows
+                .push(at.row(m, "ns", h.value_at_quantile(q) as f64));
+        } else {
+            out.absent
+                .push(at.absent(m, format!("{label} needs {floor} samples, had {}", h.len())));
+        }
     }
     out.rows.push(at.row("latency_max", "ns", h.max() as f64));
     out.histograms.push(crate::measure::latency::histogram_row(
         &sc.filter, scenario, arm, process, h,
     ));
+}
+
+/// Takes back every figure of `filter` × `arm` this worker produced (the arm failed later).
+fn drop_arm(out: &mut WorkerOutput, filter: &str, arm: &str) {
+    out.rows.retain(|r| !(r.filter == filter && r.arm == arm));
+    out.histograms
+        .retain(|h| !(h.filter == filter && h.arm == arm));
+    out.absent.retain(|a| !(a.filter == filter && a.arm == arm));
 }
 
 /// Measures one scenario in live Envoy, every variant, in this worker process.
@@ -145,6 +239,8 @@ pub fn measure_scenario(
             );
         }
     };
+    // Our side (upstream, generator) on other CPUs than Envoy's, from here on.
+    let _pinned = process::PinnedHere::ours();
     let upstream = match Upstream::start(&ex.response) {
         Ok(u) => u,
         Err(e) => return fail(out, "envoy-*", "load", format!("upstream: {e}")),
@@ -159,62 +255,60 @@ pub fn measure_scenario(
             sc.filter, sc.name, variant.name
         ));
         let name = format!("{}.{}.{}.p{process}", sc.filter, sc.name, variant.name);
-        let envoy = match start_verified(s, sc, &variant, &upstream, &req, &want, &name) {
-            Ok(e) => e,
+        let v = match start_verified(s, sc, &variant, &upstream, &req, &want, &name) {
+            Ok(v) => v,
             Err((stage, msg)) => {
                 fail(out, variant.name, stage, msg);
                 continue;
             }
         };
+        let check_ns = v.expect.cost_ns(&v.seen);
         running.push(Running {
             variant,
-            envoy,
+            envoy: v.envoy,
+            expect: v.expect,
+            check_ns,
             completed: 0,
             errors: 0,
             first_error: None,
             wall: Duration::ZERO,
-            cpu_ns: 0,
-            hist: hdrhistogram::Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("bounds"),
+            cpu_ns: Ok(0),
+            hist: new_hist(),
         });
     }
-    let status = verify::expected_status(ex, &want.0);
-    // Warm-up, then interleaved closed-loop rounds.
-    for r in running.iter() {
-        http::load(
-            r.envoy.listener,
-            &req,
-            status,
-            s.connections,
-            s.warmup,
-            None,
-        );
+    // Warm-up, which also prices the check against Envoy's CPU per request: a check dearer
+    // than MAX_CHECK_SHARE of it is done on a stated fraction of the responses.
+    for r in running.iter_mut() {
+        r.cpu_ns = Ok(0);
+        let res = r.timed(|e, x| http::load(e.listener, &req, x, s.connections, s.warmup, None));
+        let (errors, first) = (res.errors, res.first_error.clone());
+        if let (Ok(cpu), true) = (&r.cpu_ns, res.completed > 0) {
+            let per_request = *cpu as f64 / res.completed as f64;
+            let check_ns = r.check_ns;
+            r.expect.sample_for(check_ns, per_request);
+        }
+        r.cpu_ns = Ok(0);
+        r.errors += errors;
+        if r.first_error.is_none() {
+            r.first_error = first.map(|e| format!("warm-up: {e}"));
+        }
     }
     let rounds = s.rounds.max(1);
     let order: Vec<usize> = (0..running.len()).collect();
     for round in 0..rounds {
         for i in rotated(&order, process + round) {
             let r = &mut running[i];
-            let cpu0 = r.envoy.cpu_ns().unwrap_or(0);
-            let res = http::load(
-                r.envoy.listener,
-                &req,
-                status,
-                s.connections,
-                s.duration / rounds,
-                None,
-            );
-            r.cpu_ns += r.envoy.cpu_ns().unwrap_or(0).saturating_sub(cpu0);
-            r.completed += res.completed;
-            r.errors += res.errors;
-            r.wall += res.wall;
-            if r.first_error.is_none() {
-                r.first_error = res.first_error;
-            }
-            let _ = r.hist.add(&res.hist);
-            if let Err(e) = r.envoy.check_alive() {
-                r.errors += 1;
-                r.first_error.get_or_insert(e.to_string());
-            }
+            let res = r.timed(|e, x| {
+                http::load(
+                    e.listener,
+                    &req,
+                    x,
+                    s.connections,
+                    s.duration / rounds,
+                    None,
+                )
+            });
+            r.absorb(res);
         }
     }
     // wrk on the same target with the same connections, beside our generator's figure.
@@ -230,7 +324,6 @@ pub fn measure_scenario(
     } else {
         Vec::new()
     };
-    let mut none_rps = None;
     let mut ok = Vec::new();
     for r in &running {
         let arm = r.variant.name;
@@ -248,9 +341,6 @@ pub fn measure_scenario(
             continue;
         }
         let rps = r.completed as f64 / r.wall.as_secs_f64();
-        if arm == "envoy-none" {
-            none_rps = Some(rps);
-        }
         latency_rows(out, sc, &sc.name, arm, process, &r.hist);
         let at = At {
             sc,
@@ -261,10 +351,22 @@ pub fn measure_scenario(
             process,
         };
         out.rows.push(at.row("throughput", "req/s", rps));
+        match &r.cpu_ns {
+            Ok(cpu) => {
+                out.rows
+                    .push(at.row("cpu_per_request", "ns", *cpu as f64 / r.completed as f64))
+            }
+            Err(e) => out.absent.push(at.absent(
+                "cpu_per_request",
+                format!("Envoy's worker CPU could not be read: {e}"),
+            )),
+        }
+        out.rows
+            .push(at.row(metric::RESPONSE_CHECK_NS, "ns", r.check_ns));
         out.rows.push(at.row(
-            "cpu_per_request",
-            "ns",
-            r.cpu_ns as f64 / r.completed as f64,
+            metric::RESPONSES_CHECKED,
+            "count",
+            1.0 / r.expect.every as f64,
         ));
         if let Some((_, w)) = wrk_rps.iter().find(|(a, _)| *a == arm) {
             out.rows.push(at.row("throughput_wrk", "req/s", *w));
@@ -277,8 +379,14 @@ pub fn measure_scenario(
             threads: s.concurrency,
             process,
         };
-        let rss = r.envoy.rss_bytes().unwrap_or(0) as f64;
-        out.rows.push(mem.row("envoy_rss_bytes", "bytes", rss));
+        match r.envoy.rss_bytes() {
+            Ok(rss) => out
+                .rows
+                .push(mem.row(metric::RSS_AFTER_LOAD, "bytes", rss as f64)),
+            Err(e) => out
+                .absent
+                .push(mem.absent(metric::RSS_AFTER_LOAD, e.to_string())),
+        }
         if let Some(m) = r.envoy.stat("server.memory_allocated") {
             out.rows
                 .push(mem.row("memory_allocated_bytes", "bytes", m as f64));
@@ -286,32 +394,71 @@ pub fn measure_scenario(
         if let Some(v) = r.envoy.stat("wasm.envoy.wasm.runtime.v8.active") {
             out.rows.push(mem.row("wasm_vms", "count", v as f64));
         }
-        ok.push(r);
+        ok.push((r, rps));
     }
-    // Latency at fixed rates: open loop, coordinated-omission corrected.
-    if let Some(max) = none_rps {
-        for &f in &s.rate_fractions {
-            let scenario = format!("{}@{:.0}%", sc.name, f * 100.0);
-            for r in rotated(&ok, process) {
+    open_loop(s, sc, process, &req, &ok, out);
+}
+
+/// Latency at fixed rates, each a fraction of the variant's own closed-loop capacity, in
+/// interleaved rounds like the closed loop; coordinated-omission corrected.
+fn open_loop(
+    s: &EnvoySettings,
+    sc: &Scenario,
+    process: u32,
+    req: &RequestTemplate,
+    ok: &[(&Running, f64)],
+    out: &mut WorkerOutput,
+) {
+    let rounds = s.rounds.max(1);
+    for &f in &s.rate_fractions {
+        let scenario = format!("{}@{:.0}%", sc.name, f * 100.0);
+        let mut acc: Vec<(u64, Option<String>, hdrhistogram::Histogram<u64>)> =
+            ok.iter().map(|_| (0, None, new_hist())).collect();
+        let order: Vec<usize> = (0..ok.len()).collect();
+        for round in 0..rounds {
+            for i in rotated(&order, process + round) {
+                let (r, rps) = ok[i];
                 let res = http::load(
                     r.envoy.listener,
-                    &req,
-                    status,
+                    req,
+                    &r.expect,
                     s.connections,
-                    s.rate_duration,
-                    Some(max * f),
+                    s.rate_duration / rounds,
+                    Some(rps * f),
                 );
-                if res.errors > 0 || res.completed == 0 {
-                    fail(
-                        out,
-                        r.variant.name,
-                        "run",
-                        format!("at {scenario}: {} failed requests", res.errors),
-                    );
-                    continue;
+                let a = &mut acc[i];
+                a.0 += res.errors + u64::from(res.completed == 0);
+                if a.1.is_none() {
+                    a.1 = res.first_error;
                 }
-                latency_rows(out, sc, &scenario, r.variant.name, process, &res.hist);
+                let _ = a.2.add(&res.hist);
             }
+        }
+        for ((r, _), (errors, first, hist)) in ok.iter().zip(acc) {
+            let arm = r.variant.name;
+            if out
+                .failures
+                .iter()
+                .any(|x| x.filter == sc.filter && x.arm == arm)
+            {
+                continue;
+            }
+            if errors > 0 {
+                // No figure of a variant that failed while timed survives, closed loop included.
+                drop_arm(out, &sc.filter, arm);
+                out.fail(
+                    &sc.filter,
+                    &sc.name,
+                    arm,
+                    "run",
+                    format!(
+                        "at {scenario}: {errors} failed requests: {}",
+                        first.unwrap_or_default()
+                    ),
+                );
+                continue;
+            }
+            latency_rows(out, sc, &scenario, arm, process, &hist);
         }
     }
 }
@@ -330,6 +477,14 @@ pub(crate) fn builds(s: &EnvoySettings, sc: &Scenario) -> (Option<config::Builds
     (Some(config::Builds { wasm, module }), why)
 }
 
+/// A variant's Envoy whose output was proven, with what each of its responses must show and
+/// the response that proved it.
+pub(crate) struct Verified {
+    pub envoy: Envoy,
+    pub expect: Expect,
+    pub seen: http::Seen,
+}
+
 /// Starts one variant's Envoy (config and log under `s.dir` as `name`) and proves its output
 /// over HTTP against the in-process native arm; on failure, the stage and why.
 pub(crate) fn start_verified(
@@ -340,7 +495,10 @@ pub(crate) fn start_verified(
     req: &RequestTemplate,
     want: &verify::Reference,
     name: &str,
-) -> Result<Envoy, (&'static str, String)> {
+) -> Result<Verified, (&'static str, String)> {
+    let Workload::Http(ex) = &sc.workload else {
+        return Err(("verify", "not an HTTP scenario".into()));
+    };
     let path = s.dir.join(format!("{name}.json"));
     let body =
         serde_json::to_string_pretty(&config::bootstrap(variant, upstream.port)).expect("json");
@@ -355,7 +513,8 @@ pub(crate) fn start_verified(
         .record
         .store(true, std::sync::atomic::Ordering::Relaxed);
     *upstream.last.lock().unwrap() = None;
-    let verdict = http::one_shot(envoy.listener, req).and_then(|seen| {
+    let seen = http::one_shot(envoy.listener, req);
+    let verdict = seen.clone().and_then(|seen| {
         let up = upstream.last.lock().unwrap().clone();
         check(variant, sc, want, &seen, up.as_ref())
     });
@@ -363,112 +522,9 @@ pub(crate) fn start_verified(
         .record
         .store(false, std::sync::atomic::Ordering::Relaxed);
     verdict.map_err(|e| ("verify", format!("differs from the native arm: {e}")))?;
-    Ok(envoy)
-}
-
-/// Requests/s that `wrk` reaches on the same target, if wrk is installed.
-fn wrk(
-    addr: std::net::SocketAddr,
-    req: &RequestTemplate,
-    connections: u32,
-    d: Duration,
-) -> Option<f64> {
-    let mut cmd = std::process::Command::new("wrk");
-    // wrk takes whole seconds.
-    let secs = d.as_secs_f64().round().max(1.0) as u64;
-    cmd.args([
-        "-t1",
-        "-c",
-        &connections.to_string(),
-        "-d",
-        &format!("{secs}s"),
-    ]);
-    for (k, v) in &req.headers {
-        cmd.arg("-H").arg(format!(
-            "{}: {}",
-            String::from_utf8_lossy(k),
-            String::from_utf8_lossy(v)
-        ));
-    }
-    cmd.arg(format!("http://{addr}{}", req.path));
-    let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// Envoy RSS over `--concurrency` values for envoy-none and envoy-wasm-v8: the slope is the
-/// memory each worker (and its VM) adds.
-pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut WorkerOutput) {
-    let Workload::Http(ex) = &sc.workload else {
-        return;
-    };
-    let ((Some(builds), _), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
-        return;
-    };
-    let Ok(upstream) = Upstream::start(&ex.response) else {
-        return;
-    };
-    let req = RequestTemplate::from_message(&ex.request);
-    let config_text = String::from_utf8_lossy(&config).into_owned();
-    for variant in config::variants(&sc.filter, &builds, &config_text)
-        .into_iter()
-        .filter(|v| ["envoy-none", config::NATIVE_MODULE, "envoy-wasm-v8"].contains(&v.name))
-    {
-        let mem = |threads| At {
-            sc,
-            scenario: "",
-            arm: variant.name,
-            phase: "memory",
-            threads,
-            process,
-        };
-        let mut points = Vec::new();
-        for &c in &s.scaling {
-            let name = format!("{}.scaling.{}.c{c}.p{process}", sc.filter, variant.name);
-            let path = s.dir.join(format!("{name}.json"));
-            let body = serde_json::to_string_pretty(&config::bootstrap(&variant, upstream.port))
-                .expect("json");
-            if std::fs::write(&path, body).is_err() {
-                continue;
-            }
-            match Envoy::start(&s.bin, &path, c, &s.dir, &name) {
-                Ok(envoy) => {
-                    // Enough connections that every worker serves requests (VMs are per worker);
-                    // a variant that served nothing gives no memory point.
-                    let warm = http::load(
-                        envoy.listener,
-                        &req,
-                        http::status_of(&ex.response.headers),
-                        c * 4,
-                        Duration::from_millis(200),
-                        None,
-                    );
-                    if warm.completed == 0 || warm.errors > 0 {
-                        out.fail(
-                            &sc.filter,
-                            "",
-                            variant.name,
-                            "scaling",
-                            format!(
-                                "{} failed requests: {}",
-                                warm.errors,
-                                warm.first_error.unwrap_or_default()
-                            ),
-                        );
-                        continue;
-                    }
-                    let rss = envoy.rss_bytes().unwrap_or(0) as f64;
-                    points.push((c as f64, rss));
-                    out.rows.push(mem(c).row("envoy_rss_bytes", "bytes", rss));
-                }
-                Err(e) => out.fail(&sc.filter, "", variant.name, "scaling", e.to_string()),
-            }
-        }
-        if let Some(slope) = filterbench_results::stats::slope(&points) {
-            out.rows
-                .push(mem(1).row("rss_per_worker_bytes", "bytes", slope));
-        }
-    }
+    Ok(Verified {
+        envoy,
+        expect: Expect::derive(variant, ex, &want.0, &want.1),
+        seen: seen.map_err(|e| ("verify", e))?,
+    })
 }

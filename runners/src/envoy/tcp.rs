@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::process::Envoy;
-use super::{At, EnvoySettings};
+use super::{At, EnvoySettings, http};
 use crate::host::TcpEvent;
 use crate::measure::scenario::{Scenario, Workload};
 use crate::measure::{Progress, WorkerOutput, rotated};
@@ -100,13 +100,18 @@ fn bootstrap(wasm: Option<(&str, &Path, &str)>, upstream: u16) -> Value {
     })
 }
 
-/// Round trips on `conns` connections for `d`; returns (completed, errors, histogram, wall).
-fn load(
-    addr: SocketAddr,
-    payload: &[u8],
-    conns: u32,
-    d: Duration,
-) -> (u64, u64, Histogram<u64>, Duration) {
+/// What a TCP load run measured.
+struct Trips {
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    hist: Histogram<u64>,
+    wall: Duration,
+}
+
+/// Round trips on `conns` connections for `d`; each echo must bring back exactly the bytes sent
+/// (the first difference is named), within [`http::REQUEST_TIMEOUT`].
+fn load(addr: SocketAddr, payload: &[u8], conns: u32, d: Duration) -> Trips {
     let payload = payload.to_vec();
     runtime().block_on(async move {
         let start = Instant::now();
@@ -117,9 +122,12 @@ fn load(
             tasks.push(tokio::spawn(async move {
                 let mut h =
                     Histogram::<u64>::new_with_bounds(1, 100_000_000_000, 3).expect("bounds");
-                let (mut ok, mut err) = (0u64, 0u64);
-                let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-                    return (0, 1, h);
+                let (mut ok, err) = (0u64, 0u64);
+                let connect = tokio::net::TcpStream::connect(addr);
+                let mut s = match tokio::time::timeout(http::REQUEST_TIMEOUT, connect).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => return (0, 1, Some(format!("connect: {e}")), h),
+                    Err(_) => return (0, 1, Some("connect timed out".into()), h),
                 };
                 let _ = s.set_nodelay(true);
                 let mut back = vec![0u8; payload.len()];
@@ -129,30 +137,49 @@ fn load(
                         s.write_all(&payload).await?;
                         s.read_exact(&mut back).await
                     };
-                    match tokio::time::timeout(Duration::from_secs(5), r).await {
+                    let why = match tokio::time::timeout(http::REQUEST_TIMEOUT, r).await {
                         Ok(Ok(_)) if back == payload => {
                             h.saturating_record(t.elapsed().as_nanos().max(1) as u64);
                             ok += 1;
+                            continue;
                         }
-                        _ => {
-                            err += 1;
-                            break;
+                        Ok(Ok(_)) => {
+                            let at = back.iter().zip(&payload).position(|(a, b)| a != b);
+                            format!("round trip {ok}: echoed bytes differ at offset {at:?}")
                         }
-                    }
+                        Ok(Err(e)) => format!("round trip {ok}: {e}"),
+                        Err(_) => format!("round trip {ok}: no echo within the timeout"),
+                    };
+                    return (ok, err + 1, Some(why), h);
                 }
-                (ok, err, h)
+                (ok, err, None, h)
             }));
         }
-        let mut hist = Histogram::<u64>::new_with_bounds(1, 100_000_000_000, 3).expect("bounds");
-        let (mut ok, mut err) = (0, 0);
+        let mut out = Trips {
+            ok: 0,
+            errors: 0,
+            first_error: None,
+            hist: Histogram::<u64>::new_with_bounds(1, 100_000_000_000, 3).expect("bounds"),
+            wall: Duration::ZERO,
+        };
         for t in tasks {
-            if let Ok((o, e, h)) = t.await {
-                ok += o;
-                err += e;
-                let _ = hist.add(&h);
+            match t.await {
+                Ok((o, e, why, h)) => {
+                    out.ok += o;
+                    out.errors += e;
+                    if out.first_error.is_none() {
+                        out.first_error = why;
+                    }
+                    let _ = out.hist.add(&h);
+                }
+                Err(e) => {
+                    out.errors += 1;
+                    out.first_error.get_or_insert(format!("load task: {e}"));
+                }
             }
         }
-        (ok, err, hist, start.elapsed())
+        out.wall = start.elapsed();
+        out
     })
 }
 
@@ -205,14 +232,14 @@ pub fn measure_scenario(
             Ok(envoy) => {
                 // Proof before load: one connection's bytes come back whole, and for our filter
                 // Envoy's stats show it counted them (its metrics are recorded at close).
-                let (ok, _, _, _) = load(envoy.listener, &payload, 1, Duration::from_millis(50));
+                let ok = load(envoy.listener, &payload, 1, Duration::from_millis(50)).ok;
                 std::thread::sleep(Duration::from_millis(100));
                 let counted = envoy.stat(&format!(
                     "wasmcustom.{}downstream_bytes_total",
                     prefix(&config)
                 ));
-                let proven =
-                    ok > 0 && (filter.is_none() || counted.unwrap_or(0) >= payload.len() as u64);
+                let proven = ok > 0
+                    && (filter.is_none() || counted.is_some_and(|c| c >= payload.len() as u64));
                 if proven {
                     running.push((arm, envoy));
                 } else {
@@ -228,46 +255,58 @@ pub fn measure_scenario(
             Err(e) => out.fail(&sc.filter, &sc.name, arm, "load", e.to_string()),
         }
     }
+    let _pinned = super::process::PinnedHere::ours();
     let rounds = s.rounds.max(1);
-    let mut acc: Vec<(u64, u64, Histogram<u64>, Duration, u64)> = running
+    // Per variant: the round trips, and Envoy's worker CPU over them (or why it is unknown).
+    let mut acc: Vec<(Trips, Result<u64, String>)> = running
         .iter()
         .map(|_| {
-            (
-                0,
-                0,
-                Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("bounds"),
-                Duration::ZERO,
-                0,
-            )
+            let empty = Trips {
+                ok: 0,
+                errors: 0,
+                first_error: None,
+                hist: Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("bounds"),
+                wall: Duration::ZERO,
+            };
+            (empty, Ok(0))
         })
         .collect();
     let order: Vec<usize> = (0..running.len()).collect();
     for round in 0..rounds {
         for i in rotated(&order, process + round) {
             let (_, envoy) = &running[i];
-            let cpu0 = envoy.cpu_ns().unwrap_or(0);
-            let (ok, err, h, wall) =
-                load(envoy.listener, &payload, s.connections, s.duration / rounds);
-            let a = &mut acc[i];
-            a.0 += ok;
-            a.1 += err;
-            let _ = a.2.add(&h);
-            a.3 += wall;
-            a.4 += envoy.cpu_ns().unwrap_or(0).saturating_sub(cpu0);
+            let cpu0 = envoy.worker_cpu_ns();
+            let t = load(envoy.listener, &payload, s.connections, s.duration / rounds);
+            let cpu1 = envoy.worker_cpu_ns();
+            let (a, cpu) = &mut acc[i];
+            a.ok += t.ok;
+            a.errors += t.errors;
+            if a.first_error.is_none() {
+                a.first_error = t.first_error;
+            }
+            let _ = a.hist.add(&t.hist);
+            a.wall += t.wall;
+            *cpu = match (&*cpu, cpu0, cpu1) {
+                (Err(e), _, _) => Err(e.clone()),
+                (Ok(c), Ok(x), Ok(y)) => Ok(c + (y - x)),
+                (_, Err(e), _) | (_, _, Err(e)) => Err(e.to_string()),
+            };
         }
     }
-    for ((arm, envoy), (ok, err, h, wall, cpu)) in running.iter_mut().zip(acc) {
-        if err > 0 || ok == 0 || envoy.check_alive().is_err() {
+    for ((arm, envoy), (t, cpu)) in running.iter_mut().zip(acc) {
+        let alive = envoy.check_alive().map_err(|e| e.to_string());
+        if t.errors > 0 || t.ok == 0 || alive.is_err() {
+            let why = alive.err().or(t.first_error).unwrap_or_default();
             out.fail(
                 &sc.filter,
                 &sc.name,
                 arm,
                 "run",
-                format!("{err} failed round trips"),
+                format!("{} failed round trips: {why}", t.errors),
             );
             continue;
         }
-        super::latency_rows(out, sc, &sc.name, arm, process, &h);
+        super::latency_rows(out, sc, &sc.name, arm, process, &t.hist);
         let at = At {
             sc,
             scenario: &sc.name,
@@ -277,9 +316,16 @@ pub fn measure_scenario(
             process,
         };
         out.rows
-            .push(at.row("throughput", "req/s", ok as f64 / wall.as_secs_f64()));
-        out.rows
-            .push(at.row("cpu_per_request", "ns", cpu as f64 / ok as f64));
+            .push(at.row("throughput", "req/s", t.ok as f64 / t.wall.as_secs_f64()));
+        match cpu {
+            Ok(c) => out
+                .rows
+                .push(at.row("cpu_per_request", "ns", c as f64 / t.ok as f64)),
+            Err(e) => out.absent.push(at.absent(
+                "cpu_per_request",
+                format!("Envoy's worker CPU could not be read: {e}"),
+            )),
+        }
         let mem = At {
             sc,
             scenario: "",
@@ -288,11 +334,14 @@ pub fn measure_scenario(
             threads: s.concurrency,
             process,
         };
-        out.rows.push(mem.row(
-            "envoy_rss_bytes",
-            "bytes",
-            envoy.rss_bytes().unwrap_or(0) as f64,
-        ));
+        match envoy.rss_bytes() {
+            Ok(rss) => out
+                .rows
+                .push(mem.row(super::metric::RSS_AFTER_LOAD, "bytes", rss as f64)),
+            Err(e) => out
+                .absent
+                .push(mem.absent(super::metric::RSS_AFTER_LOAD, e.to_string())),
+        }
     }
 }
 

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use super::config::{Check, Variant};
+use super::expect::Expect;
 use super::http::{self, Seen};
 use crate::engines;
 use crate::fixtures::Step;
-use crate::host::{Clock, HeaderMap, HttpExchange, HttpOutcome};
+use crate::host::{Clock, HeaderMap, HttpOutcome};
 use crate::measure::scenario::{Scenario, Workload};
 
 /// The in-process native outcome with the real clock (Envoy has no fixture clock), and the
@@ -56,14 +57,6 @@ fn get<'a>(m: &'a HeaderMap, k: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// Compares what Envoy did with what the native arm did, on the headers the filter touched.
-/// What the client must get: the filter's local reply status, else the upstream's.
-pub(crate) fn expected_status(ex: &HttpExchange, want: &HttpOutcome) -> u16 {
-    want.local_reply.as_ref().map_or_else(
-        || http::status_of(&ex.response.headers),
-        |r| r.status as u16,
-    )
-}
-
 pub(super) fn check(
     variant: &Variant,
     sc: &Scenario,
@@ -74,96 +67,68 @@ pub(super) fn check(
     let Workload::Http(ex) = &sc.workload else {
         return Err("not an HTTP scenario".into());
     };
-    let status = expected_status(ex, want);
-    if seen.status != status {
+    // The response side is what every timed response is checked against, so it is derived once.
+    let expect = Expect::derive(variant, ex, want, volatile);
+    if seen.status != expect.status {
         return Err(format!(
-            "status {} where the native arm gives {status}",
-            seen.status
+            "status {} where the native arm gives {}",
+            seen.status, expect.status
         ));
     }
-    if variant.check == Check::None {
-        return Ok(());
+    let mut problems: Vec<String> = expect.check(seen).err().into_iter().collect();
+    if variant.check == Check::None || want.local_reply.is_some() {
+        return if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        };
     }
-    let mut problems = Vec::new();
-    // Headers the filter added or changed, and removed, relative to its input.
-    let delta = |input: &HeaderMap,
-                 output: &HeaderMap,
-                 actual: &HeaderMap,
-                 side: &str,
-                 problems: &mut Vec<String>| {
-        for (k, v) in output {
+    let Some(up) = upstream else {
+        return Err("the upstream saw no request".into());
+    };
+    // A different implementation need not rewrite request headers the same way, but must get
+    // the response-side effect right.
+    if variant.check == Check::Exact {
+        for (k, v) in &want.request_headers {
             if k.starts_with(b":") && k.as_slice() != b":path" {
                 continue;
             }
             let matches =
                 |(ak, av): &(Vec<u8>, Vec<u8>)| ak == k && (av == v || volatile.contains(k));
-            if get(input, k) != Some(v.as_slice()) && !actual.iter().any(matches) {
+            if get(&ex.request.headers, k) != Some(v.as_slice()) && !up.headers.iter().any(matches)
+            {
                 problems.push(format!(
-                    "{side} header {} = {:?} missing",
+                    "request header {} = {:?} missing",
                     String::from_utf8_lossy(k),
                     String::from_utf8_lossy(v)
                 ));
             }
         }
-        for (k, _) in input {
-            if !k.starts_with(b":") && get(output, k).is_none() && get(actual, k).is_some() {
+        for (k, _) in &ex.request.headers {
+            if !k.starts_with(b":")
+                && get(&want.request_headers, k).is_none()
+                && get(&up.headers, k).is_some()
+            {
                 problems.push(format!(
-                    "{side} header {} should have been removed",
+                    "request header {} should have been removed",
                     String::from_utf8_lossy(k)
                 ));
             }
         }
-    };
-    match (&want.local_reply, variant.check) {
-        (Some(r), Check::Exact) => {
-            if seen.body != r.body {
-                problems.push(format!(
-                    "local reply body {:?}, native {:?}",
-                    String::from_utf8_lossy(&seen.body),
-                    String::from_utf8_lossy(&r.body)
-                ));
-            }
+        // The whole body, also where the timed check compares only its size.
+        if seen.body != want.response_body {
+            problems.push(format!(
+                "client got a {} B body, native forwards {} B",
+                seen.body.len(),
+                want.response_body.len()
+            ));
         }
-        (Some(_), _) => {}
-        (None, check) => {
-            let Some(up) = upstream else {
-                return Err("the upstream saw no request".into());
-            };
-            let key_only = check == Check::Key;
-            let mut req_problems = Vec::new();
-            delta(
-                &ex.request.headers,
-                &want.request_headers,
-                &up.headers,
-                "request",
-                &mut req_problems,
-            );
-            delta(
-                &ex.response.headers,
-                &want.response_headers,
-                &seen.headers,
-                "response",
-                &mut problems,
-            );
-            // A different implementation need not rewrite request headers the same way, but
-            // must get the response-side effect and the forwarded body right.
-            if !key_only {
-                problems.extend(req_problems);
-                if up.body != want.request_body {
-                    problems.push(format!(
-                        "upstream got a {} B body, native forwards {} B",
-                        up.body.len(),
-                        want.request_body.len()
-                    ));
-                }
-                if seen.body != want.response_body {
-                    problems.push(format!(
-                        "client got a {} B body, native forwards {} B",
-                        seen.body.len(),
-                        want.response_body.len()
-                    ));
-                }
-            }
+        if up.body != want.request_body {
+            problems.push(format!(
+                "upstream got a {} B body, native forwards {} B",
+                up.body.len(),
+                want.request_body.len()
+            ));
         }
     }
     if problems.is_empty() {

@@ -321,7 +321,7 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
                 kind: "envoy".into(),
                 version: format!("envoy {}", e.version),
                 flags: format!(
-                    "{}; --concurrency {}; {} connections; upstream: in-suite tokio",
+                    "{}; --concurrency {}; {} connections; upstream: in-suite tokio; {}",
                     match *name {
                         "envoy-wasm-v8" => "V8 wasm runtime",
                         "envoy-native-module" =>
@@ -331,7 +331,8 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
                         _ => "no filter",
                     },
                     e.concurrency,
-                    e.connections
+                    e.connections,
+                    crate::envoy::flags_note()
                 ),
             });
         }

@@ -1,0 +1,124 @@
+//! Envoy's memory per worker (RSS over `--concurrency` values) and the wrk cross-check of our
+//! load generator's throughput.
+
+use std::time::Duration;
+
+use super::expect::Expect;
+use super::http::{self, RequestTemplate, Upstream};
+use super::{At, Envoy, EnvoySettings, builds, config};
+use crate::measure::WorkerOutput;
+use crate::measure::scenario::{Scenario, Workload};
+
+/// Requests/s that `wrk` reaches on the same target, if wrk is installed.
+pub(super) fn wrk(
+    addr: std::net::SocketAddr,
+    req: &RequestTemplate,
+    connections: u32,
+    d: Duration,
+) -> Option<f64> {
+    let mut cmd = std::process::Command::new("wrk");
+    // wrk takes whole seconds.
+    let secs = d.as_secs_f64().round().max(1.0) as u64;
+    cmd.args([
+        "-t1",
+        "-c",
+        &connections.to_string(),
+        "-d",
+        &format!("{secs}s"),
+    ]);
+    for (k, v) in &req.headers {
+        cmd.arg("-H").arg(format!(
+            "{}: {}",
+            String::from_utf8_lossy(k),
+            String::from_utf8_lossy(v)
+        ));
+    }
+    cmd.arg(format!("http://{addr}{}", req.path));
+    let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Envoy RSS over `--concurrency` values for envoy-none and envoy-wasm-v8: the slope is the
+/// memory each worker (and its VM) adds.
+pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut WorkerOutput) {
+    let Workload::Http(ex) = &sc.workload else {
+        return;
+    };
+    let ((Some(builds), _), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
+        return;
+    };
+    let Ok(upstream) = Upstream::start(&ex.response) else {
+        return;
+    };
+    let req = RequestTemplate::from_message(&ex.request);
+    let config_text = String::from_utf8_lossy(&config).into_owned();
+    for variant in config::variants(&sc.filter, &builds, &config_text)
+        .into_iter()
+        .filter(|v| ["envoy-none", config::NATIVE_MODULE, "envoy-wasm-v8"].contains(&v.name))
+    {
+        let mem = |threads| At {
+            sc,
+            scenario: "",
+            arm: variant.name,
+            phase: "memory",
+            threads,
+            process,
+        };
+        let mut points = Vec::new();
+        for &c in &s.scaling {
+            let name = format!("{}.scaling.{}.c{c}.p{process}", sc.filter, variant.name);
+            let path = s.dir.join(format!("{name}.json"));
+            let body = serde_json::to_string_pretty(&config::bootstrap(&variant, upstream.port))
+                .expect("json");
+            if std::fs::write(&path, body).is_err() {
+                continue;
+            }
+            match Envoy::start(&s.bin, &path, c, &s.dir, &name) {
+                Ok(envoy) => {
+                    // Enough connections that every worker serves requests (VMs are per worker);
+                    // a variant that served nothing gives no memory point.
+                    let warm = http::load(
+                        envoy.listener,
+                        &req,
+                        &Expect::status(http::status_of(&ex.response.headers)),
+                        c * 4,
+                        Duration::from_millis(200),
+                        None,
+                    );
+                    if warm.completed == 0 || warm.errors > 0 {
+                        out.fail(
+                            &sc.filter,
+                            "",
+                            variant.name,
+                            "scaling",
+                            format!(
+                                "{} failed requests: {}",
+                                warm.errors,
+                                warm.first_error.unwrap_or_default()
+                            ),
+                        );
+                        continue;
+                    }
+                    match envoy.rss_bytes() {
+                        Ok(rss) => {
+                            points.push((c as f64, rss as f64));
+                            out.rows
+                                .push(mem(c).row("envoy_rss_bytes", "bytes", rss as f64));
+                        }
+                        Err(e) => out
+                            .absent
+                            .push(mem(c).absent("envoy_rss_bytes", e.to_string())),
+                    }
+                }
+                Err(e) => out.fail(&sc.filter, "", variant.name, "scaling", e.to_string()),
+            }
+        }
+        if let Some(slope) = filterbench_results::stats::slope(&points) {
+            out.rows
+                .push(mem(1).row("rss_per_worker_bytes", "bytes", slope));
+        }
+    }
+}
