@@ -30,9 +30,9 @@ fn lifecycle(c: &mut Criterion) {
         }
         for arm in arms(&sc) {
             let module = load(&sc, arm).unwrap_or_else(|e| panic!("{} on {arm}: {e}", sc.filter));
-            let (mut vm, sig) = checked_vm(&sc, module.as_ref())
+            let (mut vm, mut proof) = checked_vm(&sc, module.as_ref())
                 .unwrap_or_else(|e| panic!("{} / {} on {arm}: {e}", sc.filter, sc.name));
-            g.bench_function(arm, |b| b.iter(|| request(&sc, &mut vm, sig)));
+            g.bench_function(arm, |b| b.iter(|| request(&sc, &mut vm, &mut proof)));
         }
         g.finish();
     }

@@ -5,7 +5,7 @@ use filterbench_runners::engines::{self, Limits, LoadedModule};
 use filterbench_runners::fixtures::Step;
 use filterbench_runners::host::Vm;
 use filterbench_runners::measure::Plan;
-use filterbench_runners::measure::scenario::{self, Scenario, signature};
+use filterbench_runners::measure::scenario::{self, Proof, Scenario};
 
 pub mod bytes;
 
@@ -36,29 +36,30 @@ pub fn load(sc: &Scenario, arm: &str) -> Result<Box<dyn LoadedModule>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A VM whose filter has just been proven to produce the fixture's outcome, and the
-/// signature every timed request must keep.
-pub fn checked_vm(
-    sc: &Scenario,
-    module: &dyn LoadedModule,
-) -> Result<(Vm, Option<(bool, bool)>), String> {
+/// A VM whose filter has just been proven to produce the fixture's outcome, and the proof
+/// every timed request must keep (a scenario whose outcome varies with each repetition is
+/// recorded, not compared: criterion gives the bench no end to settle it at).
+pub fn checked_vm(sc: &Scenario, module: &dyn LoadedModule) -> Result<(Vm, Proof), String> {
     let want = sc.verify(module)?;
     let mut vm = sc.start_vm(module)?;
+    let mut proof = Proof::new(&mut vm, sc.varies());
     let first = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
     if first != want {
         return Err("the benched VM's first request differs from the fixture outcome".into());
     }
-    Ok((vm, signature(&first)))
+    proof.check(&first, &mut vm);
+    Ok((vm, proof))
 }
 
-/// One timed request, checked cheaply.
-pub fn request(sc: &Scenario, vm: &mut Vm, sig: Option<(bool, bool)>) -> Step {
+/// One timed request, its full outcome checked.
+pub fn request(sc: &Scenario, vm: &mut Vm, proof: &mut Proof) -> Step {
     let step = sc.run_once(vm).expect("a benched request failed");
-    assert_eq!(
-        signature(&step),
-        sig,
-        "a benched request changed its outcome"
-    );
+    if !proof.check(&step, vm) {
+        panic!(
+            "a benched request changed its outcome: {:?}",
+            proof.explain()
+        );
+    }
     step
 }
 

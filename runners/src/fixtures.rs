@@ -217,6 +217,11 @@ pub struct Case {
     /// Names a benchmark scenario: the suite times this case's first request (or connection)
     /// repeated on one VM, after checking its outcome against this fixture.
     pub bench: Option<String>,
+    /// The benchmarked request's outcome legitimately changes from one repetition to the next
+    /// on one VM (a per-VM counter in a header, a token bucket): each timed request is then
+    /// proven against the reference arm's request of the same index, not the first's outcome.
+    #[serde(default)]
+    pub bench_varies: bool,
 }
 
 fn yes() -> bool {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use filterbench_results::Row;
 
-use super::scenario::{Scenario, signature};
+use super::scenario::{Scenario, first_difference};
 use super::{Plan, WorkerOutput};
 use crate::engines;
 use crate::host::Vm;
@@ -35,8 +35,12 @@ pub fn measure(plan: &Plan, sc: &Scenario, arm: &str, process: u32, out: &mut Wo
             if expected.is_none() {
                 expected = Some(sc.verify(module.as_ref())?);
             }
-            if expected.as_ref().and_then(signature) != signature(&first) {
-                return Err("the first request differs from the verified outcome".into());
+            let want = expected.as_ref().expect("set above");
+            if *want != first {
+                return Err(format!(
+                    "the first request differs from the verified outcome: {}",
+                    first_difference(want, &first)
+                ));
             }
             for (phase, d) in [
                 ("compile", compile),

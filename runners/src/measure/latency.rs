@@ -11,7 +11,7 @@ use filterbench_results::{Absent, Histogram as HistRow, Row};
 use hdrhistogram::Histogram;
 
 use super::probes::{process_cpu_ns, thread_cpu_ns};
-use super::scenario::{Scenario, signature};
+use super::scenario::{Proof, Reference, Scenario, first_difference};
 use super::{HARNESS_ARM, LOOP_COST_METRIC, LoadedArm, Plan, Progress, WorkerOutput, rotated};
 use crate::engines::LoadedModule;
 use crate::engines::null::NullModule;
@@ -61,7 +61,8 @@ const TAIL_SAMPLES: f64 = 10.0;
 struct Live<'a> {
     arm: &'a LoadedArm,
     vm: Vm,
-    sig: Option<(bool, bool)>,
+    /// Every request's full outcome must equal the verified first one's.
+    proof: Proof,
     /// Latency pass: one stamp pair per request.
     hist: Histogram<u64>,
     /// Batch pass: requests per clock read, sized in warm-up.
@@ -104,16 +105,21 @@ fn prepare<'a>(
         Some(step)
     };
     let mut vm = sc.start_vm(arm.module.as_ref())?;
+    let mut proof = Proof::new(&mut vm, sc.varies() && !harness);
     let first = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
     if let Some(want) = &expected
         && *want != first
     {
-        return Err("the timed VM's first request differs from the verified outcome".into());
+        return Err(format!(
+            "the timed VM's first request differs from the verified outcome: {}",
+            first_difference(want, &first)
+        ));
     }
+    proof.check(&first, &mut vm);
     Ok(Live {
         arm,
         vm,
-        sig: signature(&first),
+        proof,
         hist: new_hist(),
         batch: 1,
         requests: 0,
@@ -128,11 +134,13 @@ fn prepare<'a>(
 /// batch passes alike, harness included) is proven. False on any difference or error.
 fn request(sc: &Scenario, l: &mut Live) -> bool {
     match sc.run_once(&mut l.vm) {
-        Ok(step) if signature(&step) == l.sig => true,
+        Ok(step) if l.proof.check(&step, &mut l.vm) => true,
         Ok(_) => {
             l.errors += 1;
-            l.first_error
-                .get_or_insert_with(|| "a timed request produced a different outcome".into());
+            let why = l.proof.explain();
+            l.first_error.get_or_insert_with(|| {
+                why.unwrap_or_else(|| "a timed request produced a different outcome".into())
+            });
             false
         }
         Err(e) => {
@@ -359,6 +367,17 @@ pub fn measure_scenario(
             timed_latency(sc, &mut live[i], half);
         }
     }
+    // A varying outcome is proven after the clock stopped, request by request, against an
+    // untimed VM of the reference arm (the first that applies: native, where there is one).
+    if let Some(r) = live.iter().map(|l| l.arm).find(|a| a.name != HARNESS_ARM) {
+        let mut reference = Reference::new(sc, &format!("the {} arm", r.name), r.module.as_ref());
+        for l in &mut live {
+            if !l.proof.settle(&mut reference, l.arm.module.as_ref()) && l.errors == 0 {
+                l.errors = 1;
+                l.first_error = l.proof.explain();
+            }
+        }
+    }
     let mut ok_arms = Vec::new();
     for l in &live {
         progress.step(&format!("{} / {} / {}", sc.filter, sc.name, l.arm.name));
@@ -415,12 +434,12 @@ pub fn measure_scenario(
         }
         out.histograms
             .push(histogram_row(&sc.filter, &sc.name, name, process, h));
-        ok_arms.push((l.arm, l.batch));
+        ok_arms.push((l.arm, l.batch, l.proof.clone()));
     }
     drop(live);
     for &threads in &plan.threads {
-        for (arm, batch) in rotated(&ok_arms, process) {
-            match throughput(sc, arm.module.as_ref(), threads, batch, plan) {
+        for (arm, batch, proof) in rotated(&ok_arms, process) {
+            match throughput(sc, arm.module.as_ref(), threads, batch, &proof, plan) {
                 Ok((rps, cpu)) => {
                     out.rows.push(row(
                         sc,
@@ -460,6 +479,7 @@ fn throughput(
     module: &dyn LoadedModule,
     threads: u32,
     batch: u64,
+    proof: &Proof,
     plan: &Plan,
 ) -> Result<(f64, f64), String> {
     let barrier = Barrier::new(threads as usize + 1);
@@ -467,14 +487,20 @@ fn throughput(
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                s.spawn(|| -> Result<u64, String> {
+                s.spawn(|| -> Result<(u64, Proof), String> {
                     let mut vm = sc.start_vm(module);
-                    let sig = match vm.as_mut() {
-                        Ok(vm) => sc.run_once(vm).ok().as_ref().and_then(signature),
-                        Err(_) => None,
-                    };
+                    // Each thread's VM owes the one-thread VM's outcome from its first request.
+                    let proof = vm.as_mut().ok().map(|vm| {
+                        let mut p = proof.fresh(vm);
+                        let step = sc
+                            .run_once(vm)
+                            .unwrap_or_else(|e| Step::Failed(e.to_string()));
+                        p.check(&step, vm);
+                        p
+                    });
                     barrier.wait();
                     let mut vm = vm?;
+                    let mut proof = proof.expect("a started VM has its proof");
                     let mut failed = None;
                     // Batches, as in the one-thread pass: a clock read per batch.
                     let (n, _, _) = batches(deadline_after, batch, || {
@@ -482,14 +508,14 @@ fn throughput(
                             return;
                         }
                         match sc.run_once(&mut vm) {
-                            Ok(step) if signature(&step) == sig => {}
-                            Ok(_) => failed = Some("a request produced a different outcome".into()),
+                            Ok(step) if proof.check(&step, &mut vm) => {}
+                            Ok(_) => failed = proof.explain(),
                             Err(e) => failed = Some(e.to_string()),
                         }
                     });
                     match failed {
                         Some(e) => Err(e),
-                        None => Ok(n),
+                        None => Ok((n, proof)),
                     }
                 })
             })
@@ -499,14 +525,26 @@ fn throughput(
         let start = Instant::now();
         let mut total = 0u64;
         let mut err = None;
+        let mut proofs = Vec::new();
         for w in workers {
             match w.join().expect("throughput worker panicked") {
-                Ok(n) => total += n,
+                Ok((n, p)) => {
+                    total += n;
+                    proofs.push(p);
+                }
                 Err(e) => err = Some(e),
             }
         }
         let wall = start.elapsed().as_nanos() as f64;
         let cpu = (process_cpu_ns() - cpu0) as f64;
+        // Past what the one-thread VM proved, a varying outcome is proven now, untimed.
+        let mut reference = Reference::new(sc, "the same arm", module);
+        for p in &mut proofs {
+            if !p.settle(&mut reference, module) {
+                err = err.or_else(|| p.explain());
+                break;
+            }
+        }
         match err {
             Some(e) => Err(e),
             None if total == 0 => Err("no request completed".into()),

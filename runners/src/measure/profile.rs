@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use filterbench_results::breakdown::Breakdown;
 use serde::{Deserialize, Serialize};
 
-use super::scenario::{Scenario, signature};
+use super::scenario::{Proof, Reference, Scenario};
 use crate::engines::{self, Limits, LoadedModule};
 use crate::host::state::Profile;
 
@@ -109,8 +109,13 @@ pub fn profile_module(
 ) -> Result<ArmProfile, String> {
     let want = sc.verify(module)?;
     let mut vm = sc.start_vm(module)?;
-    for _ in 0..requests.clamp(1, 50) {
-        sc.run_once(&mut vm).map_err(|e| e.to_string())?;
+    let mut proof = Proof::new(&mut vm, sc.varies());
+    for i in 0..requests.clamp(1, 50) {
+        let step = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
+        if i == 0 && step != want {
+            return Err("the profiled VM's first request differs from the verified outcome".into());
+        }
+        proof.check(&step, &mut vm);
     }
     let memory_before = vm.instance().memory_bytes();
     vm.host().profile = Some(Box::default());
@@ -118,8 +123,8 @@ pub fn profile_module(
     let mut done = 0;
     while done < requests {
         let step = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
-        if signature(&step) != signature(&want) {
-            return Err("a profiled request changed its outcome".into());
+        if !proof.check(&step, &mut vm) {
+            break;
         }
         done += 1;
         if done >= 10 && time_limit.is_some_and(|t| start.elapsed() > t) {
@@ -128,6 +133,11 @@ pub fn profile_module(
     }
     let total_ns = start.elapsed().as_nanos() as u64;
     let profile = *vm.host().profile.take().expect("profiling was on");
+    if !proof.settle(&mut Reference::new(sc, "the same arm", module), module) {
+        return Err(proof
+            .explain()
+            .unwrap_or_else(|| "a profiled request changed its outcome".into()));
+    }
     Ok(ArmProfile {
         arm: arm.to_string(),
         requests: done,

@@ -1,0 +1,193 @@
+//! Every timed in-process request is proven: a filter that stops doing its job while timed
+//! (the `misbehave` test filter) fails its filter × arm on every in-process arm with no rows
+//! left, the same filter behaving is measured on every arm, and no benchmarked filter of the
+//! catalogue trips the proof.
+
+use std::time::{Duration, Instant};
+
+use filterbench_results::Results;
+use filterbench_runners::catalog;
+use filterbench_runners::engines::{self, Limits};
+use filterbench_runners::measure::scenario::{self, Proof, Reference, Scenario};
+use filterbench_runners::measure::{HARNESS_ARM, LoadedArm, Plan, Silent, WorkerOutput, latency};
+
+const FILTER: &str = "misbehave";
+
+fn plan(filters: Vec<String>) -> Plan {
+    let mut plan = Plan::quick();
+    plan.filters = filters;
+    plan.processes = 1;
+    plan.measure = Duration::from_millis(60);
+    plan.rounds = 2;
+    plan.warmup = Duration::from_millis(10);
+    plan.threads = vec![2];
+    plan.throughput_time = Duration::from_millis(30);
+    plan
+}
+
+fn misbehave_scenario(bench: &str) -> Scenario {
+    scenario::scenarios(&plan(vec![FILTER.into()]))
+        .expect("misbehave's scenarios")
+        .into_iter()
+        .find(|s| s.name == bench)
+        .unwrap_or_else(|| panic!("misbehave has a `{bench}` bench case"))
+}
+
+/// Every arm of the registry that applies to the filter, loaded (never a list of names).
+fn load_arms(sc: &Scenario) -> Vec<LoadedArm> {
+    let arms: Vec<LoadedArm> = engines::arm_names()
+        .into_iter()
+        .filter(|a| engines::applies(a, &sc.artifacts))
+        .map(|a| {
+            let engine = engines::engine(a, &Limits::default()).expect("engine");
+            LoadedArm {
+                name: a.to_string(),
+                module: engine.load(&sc.artifacts).expect("misbehave loads"),
+                engine: Some(engine),
+            }
+        })
+        .collect();
+    assert!(arms.len() >= 2, "misbehave applies to native and wasm arms");
+    arms
+}
+
+/// The timed measurement of one scenario on every arm (harness included), merged as `run`
+/// merges a worker's output.
+fn measure(sc: &Scenario, arms: &[LoadedArm]) -> (WorkerOutput, Results) {
+    let mut out = WorkerOutput::default();
+    latency::measure_scenario(&plan(vec![FILTER.into()]), sc, arms, 0, &Silent, &mut out);
+    let mut results = Results::new();
+    results.merge(out.clone());
+    (out, results)
+}
+
+#[test]
+fn misbehaving_while_timed_fails_every_arm_and_leaves_no_rows() {
+    let behave = misbehave_scenario("behave");
+    let arms = load_arms(&behave);
+    let (out, results) = measure(&behave, &arms);
+    assert!(
+        out.failures.is_empty(),
+        "behaving, nothing fails: {:#?}",
+        out.failures
+    );
+    for arm in &arms {
+        assert!(
+            results
+                .rows
+                .iter()
+                .any(|r| r.arm == arm.name && r.metric == "cpu_per_request" && r.threads > 1),
+            "behaving, {} has its one- and N-thread rows",
+            arm.name
+        );
+    }
+
+    for (bench, differs) in [
+        ("stop-header", "response headers"),
+        ("change-body", "response body"),
+    ] {
+        let sc = misbehave_scenario(bench);
+        let (out, results) = measure(&sc, &arms);
+        for arm in &arms {
+            let failure = out
+                .failures
+                .iter()
+                .find(|f| f.arm == arm.name && f.stage == "run")
+                .unwrap_or_else(|| panic!("{bench}: {} is not failed: {out:#?}", arm.name));
+            // The 51st request (#50, the verified one is #0) is the first to misbehave.
+            assert!(
+                failure.message.contains("request #50 ") && failure.message.contains(differs),
+                "{bench} on {}: the message names the request and the field: {}",
+                arm.name,
+                failure.message
+            );
+            assert!(
+                !results.rows.iter().any(|r| r.arm == arm.name),
+                "{bench}: no row of {} survives",
+                arm.name
+            );
+            assert!(!results.histograms.iter().any(|h| h.arm == arm.name));
+        }
+        // The harness runs no filter, so it has nothing to misbehave with.
+        assert!(
+            results.rows.iter().any(|r| r.arm == HARNESS_ARM),
+            "{bench}: the harness is still measured"
+        );
+    }
+}
+
+#[test]
+fn a_varying_outcome_is_proven_against_the_reference_request_by_request() {
+    let behave = misbehave_scenario("behave");
+    let stop = misbehave_scenario("stop-header");
+    let arms = load_arms(&behave);
+    let (arm, reference_arm) = (&arms[arms.len() - 1], &arms[0]);
+    // The timed VM behaves; the "reference" stops adding its header after request #49.
+    let mut vm = behave.start_vm(arm.module.as_ref()).expect("VM starts");
+    let mut proof = Proof::new(&mut vm, true);
+    for _ in 0..80 {
+        let step = behave.run_once(&mut vm).expect("request");
+        assert!(proof.check(&step, &mut vm));
+    }
+    let mut reference = Reference::new(
+        &stop,
+        "a misbehaving reference",
+        reference_arm.module.as_ref(),
+    );
+    assert!(!proof.settle(&mut reference, arm.module.as_ref()));
+    // (Which field differs is looked for by re-running the reference's scenario on both
+    // modules, the same here; only the request index can be asserted.)
+    let why = proof.explain().expect("says why");
+    assert!(why.contains("request #50 "), "{why}");
+    // Against a behaving reference, the same requests pass.
+    let mut vm = behave.start_vm(arm.module.as_ref()).expect("VM starts");
+    let mut proof = Proof::new(&mut vm, true);
+    for _ in 0..80 {
+        let step = behave.run_once(&mut vm).expect("request");
+        assert!(proof.check(&step, &mut vm));
+    }
+    let mut reference = Reference::new(&behave, "native", reference_arm.module.as_ref());
+    assert!(
+        proof.settle(&mut reference, arm.module.as_ref()),
+        "{:?}",
+        proof.explain()
+    );
+}
+
+/// The proof must not fail a working filter: every benchmarked scenario of the catalogue
+/// keeps it for a while on its first arm (a filter whose outcome changes with every
+/// repetition must say so with `bench_varies`).
+#[test]
+fn every_benchmarked_scenario_keeps_its_proof() {
+    let filters = catalog::discover()
+        .expect("catalogue")
+        .into_iter()
+        .filter(|f| !f.is_test())
+        .map(|f| f.name)
+        .collect();
+    for sc in scenario::scenarios(&plan(filters)).expect("scenarios") {
+        let arm = engines::arm_names()
+            .into_iter()
+            .find(|a| engines::applies(a, &sc.artifacts))
+            .expect("an arm applies");
+        let module = engines::engine(arm, &Limits::default())
+            .and_then(|e| e.load(&sc.artifacts))
+            .expect("loads");
+        let mut vm = sc.start_vm(module.as_ref()).expect("VM starts");
+        let mut proof = Proof::new(&mut vm, sc.varies());
+        let start = Instant::now();
+        while proof.requests() < 2000 && start.elapsed() < Duration::from_millis(200) {
+            let step = sc.run_once(&mut vm).expect("request");
+            proof.check(&step, &mut vm);
+        }
+        let mut reference = Reference::new(&sc, arm, module.as_ref());
+        proof.settle(&mut reference, module.as_ref());
+        assert_eq!(
+            proof.explain(),
+            None,
+            "{} / {} on {arm}",
+            sc.filter,
+            sc.name
+        );
+    }
+}
