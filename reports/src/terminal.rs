@@ -58,7 +58,7 @@ fn per_request(a: &Analysis) -> Table {
             if !a.table.contains_key(&k(CPU_PER_REQUEST)) && !a.table.contains_key(&k(P50)) {
                 continue;
             }
-            let net = |m: &str| a.net(&k(m)).map_or_else(|| Cell::none(), |n| net_cell(&n));
+            let net = |m: &str| a.net(&k(m)).map_or_else(Cell::none, |n| net_cell(&n));
             rows.push(vec![
                 Cell::label(format!("{f} / {sc}")),
                 Cell::label(arm.name.as_str()),
@@ -91,6 +91,9 @@ fn per_request(a: &Analysis) -> Table {
     )
 }
 
+/// A value formatter.
+type Fmt = fn(f64) -> String;
+
 fn cold_start_and_memory(a: &Analysis) -> Table {
     let phases = ["compile", "instantiate", "start", "first_request"];
     let mem = ["module_rss_bytes", "rss_per_vm_bytes", "heap_per_vm_bytes"];
@@ -101,7 +104,7 @@ fn cold_start_and_memory(a: &Analysis) -> Table {
             .iter()
             .filter(|x| x.kind == "native" || x.kind == "wasm")
         {
-            let keys: Vec<(Key, fn(f64) -> String)> = phases
+            let keys: Vec<(Key, Fmt)> = phases
                 .iter()
                 .map(|p| (Key::new(&f, "", &arm.name, p, "time", 1), format::ns as _))
                 .chain(mem.iter().map(|m| {

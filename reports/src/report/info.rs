@@ -44,6 +44,44 @@ pub fn failures(a: &Analysis) -> Section {
     s
 }
 
+/// Figures the run measured but did not publish, each with its reason.
+pub fn absent(a: &Analysis) -> Section {
+    let mut s = Section::new("absent", "Absent figures");
+    s.summary = true;
+    if a.results.absent.is_empty() {
+        return s;
+    }
+    s.para(
+        "Not published because they could not be measured well enough; no value stands in \
+         for them anywhere in this report.",
+    );
+    s.blocks.push(Block::Table(Table {
+        caption: String::new(),
+        groups: Vec::new(),
+        header: ["filter", "scenario", "arm", "figure", "process", "reason"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+        rows: a
+            .results
+            .absent
+            .iter()
+            .map(|x| {
+                vec![
+                    Cell::label(x.filter.as_str()),
+                    Cell::label(x.scenario.as_str()),
+                    Cell::label(x.arm.as_str()),
+                    Cell::label(format!("{} {} ({} thr)", x.phase, x.metric, x.threads)),
+                    Cell::num(x.process.to_string()),
+                    Cell::label(format!("absent: {}", x.reason)).tone(Tone::Muted),
+                ]
+            })
+            .collect(),
+        collapsed: false,
+    }));
+    s
+}
+
 pub fn machine(a: &Analysis) -> Section {
     let r = a.results;
     let m = &r.machine;

@@ -12,6 +12,7 @@ mod startup;
 
 use filterbench_results::Results;
 use filterbench_results::stats::Estimate;
+use filterbench_results::summary::Key;
 
 use crate::ReportError;
 use crate::charts::{Series, arm_color, bars::Bar};
@@ -42,6 +43,7 @@ pub fn build(results: &Results) -> Result<Page, ReportError> {
         sections.push(s);
     }
     sections.push(info::failures(&a));
+    sections.push(info::absent(&a));
     sections.push(info::machine(&a));
     sections.push(info::reproduce(&a));
     sections.retain(|s| !s.blocks.is_empty());
@@ -74,6 +76,14 @@ pub(crate) fn est_cell(e: Option<&Estimate>, fmt: fn(f64) -> String) -> Cell {
             Cell::num(fmt(e.mean)).with_sub(format!("±{:.1}%", e.relative_ci() * 100.0))
         }
         Some(e) => Cell::num(fmt(e.mean)),
+    }
+}
+
+/// A figure's mean ± CI, else why the run left it out ([`crate::net::missing_cell`]).
+pub(crate) fn figure(a: &Analysis, key: &Key, fmt: fn(f64) -> String) -> Cell {
+    match a.get(key) {
+        Some(e) => est_cell(Some(e), fmt),
+        None => crate::net::missing_cell(a, key),
     }
 }
 

@@ -1,13 +1,14 @@
 //! Per-request sections: latency percentile curves per scenario, throughput bars per filter,
 //! and the full per-request table.
 
-use super::{bar, est_cell, series};
+use super::{bar, figure, series};
 use crate::ReportError;
 use crate::charts::bars::{Bars, Scale, hbars};
 use crate::charts::latency::{Line, percentile_chart};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::Analysis;
+use crate::net::{CPU_PER_REQUEST, LATENCY_MEAN, net_cell};
 use filterbench_results::summary::Key;
 
 pub fn latency(a: &Analysis) -> Result<Section, ReportError> {
@@ -105,15 +106,15 @@ fn details(a: &Analysis, arms: &[&str]) -> Table {
         "p99",
         "p99.9",
         "max",
-        "CPU/request",
-        "CPU net of harness",
+        "CPU/request, gross",
+        "CPU/request, net",
+        "mean latency, net",
         "throughput 1 thr",
     ]
     .iter()
     .map(|h| h.to_string())
     .collect();
     header.extend(mt.iter().map(|n| format!("throughput {n} thr")));
-    let harness = a.arms.iter().find(|x| x.kind == "harness");
     let mut rows = Vec::new();
     for (f, sc) in a.scenarios() {
         for arm in arms {
@@ -136,25 +137,22 @@ fn details(a: &Analysis, arms: &[&str]) -> Table {
                 "latency_max",
                 "cpu_per_request",
             ] {
-                row.push(est_cell(a.get(&k(m, 1)), format::ns));
+                row.push(figure(a, &k(m, 1), format::ns));
             }
-            let net = harness.filter(|h| h.name != *arm).and_then(|h| {
-                filterbench_results::summary::difference(
-                    &a.table,
-                    &k("cpu_per_request", 1),
-                    &h.name,
-                )
-            });
-            row.push(est_cell(net.as_ref(), format::ns));
-            row.push(est_cell(a.get(&k("throughput", 1)), format::rate));
+            for m in [CPU_PER_REQUEST, LATENCY_MEAN] {
+                row.push(a.net(&k(m, 1)).map_or_else(Cell::none, |n| net_cell(&n)));
+            }
+            row.push(figure(a, &k("throughput", 1), format::rate));
             for n in &mt {
-                row.push(est_cell(a.get(&k("throughput", *n)), format::rate));
+                row.push(figure(a, &k("throughput", *n), format::rate));
             }
             rows.push(row);
         }
     }
     Table {
-        caption: "All per-request figures (mean over processes, ± half-width of the 95% CI)".into(),
+        caption: "All per-request figures (mean over processes, ± half-width of the 95% CI of \
+                  the mean); net = minus the harness (Envoy: minus envoy-none), per process"
+            .into(),
         groups: Vec::new(),
         header,
         rows,

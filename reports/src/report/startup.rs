@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use filterbench_results::stats::estimate;
 
-use super::{bar, est_cell, series};
+use super::{bar, est_cell, figure, series};
 use crate::ReportError;
 use crate::charts::bars::{Bar, Bars, Scale, hbars};
 use crate::doc::{Block, Cell, Chart, Section, Table};
@@ -143,7 +143,7 @@ pub fn cold_start(a: &Analysis) -> Result<Section, ReportError> {
                         e.1 += 1;
                     }
                 }
-                row.push(est_cell(a.get(&k), format::ns));
+                row.push(figure(a, &k, format::ns));
             }
             if !any {
                 continue;
@@ -294,7 +294,7 @@ pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
         for arm in &arms {
             let cells: Vec<Cell> = metrics
                 .iter()
-                .map(|(m, _)| est_cell(a.get(&Key::new(f, sc, arm, "memory", m, 1)), format::bytes))
+                .map(|(m, _)| figure(a, &Key::new(f, sc, arm, "memory", m, 1), format::bytes))
                 .collect();
             if cells.iter().all(|c| c.text == "–") {
                 continue;
