@@ -188,7 +188,9 @@ fn run_worker(
     bar: &ProgressBar,
 ) -> Result<WorkerOutput> {
     let out_path = dir.join(format!("worker-{process}.json"));
-    let child = Command::new(std::env::current_exe()?)
+    let mut cmd = Command::new(std::env::current_exe()?);
+    die_with_parent(&mut cmd);
+    let child = cmd
         .arg("__worker")
         .arg("--plan")
         .arg(plan_path)
@@ -228,6 +230,43 @@ fn run_worker(
     Ok(serde_json::from_str(&text)?)
 }
 
+/// A worker (and, through it, its Envoys) must not outlive `run`, even when `run` is killed
+/// with SIGKILL and no destructor runs: the kernel sends the worker SIGKILL when its parent
+/// dies. Checked against a parent that died between fork and exec, too.
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Fails before any measurement if the results cannot be written where asked: a run that
+/// measures for minutes and then cannot save loses everything.
+fn check_writable(out: &std::path::Path) -> Result<()> {
+    if out.is_dir() {
+        bail!("--out {} is a folder; give a file name", out.display());
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the folder of --out {}", out.display()))?;
+    tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {} (for --out)", dir.display()))?;
+    Ok(())
+}
+
 fn git_commit() -> Option<String> {
     let out = Command::new("git")
         .args(["rev-parse", "HEAD"])
@@ -246,6 +285,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("results/{started}.json")));
+    check_writable(&out_path)?;
     let plan = plan(&args, &out_path)?;
     // Load every arm once up front: a filter that cannot load is reported, never timed.
     for arm in &plan.arms {
