@@ -35,8 +35,13 @@ threshold="${FILTERBENCH_THRESHOLD_PCT:-5}"
 det_threshold="${FILTERBENCH_DETERMINISTIC_THRESHOLD_PCT:-1}"
 mkdir -p "$baselines/history" "$out"
 
-cargo build --release -p filterbench || exit 2
-bin=./target/release/filterbench
+# $FILTERBENCH_BIN: an already built binary (skips the build; e.g. a copy kept apart from a
+# working tree that keeps being rebuilt).
+bin="${FILTERBENCH_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release -p filterbench || exit 2
+  bin=./target/release/filterbench
+fi
 
 # One mode: measure ($1 = run or instructions) into $2, compare with baseline $3, append to
 # history $4, pages named $5 (compare$5.html, compare$5.md, trend$5.html). Sets mode_status.
