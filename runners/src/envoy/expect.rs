@@ -24,16 +24,108 @@ enum Body {
     Exact(Vec<u8>),
 }
 
-/// What each response of one variant must show.
-#[derive(Clone, Debug)]
-pub struct Expect {
-    pub status: u16,
+/// The filter's effect on one side of the exchange (the response the client gets, or the request
+/// the upstream gets).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Effect {
     /// Headers the filter added or changed: name and value (None: the value follows the clock,
     /// so only its presence can be compared).
     present: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    /// Headers of the upstream's response the filter removed.
+    /// Headers of the input the filter removed.
     removed: Vec<Vec<u8>>,
     body: Body,
+}
+
+impl Effect {
+    const NONE: Effect = Effect {
+        present: Vec::new(),
+        removed: Vec::new(),
+        body: Body::Any,
+    };
+
+    /// The headers `output` has that `input` had not (or with another value), those it dropped,
+    /// and with `exact`, its body. `:path` is compared, other pseudo-headers are not.
+    fn between(
+        input: &HeaderMap,
+        output: &HeaderMap,
+        out_body: &[u8],
+        exact: bool,
+        volatile: &[Vec<u8>],
+    ) -> Effect {
+        let compared = |k: &[u8]| !k.starts_with(b":") || k == b":path";
+        let mut e = Effect::NONE;
+        for (k, v) in output {
+            if compared(k) && get(input, k) != Some(v.as_slice()) {
+                let value = (!volatile.contains(k)).then(|| v.clone());
+                e.present.push((k.clone(), value));
+            }
+        }
+        for (k, _) in input {
+            if compared(k) && get(output, k).is_none() {
+                e.removed.push(k.clone());
+            }
+        }
+        if exact {
+            e.body = body(out_body);
+        }
+        e
+    }
+
+    /// Whether there is anything to check.
+    pub fn is_empty(&self) -> bool {
+        *self == Effect::NONE
+    }
+
+    /// The first way `headers` and `body` (of the `side` named) differ from the effect.
+    pub fn check(&self, side: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+        for (k, v) in &self.present {
+            let ok = headers
+                .iter()
+                .any(|(sk, sv)| sk == k && v.as_ref().is_none_or(|v| v == sv));
+            if !ok {
+                return Err(format!(
+                    "{side} header {} = {:?} missing",
+                    String::from_utf8_lossy(k),
+                    v.as_deref()
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        if let Some(k) = self.removed.iter().find(|k| get(headers, k).is_some()) {
+            return Err(format!(
+                "{side} header {} should have been removed",
+                String::from_utf8_lossy(k)
+            ));
+        }
+        match &self.body {
+            Body::Any => Ok(()),
+            Body::Len(n) if body.len() == *n => Ok(()),
+            Body::Exact(b) if body == b.as_slice() => Ok(()),
+            Body::Len(n) => Err(format!("{side} body of {} B (expected {n} B)", body.len())),
+            Body::Exact(b) => Err(format!(
+                "{side} body {:?} (expected {:?})",
+                String::from_utf8_lossy(&body[..body.len().min(64)]),
+                String::from_utf8_lossy(&b[..b.len().min(64)])
+            )),
+        }
+    }
+}
+
+impl Default for Effect {
+    fn default() -> Effect {
+        Effect::NONE
+    }
+}
+
+/// What each exchange of one variant must show.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub status: u16,
+    /// On the response the client gets.
+    response: Effect,
+    /// On the request the upstream gets (checked by the upstream).
+    pub upstream: std::sync::Arc<Effect>,
     /// Check one response in `every` (1: all of them).
     pub every: u32,
 }
@@ -55,15 +147,16 @@ impl Expect {
     pub fn status(status: u16) -> Expect {
         Expect {
             status,
-            present: Vec::new(),
-            removed: Vec::new(),
-            body: Body::Any,
+            response: Effect::NONE,
+            upstream: Default::default(),
             every: 1,
         }
     }
 
     /// From the in-process native outcome `want` of exchange `ex`, for `variant` (how strictly
     /// it is compared: see [`Check`]); `volatile` names the headers whose values follow the clock.
+    /// A different implementation of the job (`Check::Key`) is held to the response headers
+    /// only: it need not rewrite request headers or bodies the same way.
     pub fn derive(
         variant: &Variant,
         ex: &HttpExchange,
@@ -75,28 +168,41 @@ impl Expect {
             |r| r.status as u16,
         );
         let mut e = Expect::status(status);
+        let exact = variant.check == Check::Exact;
         match (&want.local_reply, variant.check) {
             (_, Check::None) => {}
-            (Some(r), Check::Exact) => e.body = body(&r.body),
+            (Some(r), Check::Exact) => e.response.body = body(&r.body),
             (Some(_), _) => {}
-            (None, check) => {
-                let input = &ex.response.headers;
-                for (k, v) in &want.response_headers {
-                    if !k.starts_with(b":") && get(input, k) != Some(v.as_slice()) {
-                        let value = (!volatile.contains(k)).then(|| v.clone());
-                        e.present.push((k.clone(), value));
-                    }
-                }
-                for (k, _) in input {
-                    if !k.starts_with(b":") && get(&want.response_headers, k).is_none() {
-                        e.removed.push(k.clone());
-                    }
-                }
-                if check == Check::Exact {
-                    e.body = body(&want.response_body);
+            (None, _) => {
+                e.response = Effect::between(
+                    &ex.response.headers,
+                    &want.response_headers,
+                    &want.response_body,
+                    exact,
+                    volatile,
+                );
+                if exact {
+                    e.upstream = std::sync::Arc::new(Effect::between(
+                        &ex.request.headers,
+                        &want.request_headers,
+                        &want.request_body,
+                        true,
+                        volatile,
+                    ));
                 }
             }
         }
+        e
+    }
+
+    /// Status `status`, and the upstream must receive header `name` = `value` (for tests).
+    #[cfg(test)]
+    pub(crate) fn upstream_needs(status: u16, name: &str, value: &str) -> Expect {
+        let mut e = Expect::status(status);
+        e.upstream = std::sync::Arc::new(Effect {
+            present: vec![(name.as_bytes().to_vec(), Some(value.as_bytes().to_vec()))],
+            ..Effect::NONE
+        });
         e
     }
 
@@ -105,42 +211,7 @@ impl Expect {
         if seen.status != self.status {
             return Err(format!("status {} (expected {})", seen.status, self.status));
         }
-        for (k, v) in &self.present {
-            let ok = seen
-                .headers
-                .iter()
-                .any(|(sk, sv)| sk == k && v.as_ref().is_none_or(|v| v == sv));
-            if !ok {
-                return Err(format!(
-                    "response header {} = {:?} missing",
-                    String::from_utf8_lossy(k),
-                    v.as_deref()
-                        .map(String::from_utf8_lossy)
-                        .unwrap_or_default()
-                ));
-            }
-        }
-        if let Some(k) = self
-            .removed
-            .iter()
-            .find(|k| get(&seen.headers, k).is_some())
-        {
-            return Err(format!(
-                "response header {} should have been removed",
-                String::from_utf8_lossy(k)
-            ));
-        }
-        match &self.body {
-            Body::Any => Ok(()),
-            Body::Len(n) if seen.body.len() == *n => Ok(()),
-            Body::Exact(b) if seen.body == *b => Ok(()),
-            Body::Len(n) => Err(format!("body of {} B (expected {n} B)", seen.body.len())),
-            Body::Exact(b) => Err(format!(
-                "body {:?} (expected {:?})",
-                String::from_utf8_lossy(&seen.body[..seen.body.len().min(64)]),
-                String::from_utf8_lossy(&b[..b.len().min(64)])
-            )),
-        }
+        self.response.check("response", &seen.headers, &seen.body)
     }
 
     /// Our generator's CPU for one check of `seen`, in ns (best of a few timed batches, so a
@@ -187,12 +258,14 @@ mod tests {
 
     fn expect() -> Expect {
         Expect {
-            present: vec![
-                (b"x-a".to_vec(), Some(b"1".to_vec())),
-                (b"date".to_vec(), None),
-            ],
-            removed: vec![b"x-gone".to_vec()],
-            body: Body::Exact(b"hello".to_vec()),
+            response: Effect {
+                present: vec![
+                    (b"x-a".to_vec(), Some(b"1".to_vec())),
+                    (b"date".to_vec(), None),
+                ],
+                removed: vec![b"x-gone".to_vec()],
+                body: Body::Exact(b"hello".to_vec()),
+            },
             ..Expect::status(200)
         }
     }
@@ -209,10 +282,8 @@ mod tests {
         let gone = [("x-a", "1"), ("date", "x"), ("x-gone", "y")];
         assert!(err(seen(200, &gone, "hello")).contains("removed"));
         assert!(err(seen(200, &good, "hello-changed")).contains("body"));
-        let big = Expect {
-            body: Body::Len(5),
-            ..expect()
-        };
+        let mut big = expect();
+        big.response.body = Body::Len(5);
         assert!(big.check(&seen(200, &good, "HELLO")).is_ok());
         assert!(big.check(&seen(200, &good, "hello!")).is_err());
     }
@@ -224,5 +295,31 @@ mod tests {
         assert_eq!(e.every, 1);
         e.sample_for(3000.0, 50_000.0);
         assert_eq!(e.every, 3);
+    }
+}
+
+#[cfg(test)]
+mod effect_tests {
+    use super::*;
+
+    fn map(h: &[(&str, &str)]) -> HeaderMap {
+        h.iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_rewrite_is_derived_and_checked() {
+        let input = map(&[(":path", "/a"), ("x-old", "1"), ("x-keep", "k")]);
+        let output = map(&[(":path", "/b"), ("x-new", "2"), ("x-keep", "k")]);
+        let e = Effect::between(&input, &output, b"{}", true, &[]);
+        assert!(!e.is_empty());
+        let ok = map(&[(":path", "/b"), ("x-new", "2"), ("x-keep", "k")]);
+        assert!(e.check("request", &ok, b"{}").is_ok());
+        let err = |h: &[(&str, &str)], b: &[u8]| e.check("request", &map(h), b).unwrap_err();
+        assert!(err(&[(":path", "/a"), ("x-new", "2")], b"{}").contains(":path"));
+        assert!(err(&[(":path", "/b"), ("x-new", "2"), ("x-old", "1")], b"{}").contains("x-old"));
+        assert!(err(&[(":path", "/b"), ("x-new", "2")], b"{!}").contains("body"));
+        assert!(Effect::between(&input, &input, b"", false, &[]).is_empty());
     }
 }

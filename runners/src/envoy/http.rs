@@ -4,7 +4,7 @@
 //! (latency counted from each request's intended send time, wrk2's method).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-use super::expect::Expect;
+use super::expect::{Effect, Expect};
 use crate::host::HeaderMap;
 use crate::host::vm::Message;
 
@@ -43,11 +43,44 @@ pub(crate) fn status_of(headers: &HeaderMap) -> u16 {
         .unwrap_or(200)
 }
 
+/// The checks the upstream makes on each request it receives while a variant is timed.
+#[derive(Default)]
+pub struct UpstreamChecks {
+    /// The filter's effect on the request, checked on one request in the given number.
+    effect: Mutex<Option<(Arc<Effect>, u32)>>,
+    requests: AtomicU64,
+    mismatches: AtomicU64,
+    first: Mutex<Option<String>>,
+}
+
+impl UpstreamChecks {
+    fn check(&self, h: &HeaderMap, body: &[u8]) {
+        let Some((effect, every)) = self.effect.lock().unwrap().clone() else {
+            return;
+        };
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        if n.is_multiple_of(u64::from(every.max(1)))
+            && let Err(e) = effect.check("request", h, body)
+        {
+            self.mismatches.fetch_add(1, Ordering::Relaxed);
+            self.first
+                .lock()
+                .unwrap()
+                .get_or_insert(format!("upstream request {n}: {e}"));
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.effect.lock().unwrap().is_some()
+    }
+}
+
 /// The upstream Envoy routes to: answers every request with one fixed response.
 pub struct Upstream {
     pub port: u16,
     pub record: Arc<AtomicBool>,
     pub last: Arc<Mutex<Option<Recorded>>>,
+    checks: Arc<UpstreamChecks>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -67,8 +100,9 @@ impl Upstream {
         let body = Bytes::from(response.body.clone());
         let record = Arc::new(AtomicBool::new(false));
         let last = Arc::new(Mutex::new(None));
+        let checks = Arc::new(UpstreamChecks::default());
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let (rec, lst) = (record.clone(), last.clone());
+        let (rec, lst, chk) = (record.clone(), last.clone(), checks.clone());
         let thread = std::thread::Builder::new()
             .name("upstream".into())
             .spawn(move || {
@@ -82,16 +116,27 @@ impl Upstream {
                         };
                         let Ok((stream, _)) = conn else { continue };
                         let _ = stream.set_nodelay(true);
-                        let (headers, body, rec, lst) =
-                            (headers.clone(), body.clone(), rec.clone(), lst.clone());
+                        let (headers, body, rec, lst, chk) = (
+                            headers.clone(),
+                            body.clone(),
+                            rec.clone(),
+                            lst.clone(),
+                            chk.clone(),
+                        );
                         tokio::spawn(async move {
                             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                                let (headers, body, rec, lst) =
-                                    (headers.clone(), body.clone(), rec.clone(), lst.clone());
+                                let (headers, body, rec, lst, chk) = (
+                                    headers.clone(),
+                                    body.clone(),
+                                    rec.clone(),
+                                    lst.clone(),
+                                    chk.clone(),
+                                );
                                 async move {
                                     let (parts, incoming) = req.into_parts();
                                     let received = incoming.collect().await?.to_bytes();
-                                    if rec.load(Ordering::Relaxed) {
+                                    let recording = rec.load(Ordering::Relaxed);
+                                    if recording || chk.active() {
                                         let mut h: HeaderMap = vec![
                                             (
                                                 b":method".to_vec(),
@@ -102,10 +147,13 @@ impl Upstream {
                                         h.extend(parts.headers.iter().map(|(k, v)| {
                                             (k.as_str().as_bytes().to_vec(), v.as_bytes().to_vec())
                                         }));
-                                        *lst.lock().unwrap() = Some(Recorded {
-                                            headers: h,
-                                            body: received.to_vec(),
-                                        });
+                                        chk.check(&h, &received);
+                                        if recording {
+                                            *lst.lock().unwrap() = Some(Recorded {
+                                                headers: h,
+                                                body: received.to_vec(),
+                                            });
+                                        }
                                     }
                                     let mut resp = Response::builder().status(status);
                                     for (k, v) in &headers {
@@ -128,9 +176,31 @@ impl Upstream {
             port,
             record,
             last,
+            checks,
             stop: Some(tx),
             thread: Some(thread),
         })
+    }
+}
+
+impl Upstream {
+    /// Runs `f` (a load on one variant) while the upstream checks each request against that
+    /// variant's effect on it; a request that differs makes an error of the result, named.
+    pub fn checking(&self, expect: &Expect, f: impl FnOnce() -> LoadResult) -> LoadResult {
+        let c = &self.checks;
+        c.requests.store(0, Ordering::Relaxed);
+        c.mismatches.store(0, Ordering::Relaxed);
+        *c.first.lock().unwrap() = None;
+        *c.effect.lock().unwrap() =
+            (!expect.upstream.is_empty()).then(|| (expect.upstream.clone(), expect.every));
+        let mut res = f();
+        *c.effect.lock().unwrap() = None;
+        let bad = c.mismatches.load(Ordering::Relaxed);
+        if bad > 0 {
+            res.errors += bad;
+            res.first_error = c.first.lock().unwrap().take().or(res.first_error);
+        }
+        res
     }
 }
 
@@ -371,4 +441,38 @@ pub fn load(
         out.wall = Instant::now().saturating_duration_since(start);
         out
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The upstream's own check, with our generator sending straight to it (no Envoy): a
+    /// request without the header the filter should have added is an error, named.
+    #[test]
+    fn the_upstream_checks_every_request_while_timed() {
+        let response = Message {
+            headers: vec![(b":status".to_vec(), b"200".to_vec())],
+            body: b"ok".to_vec(),
+            ..Default::default()
+        };
+        let up = Upstream::start(&response).unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], up.port));
+        let mut req = RequestTemplate::from_message(&Message::default());
+        let expect = Expect::upstream_needs(200, "x-new", "2");
+        let d = Duration::from_millis(100);
+        let res = up.checking(&expect, || load(addr, &req, &expect, 2, d, None));
+        assert!(res.errors > 0 && res.completed > 0);
+        let why = res.first_error.unwrap();
+        assert!(
+            why.contains("upstream request") && why.contains("x-new"),
+            "{why}"
+        );
+        req.headers.push((b"x-new".to_vec(), b"2".to_vec()));
+        let res = up.checking(&expect, || load(addr, &req, &expect, 2, d, None));
+        assert_eq!((res.errors, res.first_error), (0, None));
+        // Outside `checking` nothing is checked.
+        req.headers.pop();
+        assert_eq!(load(addr, &req, &expect, 2, d, None).errors, 0);
+    }
 }

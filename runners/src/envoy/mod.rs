@@ -280,7 +280,11 @@ pub fn measure_scenario(
     // than MAX_CHECK_SHARE of it is done on a stated fraction of the responses.
     for r in running.iter_mut() {
         r.cpu_ns = Ok(0);
-        let res = r.timed(|e, x| http::load(e.listener, &req, x, s.connections, s.warmup, None));
+        let res = r.timed(|e, x| {
+            upstream.checking(x, || {
+                http::load(e.listener, &req, x, s.connections, s.warmup, None)
+            })
+        });
         let (errors, first) = (res.errors, res.first_error.clone());
         if let (Ok(cpu), true) = (&r.cpu_ns, res.completed > 0) {
             let per_request = *cpu as f64 / res.completed as f64;
@@ -299,14 +303,16 @@ pub fn measure_scenario(
         for i in rotated(&order, process + round) {
             let r = &mut running[i];
             let res = r.timed(|e, x| {
-                http::load(
-                    e.listener,
-                    &req,
-                    x,
-                    s.connections,
-                    s.duration / rounds,
-                    None,
-                )
+                upstream.checking(x, || {
+                    http::load(
+                        e.listener,
+                        &req,
+                        x,
+                        s.connections,
+                        s.duration / rounds,
+                        None,
+                    )
+                })
             });
             r.absorb(res);
         }
@@ -396,7 +402,7 @@ pub fn measure_scenario(
         }
         ok.push((r, rps));
     }
-    open_loop(s, sc, process, &req, &ok, out);
+    open_loop(s, sc, process, (&upstream, &req), &ok, out);
 }
 
 /// Latency at fixed rates, each a fraction of the variant's own closed-loop capacity, in
@@ -405,7 +411,7 @@ fn open_loop(
     s: &EnvoySettings,
     sc: &Scenario,
     process: u32,
-    req: &RequestTemplate,
+    (upstream, req): (&Upstream, &RequestTemplate),
     ok: &[(&Running, f64)],
     out: &mut WorkerOutput,
 ) {
@@ -418,14 +424,16 @@ fn open_loop(
         for round in 0..rounds {
             for i in rotated(&order, process + round) {
                 let (r, rps) = ok[i];
-                let res = http::load(
-                    r.envoy.listener,
-                    req,
-                    &r.expect,
-                    s.connections,
-                    s.rate_duration / rounds,
-                    Some(rps * f),
-                );
+                let res = upstream.checking(&r.expect, || {
+                    http::load(
+                        r.envoy.listener,
+                        req,
+                        &r.expect,
+                        s.connections,
+                        s.rate_duration / rounds,
+                        Some(rps * f),
+                    )
+                });
                 let a = &mut acc[i];
                 a.0 += res.errors + u64::from(res.completed == 0);
                 if a.1.is_none() {

@@ -52,14 +52,16 @@ pub fn under_load<R>(
             let (res, watched) = std::thread::scope(|scope| {
                 // Load starts first and outlasts the watcher on both ends.
                 let load = scope.spawn(|| {
-                    http::load(
-                        listener,
-                        &req,
-                        &expect,
-                        s.connections,
-                        d + Duration::from_millis(400),
-                        None,
-                    )
+                    upstream.checking(&expect, || {
+                        http::load(
+                            listener,
+                            &req,
+                            &expect,
+                            s.connections,
+                            d + Duration::from_millis(400),
+                            None,
+                        )
+                    })
                 });
                 std::thread::sleep(Duration::from_millis(150));
                 let watched = during(variant.name, envoy.pid, d);
