@@ -262,7 +262,9 @@ pub fn net_ratio_cell(r: &NetRatio) -> Cell {
                 c.with_sub(format!("one process: {}", claim.word()))
             }
         }
-        NetRatio::CannotTell(_) => Cell::num("cannot tell").tone(Tone::Muted),
+        NetRatio::CannotTell(why) => Cell::num("cannot tell")
+            .tone(Tone::Muted)
+            .with_sub(why.as_str()),
     }
 }
 

@@ -205,27 +205,22 @@ fn wrk(a: &Analysis) -> Table {
 pub fn render(results: &Results) -> String {
     let a = Analysis::new(results);
     let mut out = String::new();
-    let mut put = |t: Table| {
+    let put = |out: &mut String, t: Table| {
         if !t.rows.is_empty() {
             let _ = writeln!(out, "{}", text_table(&t));
         }
     };
     if let Some(t) = headline::net_table(&a) {
-        put(t);
+        put(&mut out, t);
     }
-    put(per_request(&a));
-    put(cold_start_and_memory(&a));
-    put(wrk(&a));
-    put(envoy_memory(&a));
-    for (arm, claim) in headline::verdicts(&a) {
-        let _ = writeln!(
-            out,
-            "{arm}: the {:.0}% claim {} (95% CI of the geometric mean of net CPU ratios, \
-             hostcalls left out).",
-            net::CLAIM_SPEED * 100.0,
-            claim.word()
-        );
+    for (sentence, _) in headline::verdicts(&a) {
+        let _ = writeln!(out, "{sentence}");
     }
+    out.push('\n');
+    put(&mut out, per_request(&a));
+    put(&mut out, cold_start_and_memory(&a));
+    put(&mut out, wrk(&a));
+    put(&mut out, envoy_memory(&a));
     if !results.absent.is_empty() {
         let _ = writeln!(out, "\nABSENT (not measured well enough to publish):");
         for x in &results.absent {

@@ -216,3 +216,27 @@ fn terminal_markdown_and_html_give_the_same_envoy_ratio() {
     assert!(v8.contains(gross), "{v8}");
     assert!(page.contains("140%") && page.contains("[135%, 145%]"));
 }
+
+#[test]
+fn a_real_quick_run_reads_the_same_net_ratio_everywhere() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/quick-trimmed.json");
+    let r = Results::read(std::path::Path::new(path)).unwrap();
+    let a = Analysis::new(&r);
+    let ratio = a
+        .net_ratio(&Key::new(
+            "noop",
+            "small-headers",
+            "wasmtime-cranelift",
+            PHASE_REQUEST,
+            CPU_PER_REQUEST,
+            1,
+        ))
+        .unwrap();
+    let text = net_ratio_cell(&ratio).flat();
+    let out = terminal::render(&r);
+    if std::env::var_os("SHOW").is_some() {
+        println!("{out}");
+    }
+    assert!(out.contains(&text), "{text} not in\n{out}");
+    assert!(markdown(&r).contains(&text));
+}

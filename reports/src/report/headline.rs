@@ -216,7 +216,8 @@ pub fn net_table(a: &Analysis) -> Option<Table> {
     })
 }
 
-/// The claim's verdict per arm over the geometric-mean row of [`net_table`], for one line.
+/// Per arm with a net ratio, one sentence: the geometric mean of its net CPU ratios over
+/// the scenarios (hostcalls left out) with its interval, and the claim's verdict on it.
 pub fn verdicts(a: &Analysis) -> Vec<(String, Claim)> {
     net_arms(a)
         .into_iter()
@@ -230,10 +231,35 @@ pub fn verdicts(a: &Analysis) -> Vec<(String, Claim)> {
                 })
                 .collect();
             let refs: Vec<&NetRatio> = rs.iter().collect();
-            let claim = net::geomean(&refs)
-                .0
-                .map_or(Claim::CannotTell, |r| Claim::of_ratio(&r));
-            (arm.to_string(), claim)
+            let (gm, skipped) = net::geomean(&refs);
+            let claim = gm.as_ref().map_or(Claim::CannotTell, Claim::of_ratio);
+            let reference = a.reference(arm).unwrap_or_default();
+            let what = match &gm {
+                Some(NetRatio::Measured { est, .. }) => format!(
+                    "net CPU per request {} {reference}'s [{}, {}] (geometric mean of {} \
+                     scenarios, 95% CI over processes)",
+                    net::times(est.mean),
+                    net::times(est.ci_low),
+                    net::times(est.ci_high),
+                    rs.len() - skipped
+                ),
+                Some(NetRatio::CannotTell(why)) => format!("no aggregate ({why})"),
+                None => "no scenario with a measurable net ratio".into(),
+            };
+            let sentence = format!(
+                "{arm}: {what}; the {:.0}% claim {}{}.",
+                net::CLAIM_SPEED * 100.0,
+                match claim {
+                    Claim::CannotTell => "cannot be told",
+                    c => c.word(),
+                },
+                if skipped > 0 {
+                    format!(" ({skipped} scenario(s) cannot tell, left out)")
+                } else {
+                    String::new()
+                }
+            );
+            (sentence, claim)
         })
         .collect()
 }
@@ -260,6 +286,9 @@ pub fn section(a: &Analysis) -> Section {
         net::times(net::CLAIM_MAX_COST)
     ));
     if let Some(t) = net_table(a) {
+        for (sentence, claim) in verdicts(a) {
+            s.blocks.push(Block::Callout(sentence, claim.tone()));
+        }
         s.blocks.push(Block::Table(t));
     }
     s.para(
