@@ -185,6 +185,13 @@ metrics! {
     LinearMemoryBytes = "linear_memory_bytes", Bytes, Lower, false;
     /// Envoy's resident set while loaded.
     EnvoyRssBytes = "envoy_rss_bytes", Bytes, Lower, false;
+    /// Envoy's resident set right after the timed closed loop (`envoy_rss_bytes` is the
+    /// scaling runs' figure, after a short warm-up at each `--concurrency`).
+    EnvoyRssAfterLoadBytes = "envoy_rss_after_load_bytes", Bytes, Lower, false;
+    /// Our load generator's CPU to check one Envoy response against the verified outcome.
+    ResponseCheckNs = "response_check_ns", Ns, Lower, false;
+    /// The fraction of timed Envoy responses checked (1 unless checking is dear).
+    ResponsesCheckedFraction = "responses_checked_fraction", Count, Neither, false;
     /// Envoy's own allocator statistic (`server.memory_allocated`).
     MemoryAllocatedBytes = "memory_allocated_bytes", Bytes, Lower, false;
     /// Wasm VMs Envoy reports alive.

@@ -536,3 +536,18 @@ pub(crate) fn start_verified(
         seen: seen.map_err(|e| ("verify", e))?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_envoy_metrics_are_in_the_results_vocabulary() {
+        use filterbench_results::vocab::Metric;
+        for m in [
+            super::metric::RSS_AFTER_LOAD,
+            super::metric::RESPONSE_CHECK_NS,
+            super::metric::RESPONSES_CHECKED,
+        ] {
+            assert_eq!(m.parse::<Metric>().unwrap().name(), m);
+        }
+    }
+}
