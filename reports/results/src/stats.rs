@@ -91,6 +91,32 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
+/// A least-squares line and how well it fits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    pub slope: f64,
+    /// Share of the variance of y the line explains; `None` when y does not vary at all (a
+    /// flat line fits exactly).
+    pub r2: Option<f64>,
+}
+
+/// Least-squares fit of y over x with its R²; `None` with fewer than two distinct x.
+pub fn fit(points: &[(f64, f64)]) -> Option<Fit> {
+    let slope = slope(points)?;
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let syy: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let sse: f64 = points
+        .iter()
+        .map(|p| (p.1 - my - slope * (p.0 - mx)).powi(2))
+        .sum();
+    Some(Fit {
+        slope,
+        r2: (syy > 0.0).then(|| 1.0 - sse / syy),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +141,20 @@ mod tests {
             .collect();
         assert!((slope(&pts).unwrap() - 7.0).abs() < 1e-9);
         assert_eq!(slope(&[(1.0, 1.0)]), None);
+    }
+
+    #[test]
+    fn fit_tells_a_line_from_noise() {
+        let line: Vec<(f64, f64)> = (1..=8).map(|i| (i as f64, 3.0 * i as f64)).collect();
+        let f = fit(&line).unwrap();
+        assert!((f.slope - 3.0).abs() < 1e-9);
+        assert!((f.r2.unwrap() - 1.0).abs() < 1e-9);
+        let zigzag: Vec<(f64, f64)> = (1..=8)
+            .map(|i| (i as f64, if i % 2 == 0 { 10.0 } else { 0.0 }))
+            .collect();
+        assert!(fit(&zigzag).unwrap().r2.unwrap() < 0.2);
+        let flat = fit(&[(1.0, 5.0), (2.0, 5.0), (3.0, 5.0)]).unwrap();
+        assert_eq!((flat.slope, flat.r2), (0.0, None));
+        assert_eq!(fit(&[(1.0, 1.0)]), None);
     }
 }

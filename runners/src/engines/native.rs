@@ -2,12 +2,18 @@
 //! calls as direct function calls, as Envoy's NullVM does.
 //!
 //! Each instance loads its own copy of the library, so instances share no SDK state (the
-//! SDK keeps its dispatcher in statics), just as separate VMs share none. A native filter
-//! runs unsandboxed: a panic in it aborts the process (NullVM has the same property).
+//! SDK keeps its dispatcher in statics), just as separate VMs share none. That copy's code is
+//! mapped per instance, which NullVM would share: the memory measurement reports it apart
+//! (file-backed RSS per VM) from the instance's state. Loading the module writes and opens
+//! the first instance's copy, so the first `instantiate` (the one cold start times) writes
+//! no file and maps no library, as a wasm engine's instantiate maps no code; later instances
+//! write their own copy. A native filter runs unsandboxed: a panic in it aborts the process
+//! (NullVM has the same property).
 
 use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use filterbench_abi::{ImportId, NATIVE_SHIM_VERSION, NativeHostCall};
 use libloading::Library;
@@ -45,24 +51,37 @@ impl Engine for NativeEngine {
             path: path.clone(),
             source,
         })?;
-        // Load one copy now so a library without the shim fails here, not on first use.
-        drop(NativeInstance::open(&path, &bytes, None)?);
-        Ok(Box::new(NativeModule { path, bytes }))
+        // The first instance's copy, opened now: a library without the shim fails here, and
+        // the first instantiate does no file work.
+        let first = NativeInstance::open(&path, &bytes)?;
+        Ok(Box::new(NativeModule {
+            path,
+            bytes,
+            spare: Mutex::new(Some(first)),
+        }))
     }
 }
 
 struct NativeModule {
     path: PathBuf,
     bytes: Vec<u8>,
+    /// A copy already written and opened, for the next instance.
+    spare: Mutex<Option<NativeInstance>>,
 }
 
 impl LoadedModule for NativeModule {
     fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
-        Ok(Box::new(NativeInstance::open(
-            &self.path,
-            &self.bytes,
-            Some(host),
-        )?))
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let mut inst = match spare {
+            Some(inst) => inst,
+            None => NativeInstance::open(&self.path, &self.bytes)?,
+        };
+        inst.state.host = Some(host);
+        Ok(Box::new(inst))
     }
 }
 
@@ -152,7 +171,7 @@ impl GuestMemory for NativeMemory<'_> {
 }
 
 impl NativeInstance {
-    fn open(path: &Path, bytes: &[u8], host: Option<HostState>) -> Result<Self, EngineError> {
+    fn open(path: &Path, bytes: &[u8]) -> Result<Self, EngineError> {
         let err = |message: String| EngineError::Native {
             path: path.to_path_buf(),
             message,
@@ -203,7 +222,7 @@ impl NativeInstance {
         let alloc = callbacks[Callback::MemoryAllocate as usize]
             .ok_or_else(|| err("no proxy_on_memory_allocate symbol".into()))?;
         Ok(NativeInstance {
-            state: Box::new(NativeState { host, alloc }),
+            state: Box::new(NativeState { host: None, alloc }),
             callbacks,
             _lib: lib,
         })

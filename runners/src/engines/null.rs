@@ -77,3 +77,75 @@ impl Instance for NullInstance {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::vm::Message;
+    use crate::host::{Clock, HttpExchange, LocalReply, SharedData, Vm};
+
+    fn exchange() -> HttpExchange {
+        let msg = |k: &str| Message {
+            headers: vec![(k.as_bytes().to_vec(), b"v".to_vec())],
+            body: b"body".to_vec(),
+            chunk_size: 0,
+        };
+        HttpExchange {
+            request: msg("request"),
+            response: msg("response"),
+        }
+    }
+
+    fn traced(module: &NullModule) -> (Option<LocalReply>, Vec<Callback>) {
+        let host = HostState::new(None, Clock::Fixed(0), SharedData::new());
+        let mut vm = Vm::start(module, host).unwrap();
+        vm.http(&exchange()).unwrap();
+        let (out, trace) = vm.traced(|vm| vm.http(&exchange()));
+        (
+            out.unwrap().local_reply,
+            trace.iter().map(|c| c.cb).collect(),
+        )
+    }
+
+    #[test]
+    fn unscripted_harness_runs_the_whole_exchange() {
+        let (reply, calls) = traced(&NullModule::default());
+        assert_eq!(reply, None);
+        assert!(calls.contains(&Callback::OnResponseBody), "{calls:?}");
+    }
+
+    #[test]
+    fn scripted_harness_stops_where_the_filter_replied() {
+        // A filter that replies locally on the request headers: the script of its request.
+        let (_, full) = traced(&NullModule::default());
+        let reply = LocalReply {
+            status: 401,
+            details: Vec::new(),
+            body: Vec::new(),
+            headers: Vec::new(),
+            grpc_status: -1,
+        };
+        let script: Vec<TracedCall> = full
+            .iter()
+            .filter(|cb| {
+                !matches!(
+                    cb,
+                    Callback::OnRequestBody
+                        | Callback::OnResponseHeaders
+                        | Callback::OnResponseBody
+                )
+            })
+            .map(|&cb| TracedCall {
+                cb,
+                ret: Some(0),
+                local_reply: (cb != Callback::OnContextCreate).then(|| reply.clone()),
+                closed: [false; 4],
+            })
+            .collect();
+        let (got, calls) = traced(&NullModule::scripted(script));
+        assert_eq!(got, Some(reply));
+        assert!(calls.contains(&Callback::OnRequestHeaders), "{calls:?}");
+        assert!(!calls.contains(&Callback::OnRequestBody), "{calls:?}");
+        assert!(!calls.contains(&Callback::OnResponseHeaders), "{calls:?}");
+    }
+}

@@ -278,31 +278,28 @@ fn row(
     }
 }
 
-/// Percentile rows of one histogram, each only above its sample floor (else absent, why).
-fn percentiles(sc: &Scenario, arm: &str, process: u32, h: &Histogram<u64>, out: &mut WorkerOutput) {
-    for (metric, label, q) in [
+/// The percentiles of one histogram, each only above its sample floor (else why not).
+fn percentiles(h: &Histogram<u64>) -> Vec<(&'static str, Result<f64, String>)> {
+    [
         ("latency_p50", "p50", 0.5),
         ("latency_p90", "p90", 0.9),
         ("latency_p99", "p99", 0.99),
         ("latency_p999", "p99.9", 0.999),
-    ] {
+    ]
+    .into_iter()
+    .map(|(metric, label, q)| {
         let need = (TAIL_SAMPLES / (1.0 - q)).round() as u64;
-        if h.len() >= need {
-            let v = h.value_at_quantile(q) as f64;
-            out.rows.push(row(sc, arm, metric, "ns", 1, process, v));
+        let value = if h.len() >= need {
+            Ok(h.value_at_quantile(q) as f64)
         } else {
-            out.absent.push(Absent {
-                filter: sc.filter.clone(),
-                scenario: sc.name.clone(),
-                arm: arm.to_string(),
-                phase: "request".into(),
-                metric: metric.into(),
-                threads: 1,
-                process,
-                reason: format!("{label} needs {need} samples in a process, had {}", h.len()),
-            });
-        }
-    }
+            Err(format!(
+                "{label} needs {need} samples in a process, had {}",
+                h.len()
+            ))
+        };
+        (metric, value)
+    })
+    .collect()
 }
 
 pub fn measure_scenario(
@@ -397,7 +394,21 @@ pub fn measure_scenario(
         }
         let h = &l.hist;
         let name = l.arm.name.as_str();
-        percentiles(sc, name, process, h, out);
+        for (metric, value) in percentiles(h) {
+            match value {
+                Ok(v) => out.rows.push(row(sc, name, metric, "ns", 1, process, v)),
+                Err(reason) => out.absent.push(Absent {
+                    filter: sc.filter.clone(),
+                    scenario: sc.name.clone(),
+                    arm: name.to_string(),
+                    phase: "request".into(),
+                    metric: metric.into(),
+                    threads: 1,
+                    process,
+                    reason,
+                }),
+            }
+        }
         out.rows.push(row(
             sc,
             name,
@@ -551,4 +562,29 @@ fn throughput(
             None => Ok((total as f64 * 1e9 / wall, cpu / total as f64)),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{new_hist, percentiles};
+
+    #[test]
+    fn a_percentile_needs_ten_samples_beyond_it() {
+        let mut h = new_hist();
+        for v in 1..=1_000u64 {
+            h.record(v).unwrap();
+        }
+        let got = percentiles(&h);
+        let published: Vec<&str> = got.iter().filter(|p| p.1.is_ok()).map(|p| p.0).collect();
+        assert_eq!(published, ["latency_p50", "latency_p90", "latency_p99"]);
+        assert_eq!(
+            got[3].1,
+            Err("p99.9 needs 10000 samples in a process, had 1000".into())
+        );
+        h.reset();
+        for v in 1..=12u64 {
+            h.record(v).unwrap();
+        }
+        assert!(percentiles(&h).iter().all(|p| p.1.is_err()));
+    }
 }
