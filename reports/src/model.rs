@@ -88,7 +88,8 @@ impl<'a> Analysis<'a> {
     /// kind (Envoy): `<kind>-native-module` (the same filter code built natively, inside the
     /// same proxy) when there is one, else `<kind>-native` (the built-in filter); those two
     /// against `<kind>-none`; never across kinds (an Envoy figure over an in-process one means
-    /// nothing). None for the references themselves and for harness arms.
+    /// nothing). None for `native`, for harness arms and for `<kind>-none` (no filter: the
+    /// baseline, not a subject). The one reference rule of every rendering.
     pub fn reference(&self, arm: &str) -> Option<&str> {
         let kind = self.kind(arm);
         let find = |n: &str| {
@@ -107,7 +108,7 @@ impl<'a> Analysis<'a> {
                 if arm == own || arm == same_code {
                     find(&none)
                 } else if arm == none {
-                    find(&own)
+                    None
                 } else {
                     find(&same_code)
                         .or_else(|| find(&own))
@@ -369,7 +370,14 @@ mod tests {
             kind: "envoy".into(),
             ..Default::default()
         });
+        r.arms.push(ArmInfo {
+            name: "envoy-none".into(),
+            kind: "envoy".into(),
+            ..Default::default()
+        });
         let a = Analysis::new(&r);
         assert_eq!(a.reference("envoy-wasm-v8"), Some("envoy-native-module"));
+        assert_eq!(a.reference("envoy-native-module"), Some("envoy-none"));
+        assert_eq!(a.reference("envoy-none"), None);
     }
 }
