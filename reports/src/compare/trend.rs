@@ -120,8 +120,10 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const W: f64 = 360.0;
-const H: f64 = 120.0;
+const W: f64 = 480.0;
+const H: f64 = 140.0;
+/// Room above the plot for the figure's name.
+const TOP: f64 = 20.0;
 const PAD: f64 = 8.0;
 
 /// A small SVG: the mean as a line, the 95% interval as a band, one step per run.
@@ -140,7 +142,7 @@ fn spark(title: &str, pts: &[(usize, &Point)], runs: usize) -> String {
         hi.abs().max(1.0) * 0.1
     };
     let x = |i: usize| PAD + (W - 2.0 * PAD) * i as f64 / (runs.max(2) - 1) as f64;
-    let y = |v: f64| H - PAD - (H - 2.0 * PAD) * (v - lo) / span;
+    let y = |v: f64| H - PAD - (H - TOP - 2.0 * PAD) * (v - lo) / span;
     let upper: Vec<String> = pts
         .iter()
         .map(|(i, p)| format!("{:.1},{:.1}", x(*i), y(p.ci_high)))
@@ -159,7 +161,8 @@ fn spark(title: &str, pts: &[(usize, &Point)], runs: usize) -> String {
          aria-label=\"{t}\"><title>{t}</title>\
          <polygon points=\"{u} {l}\" fill=\"#9ecae1\" fill-opacity=\"0.5\"/>\
          <polyline points=\"{m}\" fill=\"none\" stroke=\"#08519c\" stroke-width=\"2\"/>\
-         <text x=\"{PAD}\" y=\"12\" font-size=\"10\">{hi}</text>\
+         <text x=\"{PAD}\" y=\"13\" font-size=\"11\" font-weight=\"bold\">{t}</text>\
+         <text x=\"{PAD}\" y=\"{top}\" font-size=\"10\">{hi}</text>\
          <text x=\"{PAD}\" y=\"{b}\" font-size=\"10\">{lo}</text></svg>",
         t = escape(title),
         u = upper.join(" "),
@@ -168,6 +171,7 @@ fn spark(title: &str, pts: &[(usize, &Point)], runs: usize) -> String {
         hi = format::unit(&pts[0].1.unit, hi),
         lo = format::unit(&pts[0].1.unit, lo),
         b = H - 2.0,
+        top = TOP + 10.0,
     )
 }
 
@@ -199,7 +203,12 @@ pub fn page(history: &[Entry]) -> Page {
         let Some((_, last)) = pts.last() else {
             continue;
         };
-        let title = format!("{} / {} / {}: {}", k.filter, k.scenario, k.arm, k.metric);
+        let scope = [k.filter.as_str(), k.scenario.as_str(), k.arm.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let title = format!("{scope}: {}", k.metric);
         rows.push(vec![
             Cell::label(k.filter.as_str()),
             Cell::label(k.scenario.as_str()),
