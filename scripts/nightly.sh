@@ -12,7 +12,9 @@
 #   $FILTERBENCH_OUT_DIR (default ./nightly): this run's results.json, instructions.json,
 #       report.html, summary.md, compare.html, compare.md, compare-instructions.html/.md,
 #       trend.html, trend-instructions.html and the tracker files (bmf.json, gab-*.json)
-#   $FILTERBENCH_RUN_ARGS: arguments of `filterbench run` (default --full)
+#   $FILTERBENCH_RUN_ARGS: arguments of `filterbench run` (default --full --processes 8: with 3
+#       processes Welch's test has 2–4 degrees of freedom and, after Holm over ~135 gating
+#       figures, cannot flag a 10% slowdown; with 8 it did, measured on a 2-core machine)
 #   $FILTERBENCH_INSTRUCTIONS_ARGS: arguments of `filterbench instructions` (default: every
 #       filter on native and wasmi, 2 repeats); set to "skip" to leave the deterministic gate out
 #   $FILTERBENCH_THRESHOLD_PCT (default 5): timed figures
@@ -29,7 +31,7 @@ cd "$(dirname "$0")/.."
 
 baselines="${FILTERBENCH_BASELINE_DIR:-./baselines}"
 out="${FILTERBENCH_OUT_DIR:-./nightly}"
-run_args="${FILTERBENCH_RUN_ARGS:---full}"
+run_args="${FILTERBENCH_RUN_ARGS:---full --processes 8}"
 instr_args="${FILTERBENCH_INSTRUCTIONS_ARGS:---repeats 2}"
 threshold="${FILTERBENCH_THRESHOLD_PCT:-5}"
 det_threshold="${FILTERBENCH_DETERMINISTIC_THRESHOLD_PCT:-1}"
