@@ -347,9 +347,8 @@ pub fn measure_scenario(
         }
     }
     for l in &mut live {
+        // A request that fails in warm-up fails the arm like any other.
         warm_up(sc, l, plan.warmup);
-        l.errors = 0;
-        l.first_error = None;
     }
     // Interleaved rounds (A B C, B C A, ...) so drift on a shared machine hits every arm
     // alike; each round gives half its time to the batch pass, half to the latency pass.
