@@ -191,3 +191,59 @@ fn every_benchmarked_scenario_keeps_its_proof() {
         );
     }
 }
+
+/// What the proof costs per request (run with `--ignored --nocapture`): the check alone,
+/// repeated on one request's outcome (so the filter's own noise stays out), the fastest of
+/// several rounds; beside it, hashing the outcome and comparing it field by field.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn proof_cost_per_request() {
+    use filterbench_runners::engines::null::NullModule;
+    let filters = vec!["add-header".to_string(), "body-redact".to_string()];
+    for sc in scenario::scenarios(&plan(filters)).expect("scenarios") {
+        if !["small-headers", "body-1KiB", "body-64KiB"].contains(&sc.name.as_str()) {
+            continue;
+        }
+        let mut modules: Vec<(String, Box<dyn engines::LoadedModule>)> = ["native"]
+            .into_iter()
+            .map(|a| {
+                let m = engines::engine(a, &Limits::default())
+                    .and_then(|e| e.load(&sc.artifacts))
+                    .expect("loads");
+                (a.to_string(), m)
+            })
+            .collect();
+        modules.push((HARNESS_ARM.into(), Box::new(NullModule::default())));
+        for (arm, module) in &modules {
+            let mut vm = sc.start_vm(module.as_ref()).expect("VM starts");
+            let first = sc.run_once(&mut vm).expect("request");
+            let step = sc.run_once(&mut vm).expect("request");
+            let mut proof = Proof::new(&mut vm, false);
+            let n = if sc.name == "body-64KiB" {
+                2_000
+            } else {
+                200_000
+            };
+            let fastest = |f: &mut dyn FnMut() -> bool| {
+                (0..7)
+                    .map(|_| {
+                        let t = Instant::now();
+                        for _ in 0..n {
+                            assert!(std::hint::black_box(f()));
+                        }
+                        t.elapsed().as_nanos() as f64 / n as f64
+                    })
+                    .fold(f64::MAX, f64::min)
+            };
+            let check = fastest(&mut || proof.check(&step, &mut vm));
+            let sig = scenario::signature(&first);
+            let hash = fastest(&mut || scenario::signature(std::hint::black_box(&step)) == sig);
+            let eq = fastest(&mut || std::hint::black_box(&step) == &first);
+            println!(
+                "{} / {} / {arm}: the proof costs {check:.0} ns per request \
+                 (hashing the outcome {hash:.0} ns, comparing it {eq:.0} ns)",
+                sc.filter, sc.name
+            );
+        }
+    }
+}

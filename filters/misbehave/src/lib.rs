@@ -102,11 +102,12 @@ impl HttpContext for Misbehave {
             .config
             .as_ref()
             .is_some_and(|c| c.mode == Mode::ChangeBody && self.misbehaving);
-        if change && body_size > 0 {
-            if let Some(mut body) = self.get_http_response_body(0, body_size) {
-                body.extend_from_slice(SUFFIX);
-                self.set_http_response_body(0, body_size, &body);
-            }
+        if change
+            && body_size > 0
+            && let Some(mut body) = self.get_http_response_body(0, body_size)
+        {
+            body.extend_from_slice(SUFFIX);
+            self.set_http_response_body(0, body_size, &body);
         }
         Action::Continue
     }
