@@ -37,7 +37,8 @@ pub struct EnvoySettings {
     /// Envoy worker threads for the timed runs.
     pub concurrency: u32,
     pub connections: u32,
-    /// Closed-loop time per variant per process, split over `rounds` interleaved rounds.
+    /// Closed-loop time per variant per process, split over at least `rounds` interleaved rounds
+    /// (turns of at most 100 ms).
     pub duration: Duration,
     pub rounds: u32,
     pub warmup: Duration,
@@ -70,6 +71,18 @@ pub fn flags_note() -> String {
         process::pinning_note(),
         expect::MAX_CHECK_SHARE * 100.0
     )
+}
+
+/// The longest stretch one variant runs before the next takes over: load from elsewhere on the
+/// machine comes in bursts, and short turns spread a burst over every variant alike.
+const TURN: Duration = Duration::from_millis(100);
+
+/// How many interleaved rounds a total of `d` is split into: `s.rounds` at least, and turns of
+/// at most [`TURN`].
+fn rounds_for(s: &EnvoySettings, d: Duration) -> u32 {
+    s.rounds
+        .max(d.as_millis().div_ceil(TURN.as_millis()) as u32)
+        .max(1)
 }
 
 /// Samples a percentile needs in one process before it is published.
@@ -297,7 +310,7 @@ pub fn measure_scenario(
             r.first_error = first.map(|e| format!("warm-up: {e}"));
         }
     }
-    let rounds = s.rounds.max(1);
+    let rounds = rounds_for(s, s.duration);
     let order: Vec<usize> = (0..running.len()).collect();
     for round in 0..rounds {
         for i in rotated(&order, process + round) {
@@ -415,7 +428,7 @@ fn open_loop(
     ok: &[(&Running, f64)],
     out: &mut WorkerOutput,
 ) {
-    let rounds = s.rounds.max(1);
+    let rounds = rounds_for(s, s.rate_duration);
     for &f in &s.rate_fractions {
         let scenario = format!("{}@{:.0}%", sc.name, f * 100.0);
         let mut acc: Vec<(u64, Option<String>, hdrhistogram::Histogram<u64>)> =
