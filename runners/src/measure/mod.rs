@@ -342,7 +342,7 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
             name: HARNESS_ARM.into(),
             kind: "harness".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            flags: "empty callback sequence".into(),
+            flags: "each scenario's callback sequence replayed with empty callbacks (stopping where the filter replied locally or closed)".into(),
         });
     }
     out
