@@ -67,6 +67,8 @@ fn figures(plan: &Plan, sc: &Scenario, arm: &str) -> Result<Vec<Figure>, String>
     release_free_memory();
     let before = resident().ok_or_else(unreadable)?;
     let module = engine.load(&sc.artifacts).map_err(|e| e.to_string())?;
+    // What the module keeps, not the compiler's freed scratch the allocator still holds.
+    release_free_memory();
     let after = resident().ok_or_else(unreadable)?;
     let module_rss = if after.total >= before.total {
         Ok((after.total - before.total) as f64)
