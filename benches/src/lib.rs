@@ -15,6 +15,7 @@ pub fn scenarios() -> Vec<Scenario> {
     plan.filters = filterbench_runners::catalog::discover()
         .expect("the filter catalogue loads")
         .into_iter()
+        .filter(|f| !f.is_test())
         .map(|f| f.name)
         .collect();
     scenario::scenarios(&plan).expect("scenarios")

@@ -122,8 +122,6 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
     } else {
         super::select_filters(&args.filters)?
             .into_iter()
-            // Test filters run only when named.
-            .filter(|f| !args.filters.is_empty() || !f.is_test())
             .map(|f| f.name)
             .collect()
     };

@@ -188,8 +188,9 @@ pub type Signature = u64;
 
 /// The proof every timed request of one VM goes through: its full outcome ([`signature`]),
 /// plus what it changed in the VM's host state (each metric's delta, the properties set).
-/// Cheap enough for the timed loop: one hash of the outcome, no allocation (a varying
-/// scenario pushes one u64); what differed is found after the clock stopped.
+/// Cheap enough for the timed loop: the outcome compared with the first one field by field
+/// (or, for a varying scenario, hashed and pushed as one u64), no allocation; what differed
+/// is worked out only on a failure.
 ///
 /// Most scenarios must give every request the first one's outcome. A scenario whose outcome
 /// legitimately changes from one repetition to the next (fixture `bench_varies`: a counter in
