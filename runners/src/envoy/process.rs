@@ -86,8 +86,11 @@ pub fn pinning() -> Option<Pinning> {
 pub fn pinning_note() -> String {
     match pinning() {
         Some(p) => format!(
-            "Envoy pinned to CPU {:?}, load generator and upstream to CPU {:?}",
-            p.envoy, p.ours
+            "Envoy pinned to CPU {:?} (when --concurrency ≤ {}), load generator and upstream to \
+             CPU {:?}",
+            p.envoy,
+            p.envoy.len(),
+            p.ours
         ),
         None => "not pinned (fewer than 2 CPUs)".into(),
     }
@@ -212,7 +215,10 @@ impl Envoy {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let envoy_cpus = pinning().map(|p| cpu_set(&p.envoy));
+        // Never fewer CPUs than workers: a wider Envoy (the scaling runs) is left unpinned.
+        let envoy_cpus = pinning()
+            .filter(|p| concurrency as usize <= p.envoy.len())
+            .map(|p| cpu_set(&p.envoy));
         // SAFETY: prctl and sched_setaffinity are async-signal-safe; the first makes the kernel
         // kill Envoy if we die, the second keeps it (and its threads) on its own CPU.
         unsafe {
