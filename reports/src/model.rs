@@ -7,12 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use filterbench_results::stats::{Estimate, estimate};
 use filterbench_results::summary::{Key, per_process, ratio, summarize};
+use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 use filterbench_results::{ArmInfo, Histogram, Results};
 
 /// The arm every ratio is taken against unless a kind has its own (see [`Analysis::reference`]).
-pub const REFERENCE_ARM: &str = "native";
-/// Kinds in display order; unknown kinds follow, alphabetically.
-pub const KIND_ORDER: [&str; 4] = ["native", "wasm", "envoy", "harness"];
+pub const REFERENCE_ARM: &str = arm::NATIVE;
 /// The benchmark filter that prices host calls: one scenario per host function.
 pub const HOSTCALL_FILTER: &str = "hostcalls";
 /// Its scenario that makes no host call (the bare loop), subtracted from the others.
@@ -25,7 +24,7 @@ pub struct Analysis<'a> {
     /// Per key, per process, the mean of that process's values.
     pub table: BTreeMap<Key, BTreeMap<u32, f64>>,
     pub est: BTreeMap<Key, Estimate>,
-    /// Every arm with a row or a listing, grouped by kind in [`KIND_ORDER`].
+    /// Every arm with a row or a listing, grouped by kind in [`ArmKind::ORDER`].
     pub arms: Vec<ArmInfo>,
 }
 
@@ -37,12 +36,11 @@ pub struct Curve {
     pub count: u64,
 }
 
-fn kind_rank(kind: &str) -> (usize, String) {
-    let i = KIND_ORDER
+fn kind_rank(kind: ArmKind) -> usize {
+    ArmKind::ORDER
         .iter()
         .position(|k| *k == kind)
-        .unwrap_or(KIND_ORDER.len());
-    (i, kind.to_string())
+        .unwrap_or(ArmKind::ORDER.len())
 }
 
 impl<'a> Analysis<'a> {
@@ -57,11 +55,11 @@ impl<'a> Analysis<'a> {
         }
         arms.extend(extra.into_iter().map(|name| ArmInfo {
             name: name.to_string(),
-            kind: "other".into(),
+            kind: ArmKind::Other,
             ..Default::default()
         }));
         // Stable: within a kind, the order the run listed its arms.
-        arms.sort_by_key(|a| kind_rank(&a.kind));
+        arms.sort_by_key(|a| kind_rank(a.kind));
         Analysis {
             results,
             table: per_process(results),
@@ -70,11 +68,11 @@ impl<'a> Analysis<'a> {
         }
     }
 
-    pub fn kind(&self, arm: &str) -> &str {
+    pub fn kind(&self, arm: &str) -> ArmKind {
         self.arms
             .iter()
             .find(|a| a.name == arm)
-            .map_or("other", |a| a.kind.as_str())
+            .map_or(ArmKind::Other, |a| a.kind)
     }
 
     pub fn arm_index(&self, arm: &str) -> usize {
@@ -84,14 +82,14 @@ impl<'a> Analysis<'a> {
             .unwrap_or(self.arms.len())
     }
 
-    /// The arm `arm` is compared against. In-process arms: [`REFERENCE_ARM`]. Arms of a proxy
-    /// kind (Envoy): `<kind>-native-module` (the same filter code built natively, inside the
-    /// same proxy) when there is one, else `<kind>-native` (the built-in filter); those two
-    /// against `<kind>-none`; never across kinds (an Envoy figure over an in-process one means
-    /// nothing). None for `native`, for harness arms and for `<kind>-none` (no filter: the
-    /// baseline, not a subject). The one reference rule of every rendering.
-    pub fn reference(&self, arm: &str) -> Option<&str> {
-        let kind = self.kind(arm);
+    /// The arm `arm` is compared against. In-process arms: [`REFERENCE_ARM`]. Envoy variants:
+    /// the native module (the same filter code built natively, inside the same Envoy) when
+    /// there is one, else Envoy's built-in filter; those two against Envoy without a filter;
+    /// never across kinds (an Envoy figure over an in-process one means nothing). None for
+    /// `native`, for harness arms and for Envoy without a filter (the baseline, not a
+    /// subject). The one reference rule of every rendering.
+    pub fn reference(&self, name: &str) -> Option<&str> {
+        let kind = self.kind(name);
         let find = |n: &str| {
             self.arms
                 .iter()
@@ -99,20 +97,17 @@ impl<'a> Analysis<'a> {
                 .map(|a| a.name.as_str())
         };
         match kind {
-            "harness" | "native" => None,
-            "wasm" => find(REFERENCE_ARM),
-            _ => {
-                let same_code = format!("{kind}-native-module");
-                let own = format!("{kind}-native");
-                let none = format!("{kind}-none");
-                if arm == own || arm == same_code {
-                    find(&none)
-                } else if arm == none {
+            ArmKind::Harness | ArmKind::Native | ArmKind::Other => None,
+            ArmKind::Wasm => find(REFERENCE_ARM),
+            ArmKind::Envoy => {
+                if name == arm::ENVOY_BUILTIN || name == arm::ENVOY_NATIVE_MODULE {
+                    find(arm::ENVOY_NONE)
+                } else if name == arm::ENVOY_NONE {
                     None
                 } else {
-                    find(&same_code)
-                        .or_else(|| find(&own))
-                        .or_else(|| find(&none))
+                    find(arm::ENVOY_NATIVE_MODULE)
+                        .or_else(|| find(arm::ENVOY_BUILTIN))
+                        .or_else(|| find(arm::ENVOY_NONE))
                 }
             }
         }
@@ -127,7 +122,7 @@ impl<'a> Analysis<'a> {
     }
 
     /// Arms with at least one row of `phase`.
-    pub fn arms_with(&self, phase: &str) -> Vec<&ArmInfo> {
+    pub fn arms_with(&self, phase: Phase) -> Vec<&ArmInfo> {
         let have: BTreeSet<&str> = self
             .table
             .keys()
@@ -164,7 +159,7 @@ impl<'a> Analysis<'a> {
         let have: BTreeSet<(&str, &str)> = self
             .table
             .keys()
-            .filter(|k| k.phase == "request")
+            .filter(|k| k.phase == Phase::Request)
             .map(|k| (k.filter.as_str(), k.scenario.as_str()))
             .collect();
         let mut out = Vec::new();
@@ -195,7 +190,7 @@ impl<'a> Analysis<'a> {
         let s: BTreeSet<u32> = self
             .table
             .keys()
-            .filter(|k| k.phase == "request" && k.threads > 1)
+            .filter(|k| k.phase == Phase::Request && k.threads > 1)
             .map(|k| k.threads)
             .collect();
         s.into_iter().collect()
@@ -206,7 +201,9 @@ impl<'a> Analysis<'a> {
         self.table
             .keys()
             .filter(|k| {
-                k.filter == HOSTCALL_FILTER && k.phase == "request" && k.scenario != HOSTCALL_BASE
+                k.filter == HOSTCALL_FILTER
+                    && k.phase == Phase::Request
+                    && k.scenario != HOSTCALL_BASE
             })
             .map(|k| k.scenario.as_str())
             .collect()
@@ -239,8 +236,8 @@ impl<'a> Analysis<'a> {
             filter: HOSTCALL_FILTER.into(),
             scenario: scenario.into(),
             arm: arm.into(),
-            phase: "request".into(),
-            metric: "cpu_per_request".into(),
+            phase: Phase::Request,
+            metric: Metric::CpuPerRequest,
             threads: 1,
         };
         let a = self.table.get(&k(op))?;
@@ -334,15 +331,15 @@ mod tests {
     fn arms_group_by_kind_with_references() {
         let mut r = Results::new();
         for (n, k) in [
-            ("harness", "harness"),
-            ("envoy-wasm-v8", "envoy"),
-            ("wasmi", "wasm"),
-            ("native", "native"),
-            ("envoy-native", "envoy"),
+            (arm::HARNESS, ArmKind::Harness),
+            (arm::ENVOY_WASM_V8, ArmKind::Envoy),
+            ("wasmi", ArmKind::Wasm),
+            (arm::NATIVE, ArmKind::Native),
+            (arm::ENVOY_BUILTIN, ArmKind::Envoy),
         ] {
             r.arms.push(ArmInfo {
                 name: n.into(),
-                kind: k.into(),
+                kind: k,
                 ..Default::default()
             });
         }
@@ -367,12 +364,12 @@ mod tests {
 
         r.arms.push(ArmInfo {
             name: "envoy-native-module".into(),
-            kind: "envoy".into(),
+            kind: ArmKind::Envoy,
             ..Default::default()
         });
         r.arms.push(ArmInfo {
             name: "envoy-none".into(),
-            kind: "envoy".into(),
+            kind: ArmKind::Envoy,
             ..Default::default()
         });
         let a = Analysis::new(&r);

@@ -16,19 +16,12 @@ use std::collections::BTreeMap;
 
 use filterbench_results::stats::{Estimate, estimate};
 use filterbench_results::summary::Key;
+use filterbench_results::vocab::{ArmKind, arm};
 
 use crate::doc::{Cell, Tone};
 use crate::format;
 use crate::model::Analysis;
 
-/// The phase of every per-request figure.
-pub const PHASE_REQUEST: &str = "request";
-/// CPU time per request (ns): what net ratios and the claim verdict use.
-pub const CPU_PER_REQUEST: &str = "cpu_per_request";
-/// Mean latency per request (ns), also shown net.
-pub const LATENCY_MEAN: &str = "latency_mean";
-/// The in-process arm kind that runs the host with an empty callback sequence.
-pub const HARNESS_KIND: &str = "harness";
 /// The claim: wasm runs at this share of native speed or better.
 pub const CLAIM_SPEED: f64 = 0.70;
 /// The same claim as a cost ratio: wasm net CPU ÷ native net CPU at most this (≈ 1.43×).
@@ -107,19 +100,18 @@ impl Claim {
 
 impl Analysis<'_> {
     /// The arm whose figure is subtracted from `arm`'s to get its net cost: the harness arm
-    /// for in-process arms (native, wasm), `<kind>-none` for a proxy kind. None for the
+    /// for in-process arms (native, wasm), Envoy without a filter for Envoy variants. None for the
     /// baselines themselves and when the run has no such arm.
-    pub fn baseline(&self, arm: &str) -> Option<&str> {
-        let kind = self.kind(arm);
+    pub fn baseline(&self, name: &str) -> Option<&str> {
+        let kind = self.kind(name);
         let found = match kind {
-            HARNESS_KIND => None,
-            "native" | "wasm" => self.arms.iter().find(|a| a.kind == HARNESS_KIND),
-            _ => {
-                let none = format!("{kind}-none");
-                self.arms.iter().find(|a| a.name == none)
+            ArmKind::Harness | ArmKind::Other => None,
+            ArmKind::Native | ArmKind::Wasm => {
+                self.arms.iter().find(|a| a.kind == ArmKind::Harness)
             }
+            ArmKind::Envoy => self.arms.iter().find(|a| a.name == arm::ENVOY_NONE),
         };
-        found.map(|a| a.name.as_str()).filter(|b| *b != arm)
+        found.map(|a| a.name.as_str()).filter(|b| *b != name)
     }
 
     /// Per process, `key` minus the same figure of its baseline arm.

@@ -12,13 +12,14 @@ use filterbench_results::summary::Key;
 use crate::doc::{Cell, Table, text_table};
 use crate::format;
 use crate::model::Analysis;
-use crate::net::{self, CPU_PER_REQUEST, LATENCY_MEAN, PHASE_REQUEST, mean_cell, net_cell};
+use crate::net::{self, mean_cell, net_cell};
 use crate::report::headline;
+use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
-const THROUGHPUT: &str = "throughput";
-const P50: &str = "latency_p50";
-const P99: &str = "latency_p99";
-const THROUGHPUT_WRK: &str = "throughput_wrk";
+const THROUGHPUT: Metric = Metric::Throughput;
+const P50: Metric = Metric::LatencyP50;
+const P99: Metric = Metric::LatencyP99;
+const THROUGHPUT_WRK: Metric = Metric::ThroughputWrk;
 
 fn table(caption: &str, header: &[&str], rows: Vec<Vec<Cell>>) -> Table {
     Table {
@@ -54,18 +55,18 @@ fn per_request(a: &Analysis) -> Table {
     let mut rows = Vec::new();
     for (f, sc) in a.scenarios() {
         for arm in &a.arms {
-            let k = |m: &str| Key::new(&f, &sc, &arm.name, PHASE_REQUEST, m, 1);
-            if !a.table.contains_key(&k(CPU_PER_REQUEST)) && !a.table.contains_key(&k(P50)) {
+            let k = |m: Metric| Key::new(&f, &sc, &arm.name, Phase::Request, m, 1);
+            if !a.table.contains_key(&k(Metric::CpuPerRequest)) && !a.table.contains_key(&k(P50)) {
                 continue;
             }
-            let net = |m: &str| a.net(&k(m)).map_or_else(Cell::none, |n| net_cell(&n));
+            let net = |m: Metric| a.net(&k(m)).map_or_else(Cell::none, |n| net_cell(&n));
             rows.push(vec![
                 Cell::label(format!("{f} / {sc}")),
                 Cell::label(arm.name.as_str()),
-                cell(a, &k(CPU_PER_REQUEST), format::ns),
-                net(CPU_PER_REQUEST),
-                headline::gross_ratio_cell(a, &k(CPU_PER_REQUEST), false),
-                net(LATENCY_MEAN),
+                cell(a, &k(Metric::CpuPerRequest), format::ns),
+                net(Metric::CpuPerRequest),
+                headline::gross_ratio_cell(a, &k(Metric::CpuPerRequest), false),
+                net(Metric::LatencyMean),
                 median_cell(a, &k(P50)),
                 median_cell(a, &k(P99)),
                 cell(a, &k(THROUGHPUT), format::rate),
@@ -95,21 +96,30 @@ fn per_request(a: &Analysis) -> Table {
 type Fmt = fn(f64) -> String;
 
 fn cold_start_and_memory(a: &Analysis) -> Table {
-    let phases = ["compile", "instantiate", "start", "first_request"];
-    let mem = ["module_rss_bytes", "rss_per_vm_bytes", "heap_per_vm_bytes"];
+    let mem = [
+        Metric::ModuleRssBytes,
+        Metric::RssAnonPerVmBytes,
+        Metric::RssFilePerVmBytes,
+        Metric::HeapPerVmBytes,
+    ];
     let mut rows = Vec::new();
     for f in a.filters() {
         for arm in a
             .arms
             .iter()
-            .filter(|x| x.kind == "native" || x.kind == "wasm")
+            .filter(|x| x.kind == ArmKind::Native || x.kind == ArmKind::Wasm)
         {
-            let keys: Vec<(Key, Fmt)> = phases
+            let keys: Vec<(Key, Fmt)> = Phase::COLD_START
                 .iter()
-                .map(|p| (Key::new(&f, "", &arm.name, p, "time", 1), format::ns as _))
+                .map(|p| {
+                    (
+                        Key::new(&f, "", &arm.name, *p, Metric::Time, 1),
+                        format::ns as _,
+                    )
+                })
                 .chain(mem.iter().map(|m| {
                     (
-                        Key::new(&f, "", &arm.name, "memory", m, 1),
+                        Key::new(&f, "", &arm.name, Phase::Memory, *m, 1),
                         format::bytes as _,
                     )
                 }))
@@ -135,7 +145,8 @@ fn cold_start_and_memory(a: &Analysis) -> Table {
             "start+configure",
             "first request",
             "module RSS",
-            "RSS / VM",
+            "private RSS / VM",
+            "file RSS / VM",
             "heap / VM",
         ],
         rows,
@@ -147,14 +158,14 @@ fn envoy_memory(a: &Analysis) -> Table {
         .est
         .iter()
         .filter(|(k, _)| {
-            k.phase == "memory"
-                && (k.metric == "envoy_rss_bytes" || k.metric == "rss_per_worker_bytes")
+            k.phase == Phase::Memory
+                && (k.metric == Metric::EnvoyRssBytes || k.metric == Metric::RssPerWorkerBytes)
         })
         .map(|(k, e)| {
             vec![
                 Cell::label(k.filter.as_str()),
                 Cell::label(k.arm.as_str()),
-                Cell::label(k.metric.as_str()),
+                Cell::label(k.metric.name()),
                 Cell::num(k.threads.to_string()),
                 mean_cell(e, format::bytes),
             ]
@@ -175,7 +186,7 @@ fn wrk(a: &Analysis) -> Table {
         .filter(|(k, _)| k.metric == THROUGHPUT_WRK)
         .map(|(k, theirs)| {
             let ours = Key {
-                metric: THROUGHPUT.into(),
+                metric: THROUGHPUT,
                 ..k.clone()
             };
             vec![

@@ -3,12 +3,11 @@
 //! one reference rule read by the terminal, Markdown and HTML alike.
 
 use filterbench_reports::model::Analysis;
-use filterbench_reports::net::{
-    CPU_PER_REQUEST, Claim, Net, NetRatio, PHASE_REQUEST, net_cell, net_ratio_cell,
-};
+use filterbench_reports::net::{Claim, Net, NetRatio, net_cell, net_ratio_cell};
 use filterbench_reports::{Format, terminal};
 use filterbench_results::stats::estimate;
 use filterbench_results::summary::Key;
+use filterbench_results::vocab::{Metric, Phase};
 use filterbench_results::{Absent, ArmInfo, FilterInfo, Results, Row};
 
 const F: &str = "add-header";
@@ -27,18 +26,18 @@ fn results(arms: &[(&str, &str, &[f64])]) -> Results {
     for (name, kind, values) in arms {
         r.arms.push(ArmInfo {
             name: name.to_string(),
-            kind: kind.to_string(),
+            kind: kind.parse().expect("a kind of the vocabulary"),
             ..Default::default()
         });
         for (process, v) in values.iter().enumerate() {
-            for (metric, unit) in [(CPU_PER_REQUEST, "ns"), ("latency_p99", "ns")] {
+            for metric in [Metric::CpuPerRequest, Metric::LatencyP99] {
                 r.rows.push(Row {
                     filter: F.into(),
                     scenario: S.into(),
                     arm: name.to_string(),
-                    phase: PHASE_REQUEST.into(),
-                    metric: metric.into(),
-                    unit: unit.into(),
+                    phase: Phase::Request,
+                    metric,
+                    unit: metric.unit(),
                     threads: 1,
                     process: process as u32,
                     iteration: 0,
@@ -51,7 +50,7 @@ fn results(arms: &[(&str, &str, &[f64])]) -> Results {
 }
 
 fn cpu(arm: &str) -> Key {
-    Key::new(F, S, arm, PHASE_REQUEST, CPU_PER_REQUEST, 1)
+    Key::new(F, S, arm, Phase::Request, Metric::CpuPerRequest, 1)
 }
 
 fn markdown(r: &Results) -> String {
@@ -153,15 +152,15 @@ fn absent_figures_show_their_reason_where_the_value_would_be() {
         ("harness", "harness", &[100.0, 100.0]),
     ]);
     r.rows
-        .retain(|x| !(x.arm == "native" && x.metric == "latency_p99"));
+        .retain(|x| !(x.arm == "native" && x.metric == Metric::LatencyP99));
     let why = "p99 needs 1000 samples per process, had 12";
     for process in 0..2 {
         r.absent.push(Absent {
             filter: F.into(),
             scenario: S.into(),
             arm: "native".into(),
-            phase: PHASE_REQUEST.into(),
-            metric: "latency_p99".into(),
+            phase: Phase::Request.into(),
+            metric: Metric::LatencyP99,
             threads: 1,
             process,
             reason: why.into(),
@@ -227,8 +226,8 @@ fn a_real_quick_run_reads_the_same_net_ratio_everywhere() {
             "noop",
             "small-headers",
             "wasmtime-cranelift",
-            PHASE_REQUEST,
-            CPU_PER_REQUEST,
+            Phase::Request,
+            Metric::CpuPerRequest,
             1,
         ))
         .unwrap();

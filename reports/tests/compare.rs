@@ -7,6 +7,7 @@ mod common;
 
 use filterbench_reports::compare::{Rule, trend};
 use filterbench_reports::{Thresholds, Verdict, compare};
+use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 use filterbench_results::{Absent, ArmInfo, FilterInfo, Results, Row};
 
 /// A run of `filters`, each with native, wasmi and harness: `cpu` gives per-process CPU per
@@ -17,10 +18,10 @@ struct Plan<'a> {
     compile: &'a dyn Fn(&str) -> Vec<f64>,
 }
 
-const ARMS: [(&str, &str); 3] = [
-    ("native", "native"),
-    ("wasmi", "wasm"),
-    ("harness", "harness"),
+const ARMS: [(&str, ArmKind); 3] = [
+    (arm::NATIVE, ArmKind::Native),
+    ("wasmi", ArmKind::Wasm),
+    (arm::HARNESS, ArmKind::Harness),
 ];
 
 fn run(plan: &Plan) -> Results {
@@ -30,17 +31,17 @@ fn run(plan: &Plan) -> Results {
     for (name, kind) in ARMS {
         r.arms.push(ArmInfo {
             name: name.into(),
-            kind: kind.into(),
+            kind,
             ..Default::default()
         });
     }
-    let row = |f: &str, sc: &str, arm: &str, phase: &str, metric: &str, p: usize, v: f64| Row {
+    let row = |f: &str, sc: &str, arm: &str, phase: Phase, metric: Metric, p: usize, v: f64| Row {
         filter: f.into(),
         scenario: sc.into(),
         arm: arm.into(),
-        phase: phase.into(),
-        metric: metric.into(),
-        unit: "ns".into(),
+        phase,
+        metric,
+        unit: metric.unit(),
         threads: 1,
         process: p as u32,
         iteration: 0,
@@ -53,12 +54,20 @@ fn run(plan: &Plan) -> Results {
         });
         for (arm, _) in ARMS {
             for (p, v) in (plan.cpu)(f, arm).into_iter().enumerate() {
-                r.rows
-                    .push(row(f, "s", arm, "request", "cpu_per_request", p, v));
+                r.rows.push(row(
+                    f,
+                    "s",
+                    arm,
+                    Phase::Request,
+                    Metric::CpuPerRequest,
+                    p,
+                    v,
+                ));
             }
         }
         for (p, v) in (plan.compile)(f).into_iter().enumerate() {
-            r.rows.push(row(f, "", "wasmi", "compile", "time", p, v));
+            r.rows
+                .push(row(f, "", "wasmi", Phase::Compile, Metric::Time, p, v));
         }
     }
     r
@@ -89,7 +98,7 @@ fn gate<'a>(
     c: &'a filterbench_reports::Comparison,
     f: &str,
     arm: &str,
-    figure: &str,
+    figure: Metric,
 ) -> &'a filterbench_reports::compare::Change {
     c.gates
         .iter()
@@ -119,12 +128,12 @@ fn a_known_ten_percent_slowdown_regresses_and_only_there() {
     });
     let c = compare(&base, &new, &Thresholds::default());
     assert!(c.has_regression(), "{}", c.text());
-    let ratio = gate(&c, "a", "wasmi", "cpu_ratio_to_reference");
+    let ratio = gate(&c, "a", "wasmi", Metric::CpuRatioToReference);
     assert_eq!(ratio.verdict, Verdict::Regressed, "{ratio:#?}");
     assert!((ratio.change - 0.10).abs() < 0.005, "{}", ratio.change);
     assert!(ratio.p_adjusted <= 0.05);
     assert_eq!(
-        gate(&c, "a", "wasmi", "cpu_net_of_harness").verdict,
+        gate(&c, "a", "wasmi", Metric::CpuNetOfHarness).verdict,
         Verdict::Regressed
     );
     // Nothing else moved, and with intervals this tight that is shown, not assumed.
@@ -179,7 +188,7 @@ fn a_wide_interval_is_unsure_not_unchanged_nor_regressed() {
         compile: &compile_steady,
     });
     let c = compare(&base, &new, &Thresholds::default());
-    let g = gate(&c, "a", "wasmi", "cpu_ratio_to_reference");
+    let g = gate(&c, "a", "wasmi", Metric::CpuRatioToReference);
     assert_eq!(g.verdict, Verdict::Unsure, "{g:#?}");
     assert!(g.ci_high > 0.05 && g.ci_low < -0.05);
     assert!(!c.has_regression());
@@ -195,18 +204,18 @@ fn a_missing_gating_figure_gates_unless_the_new_run_says_why() {
     let base = run(&plan);
     let mut new = run(&plan);
     new.rows
-        .retain(|r| !(r.arm == "wasmi" && r.phase == "compile"));
+        .retain(|r| !(r.arm == "wasmi" && r.phase == Phase::Compile));
     let c = compare(&base, &new, &Thresholds::default());
     assert_eq!(c.unexplained_missing().len(), 1, "{:#?}", c.missing);
-    assert_eq!(c.missing[0].key.metric, "compile_time");
+    assert_eq!(c.missing[0].key.metric, Metric::CompileTime);
     assert!(c.has_regression());
     assert!(c.text().contains("no reason given: gates"));
     // The new run says why: absent with a reason…
     new.absent.push(Absent {
         filter: "a".into(),
         arm: "wasmi".into(),
-        phase: "compile".into(),
-        metric: "time".into(),
+        phase: Phase::Compile,
+        metric: Metric::Time,
         threads: 1,
         reason: "compile time not measurable here".into(),
         ..Default::default()
@@ -247,7 +256,7 @@ fn holm_turns_a_borderline_regression_unsure_among_many_gates() {
             compile: &new_compile,
         });
         let c = compare(&base, &new, &Thresholds::default());
-        let g = gate(&c, "a", "wasmi", "compile_time").clone();
+        let g = gate(&c, "a", "wasmi", Metric::CompileTime).clone();
         (g, c.has_regression())
     };
     let (alone, failed) = judged(&["a"]);
@@ -267,7 +276,7 @@ fn counts(per: &[(&str, f64)], repeats: u32, wobble: f64) -> Results {
     let mut r = Results::new();
     r.arms.push(ArmInfo {
         name: "native".into(),
-        kind: "native".into(),
+        kind: ArmKind::Native,
         ..Default::default()
     });
     for (f, v) in per {
@@ -276,9 +285,9 @@ fn counts(per: &[(&str, f64)], repeats: u32, wobble: f64) -> Results {
                 filter: f.to_string(),
                 scenario: "s".into(),
                 arm: "native".into(),
-                phase: "request".into(),
-                metric: "instructions".into(),
-                unit: "count".into(),
+                phase: Phase::Request,
+                metric: Metric::Instructions,
+                unit: Metric::Instructions.unit(),
                 threads: 1,
                 process: p,
                 iteration: 0,
@@ -295,10 +304,10 @@ fn agreeing_instruction_counts_gate_on_size_alone() {
     // 3% more instructions in a, b within the agreement: a regresses, b is unchanged.
     let new = counts(&[("a", 10_300.0), ("b", 20_020.0)], 2, 0.0);
     let c = compare(&base, &new, &Thresholds::default());
-    let a = gate(&c, "a", "native", "instructions_per_request");
+    let a = gate(&c, "a", "native", Metric::InstructionsPerRequest);
     assert_eq!(a.verdict, Verdict::Regressed, "{a:#?}");
     assert_eq!(
-        gate(&c, "b", "native", "instructions_per_request").verdict,
+        gate(&c, "b", "native", Metric::InstructionsPerRequest).verdict,
         Verdict::Unchanged
     );
     assert!(c.has_regression());
@@ -354,7 +363,7 @@ fn the_history_keeps_gating_figures_and_the_trend_page_shows_them() {
     assert!(
         figures
             .iter()
-            .any(|p| p.figure == "cpu_ratio_to_reference" && p.arm == "wasmi")
+            .any(|p| p.figure == Metric::CpuRatioToReference.name() && p.arm == "wasmi")
     );
     assert!(
         figures

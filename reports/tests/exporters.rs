@@ -5,6 +5,7 @@ mod common;
 use filterbench_reports::export::measures;
 use filterbench_reports::{Format, ReportError};
 use filterbench_results::Results;
+use filterbench_results::vocab::Metric;
 use serde_json::Value;
 
 fn export(r: &Results, f: Format) -> String {
@@ -72,7 +73,7 @@ fn bmf_is_bench_measure_value_with_bounds() {
     );
     assert!(v["lifecycle/add-header/small-headers/wasmi"]["throughput_2t"].is_object());
     assert!(v["coldstart/compile/add-header/wasmtime-cranelift"]["latency"].is_object());
-    assert!(v["memory/add-header/wasmi"]["rss_per_vm_bytes"].is_object());
+    assert!(v["memory/add-header/wasmi"][Metric::RssPerVmBytes.name()].is_object());
     let host = v["hostcall/get_header/native"]["latency"]["value"]
         .as_f64()
         .unwrap();

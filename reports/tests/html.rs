@@ -8,6 +8,7 @@ use std::process::Command;
 
 use filterbench_reports::{Format, Thresholds, compare};
 use filterbench_results::Results;
+use filterbench_results::vocab::Metric;
 
 fn html(r: &Results) -> String {
     String::from_utf8(Format::Html.exporter().serialize(r).unwrap()).unwrap()
@@ -127,7 +128,12 @@ fn report_loads_in_chromium_with_its_charts() {
 #[test]
 fn comparison_page_loads_in_chromium() {
     let base = common::fixture(1, 0.02);
-    let new = common::scaled(common::fixture(2, 0.02), "wasmi", "cpu_per_request", 1.3);
+    let new = common::scaled(
+        common::fixture(2, 0.02),
+        "wasmi",
+        Metric::CpuPerRequest,
+        1.3,
+    );
     let c = compare(&base, &new, &Thresholds::default());
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("compare.html");

@@ -1,17 +1,13 @@
 //! The instrumented per-request breakdown (`filterbench profile`, and the `profile` phase of a
 //! run): where one request's time goes on an arm — guest code, host functions, the driver
 //! around the callbacks — and what crossed the boundary. Stored as ordinary rows of phase
-//! [`PHASE`], so reports read it like any other figure; the diagnosis is computed here once
+//! [`Phase::Profile`], so reports read it like any other figure; the diagnosis is computed here once
 //! for the CLI and the report.
 
 use std::collections::BTreeMap;
 
-use crate::Row;
-
-/// The phase of breakdown rows.
-pub const PHASE: &str = "profile";
-/// Prefix of the per-host-function call-count metrics (`calls:proxy_get_header_map_value`).
-pub const CALLS_PREFIX: &str = "calls:";
+use crate::vocab::{Metric, Phase};
+use crate::{At, Batch, Row};
 
 /// One arm's breakdown, per request (means over the profiled requests).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -36,61 +32,35 @@ pub struct Breakdown {
     pub calls: BTreeMap<String, f64>,
 }
 
-const SCALARS: [(&str, &str); 10] = [
-    ("total", "ns"),
-    ("guest", "ns"),
-    ("host", "ns"),
-    ("driver", "ns"),
-    ("host_calls", "count"),
-    ("bytes_out_of_guest", "bytes"),
-    ("bytes_into_guest", "bytes"),
-    ("guest_allocs", "count"),
-    ("memory_growth", "bytes"),
-    ("callbacks", "count"),
-];
-
 impl Breakdown {
-    fn scalar(&mut self, metric: &str) -> Option<&mut f64> {
-        Some(match metric {
-            "total" => &mut self.total_ns,
-            "guest" => &mut self.guest_ns,
-            "host" => &mut self.host_ns,
-            "driver" => &mut self.driver_ns,
-            "host_calls" => &mut self.host_calls,
-            "bytes_out_of_guest" => &mut self.bytes_out_of_guest,
-            "bytes_into_guest" => &mut self.bytes_into_guest,
-            "guest_allocs" => &mut self.guest_allocs,
-            "memory_growth" => &mut self.memory_growth,
-            "callbacks" => &mut self.callbacks,
-            _ => return None,
-        })
+    /// The scalar figures with their metrics (everything but the per-function calls).
+    fn scalars(&mut self) -> [(Metric, &mut f64); 10] {
+        [
+            (Metric::Total, &mut self.total_ns),
+            (Metric::Guest, &mut self.guest_ns),
+            (Metric::Host, &mut self.host_ns),
+            (Metric::Driver, &mut self.driver_ns),
+            (Metric::HostCalls, &mut self.host_calls),
+            (Metric::BytesOutOfGuest, &mut self.bytes_out_of_guest),
+            (Metric::BytesIntoGuest, &mut self.bytes_into_guest),
+            (Metric::GuestAllocs, &mut self.guest_allocs),
+            (Metric::MemoryGrowth, &mut self.memory_growth),
+            (Metric::Callbacks, &mut self.callbacks),
+        ]
     }
 
-    /// The breakdown as rows of phase [`PHASE`].
+    /// The breakdown as rows of phase [`Phase::Profile`], through the one recorder.
     pub fn rows(&self, filter: &str, scenario: &str, arm: &str, process: u32) -> Vec<Row> {
+        let at = At::new(filter, scenario, arm, Phase::Profile, process);
+        let mut out = Batch::default();
         let mut me = self.clone();
-        let row = |metric: String, unit: &str, value: f64| Row {
-            filter: filter.into(),
-            scenario: scenario.into(),
-            arm: arm.into(),
-            phase: PHASE.into(),
-            metric,
-            unit: unit.into(),
-            threads: 1,
-            process,
-            iteration: 0,
-            value,
-        };
-        let mut rows: Vec<Row> = SCALARS
-            .iter()
-            .map(|(m, unit)| row(m.to_string(), unit, *me.scalar(m).expect("known metric")))
-            .collect();
-        rows.extend(
-            self.calls
-                .iter()
-                .map(|(f, n)| row(format!("{CALLS_PREFIX}{f}"), "count", *n)),
-        );
-        rows
+        for (metric, value) in me.scalars() {
+            out.record(&at, metric, *value);
+        }
+        for (f, n) in &self.calls {
+            out.record(&at, Metric::calls(f), *n);
+        }
+        out.rows
     }
 
     /// Rebuilds the breakdown of one filter × scenario × arm from rows (means over processes).
@@ -100,10 +70,14 @@ impl Breakdown {
         scenario: &str,
         arm: &str,
     ) -> Option<Breakdown> {
-        let mut sums: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+        let mut sums: BTreeMap<&Metric, (f64, u32)> = BTreeMap::new();
         for r in rows {
-            if r.phase == PHASE && r.filter == filter && r.scenario == scenario && r.arm == arm {
-                let e = sums.entry(r.metric.as_str()).or_default();
+            if r.phase == Phase::Profile
+                && r.filter == filter
+                && r.scenario == scenario
+                && r.arm == arm
+            {
+                let e = sums.entry(&r.metric).or_default();
                 e.0 += r.value;
                 e.1 += 1;
             }
@@ -114,9 +88,9 @@ impl Breakdown {
         let mut b = Breakdown::default();
         for (metric, (sum, n)) in sums {
             let mean = sum / f64::from(n);
-            if let Some(f) = metric.strip_prefix(CALLS_PREFIX) {
+            if let Some(f) = metric.function() {
                 b.calls.insert(f.to_string(), mean);
-            } else if let Some(v) = b.scalar(metric) {
+            } else if let Some((_, v)) = b.scalars().into_iter().find(|(m, _)| m == metric) {
                 *v = mean;
             }
         }

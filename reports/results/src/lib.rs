@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use vocab::{ArmKind, Metric, Phase, Stage, Unit};
+
 pub mod breakdown;
 pub mod merge;
 pub mod stats;
@@ -15,7 +17,9 @@ pub mod vocab;
 pub use merge::{At, Batch};
 
 /// Bumped on any incompatible change to the types below.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2: phases, metrics, units, stages and arm kinds are the vocabulary's words (see
+/// [`vocab`]; an unknown word is refused when read), and figures may be listed as absent.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
@@ -81,8 +85,8 @@ pub struct Absent {
     pub filter: String,
     pub scenario: String,
     pub arm: String,
-    pub phase: String,
-    pub metric: String,
+    pub phase: Phase,
+    pub metric: Metric,
     pub threads: u32,
     pub process: u32,
     /// One line a reader understands, e.g. "p99.9 needs 10000 samples, had 412".
@@ -118,8 +122,7 @@ pub struct Machine {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArmInfo {
     pub name: String,
-    /// `native`, `wasm`, or `harness` (the host driving an empty callback sequence).
-    pub kind: String,
+    pub kind: ArmKind,
     /// Engine crate and exact version (for native: the compiler).
     pub version: String,
     /// Options that change what is measured (CPU bound, allocator).
@@ -154,12 +157,10 @@ pub struct Row {
     /// Benchmark scenario; empty for per-filter figures (cold start, memory).
     pub scenario: String,
     pub arm: String,
-    /// `request`, `compile`, `instantiate`, `start`, `first_request`, `memory`.
-    pub phase: String,
-    /// e.g. `latency_p50`, `cpu_per_request`, `throughput`, `rss_per_vm`.
-    pub metric: String,
-    /// `ns`, `req/s`, `bytes`, `count`.
-    pub unit: String,
+    pub phase: Phase,
+    pub metric: Metric,
+    /// Always the metric's own unit (kept in the file so it reads on its own).
+    pub unit: Unit,
     /// Threads (each with its own VM) that produced the figure.
     pub threads: u32,
     /// Which worker process (repetition) measured it.
@@ -189,8 +190,7 @@ pub struct Failure {
     pub filter: String,
     pub scenario: String,
     pub arm: String,
-    /// `load`, `verify`, `run` (traps or wrong output while timed), `worker`.
-    pub stage: String,
+    pub stage: Stage,
     pub message: String,
 }
 
@@ -265,7 +265,7 @@ mod tests {
         let mut r = Results::new();
         r.rows.push(Row {
             filter: "noop".into(),
-            metric: "latency_p50".into(),
+            metric: Metric::LatencyP50,
             value: 1.5,
             ..Default::default()
         });

@@ -65,12 +65,12 @@ pub struct Batch {
 
 impl Batch {
     /// Records a failure of `filter` × `arm` (at `stage`, on `scenario` when it is one).
-    pub fn fail(&mut self, filter: &str, scenario: &str, arm: &str, stage: &str, message: String) {
+    pub fn fail(&mut self, filter: &str, scenario: &str, arm: &str, stage: Stage, message: String) {
         self.failures.push(Failure {
             filter: filter.into(),
             scenario: scenario.into(),
             arm: arm.into(),
-            stage: stage.into(),
+            stage,
             message,
         });
     }
@@ -90,9 +90,9 @@ impl Batch {
             filter: at.filter.clone(),
             scenario: at.scenario.clone(),
             arm: at.arm.clone(),
-            phase: at.phase.name().into(),
-            unit: metric.unit().name().into(),
-            metric: metric.name().into_owned(),
+            phase: at.phase,
+            unit: metric.unit(),
+            metric,
             threads: at.threads,
             process: at.process,
             iteration: at.iteration,
@@ -106,8 +106,8 @@ impl Batch {
             filter: at.filter.clone(),
             scenario: at.scenario.clone(),
             arm: at.arm.clone(),
-            phase: at.phase.name().into(),
-            metric: metric.name().into_owned(),
+            phase: at.phase,
+            metric,
             threads: at.threads,
             process: at.process,
             reason: reason.into(),
@@ -116,13 +116,7 @@ impl Batch {
 
     /// A failure of the filter × arm of `at`.
     pub fn fail_at(&mut self, at: &At, stage: Stage, message: impl Into<String>) {
-        self.fail(
-            &at.filter,
-            &at.scenario,
-            &at.arm,
-            stage.name(),
-            message.into(),
-        );
+        self.fail(&at.filter, &at.scenario, &at.arm, stage, message.into());
     }
 
     /// Moves everything of `other` into this batch.
@@ -171,6 +165,7 @@ impl Results {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Unit;
 
     fn row(filter: &str, arm: &str, process: u32) -> Row {
         Row {
@@ -191,12 +186,8 @@ mod tests {
         b.record(&at, Metric::CpuPerRequest, f64::NAN);
         assert_eq!(b.rows.len(), 1);
         assert_eq!(
-            (
-                b.rows[0].unit.as_str(),
-                b.rows[0].metric.as_str(),
-                b.rows[0].threads
-            ),
-            ("req/s", "throughput", 4)
+            (b.rows[0].unit, &b.rows[0].metric, b.rows[0].threads),
+            (Unit::PerSecond, &Metric::Throughput, 4)
         );
         assert_eq!(b.absent.len(), 1);
         assert!(b.absent[0].reason.contains("NaN"), "{}", b.absent[0].reason);
@@ -213,7 +204,7 @@ mod tests {
             rows: vec![row("a", "x", 1), row("a", "y", 1), row("b", "x", 1)],
             ..Default::default()
         };
-        second.fail("a", "s", "x", "run", "header missing".into());
+        second.fail("a", "s", "x", Stage::Run, "header missing".into());
         r.merge(second);
         let kept: Vec<(&str, &str, u32)> = r
             .rows
@@ -232,7 +223,7 @@ mod tests {
         assert!(!r.rows.iter().any(|r| r.filter == "a" && r.arm == "x"));
         // The same failure again is one failure.
         let mut again = Batch::default();
-        again.fail("a", "s", "x", "run", "header missing".into());
+        again.fail("a", "s", "x", Stage::Run, "header missing".into());
         r.merge(again);
         assert_eq!(r.failures.len(), 1);
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::stats::{Estimate, estimate};
+use crate::vocab::{Metric, Phase};
 use crate::{Results, Row};
 
 /// Identifies one figure across processes and iterations.
@@ -13,8 +14,8 @@ pub struct Key {
     pub filter: String,
     pub scenario: String,
     pub arm: String,
-    pub phase: String,
-    pub metric: String,
+    pub phase: Phase,
+    pub metric: Metric,
     pub threads: u32,
 }
 
@@ -23,16 +24,16 @@ impl Key {
         filter: &str,
         scenario: &str,
         arm: &str,
-        phase: &str,
-        metric: &str,
+        phase: Phase,
+        metric: Metric,
         threads: u32,
     ) -> Key {
         Key {
             filter: filter.into(),
             scenario: scenario.into(),
             arm: arm.into(),
-            phase: phase.into(),
-            metric: metric.into(),
+            phase,
+            metric,
             threads,
         }
     }
@@ -42,7 +43,7 @@ impl Key {
             filter: r.filter.clone(),
             scenario: r.scenario.clone(),
             arm: r.arm.clone(),
-            phase: r.phase.clone(),
+            phase: r.phase,
             metric: r.metric.clone(),
             threads: r.threads,
         }
@@ -135,8 +136,8 @@ mod tests {
             filter: "f".into(),
             scenario: "s".into(),
             arm: arm.into(),
-            phase: "request".into(),
-            metric: "cpu_per_request".into(),
+            phase: Phase::Request,
+            metric: Metric::CpuPerRequest,
             threads: 1,
             process,
             value,

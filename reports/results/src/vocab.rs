@@ -73,6 +73,9 @@ pub enum Unit {
     Bytes,
     #[serde(rename = "count")]
     Count,
+    /// A ratio of two figures (derived, e.g. by compare).
+    #[serde(rename = "×")]
+    Ratio,
 }
 
 impl Unit {
@@ -82,6 +85,7 @@ impl Unit {
             Unit::PerSecond => "req/s",
             Unit::Bytes => "bytes",
             Unit::Count => "count",
+            Unit::Ratio => "×",
         }
     }
 }
@@ -99,22 +103,23 @@ macro_rules! metrics {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, $unit:ident, $better:ident, $gating:literal; )*) => {
         /// A measured quantity. Serialised as its name (`cpu_per_request`); the host-call counts
         /// of the breakdown are `calls:<function>`.
-        #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Metric {
             #[default]
             $( $(#[$doc])* $variant, )*
-            /// Calls per request of one host function (breakdown).
-            Calls(String),
+            /// Calls per request of one host function (breakdown); made by [`Metric::calls`],
+            /// holding the whole name (`calls:<function>`).
+            Calls(&'static str),
         }
 
         impl Metric {
             /// Every metric but the per-function call counts.
             pub const ALL: &'static [Metric] = &[$(Metric::$variant),*];
 
-            pub fn name(&self) -> std::borrow::Cow<'static, str> {
+            pub fn name(&self) -> &'static str {
                 match self {
-                    $(Metric::$variant => std::borrow::Cow::Borrowed($name),)*
-                    Metric::Calls(f) => std::borrow::Cow::Owned(format!("{CALLS_PREFIX}{f}")),
+                    $(Metric::$variant => $name,)*
+                    Metric::Calls(name) => name,
                 }
             }
 
@@ -149,7 +154,7 @@ macro_rules! metrics {
                     $($name => Ok(Metric::$variant),)*
                     _ => s
                         .strip_prefix(CALLS_PREFIX)
-                        .map(|f| Metric::Calls(f.to_string()))
+                        .map(Metric::calls)
                         .ok_or_else(|| UnknownName { kind: "metric", name: s.to_string() }),
                 }
             }
@@ -159,6 +164,39 @@ macro_rules! metrics {
 
 /// Prefix of the per-host-function call-count metrics (`calls:proxy_get_header_map_value`).
 pub const CALLS_PREFIX: &str = "calls:";
+
+impl Metric {
+    /// The host function of a call-count metric.
+    pub fn function(&self) -> Option<&'static str> {
+        match self {
+            Metric::Calls(name) => name.strip_prefix(CALLS_PREFIX),
+            _ => None,
+        }
+    }
+
+    /// The call count of host function `function`. Names are interned, so a metric stays
+    /// `Copy`; they are the ABI's few dozen functions, each kept once for the process's life.
+    pub fn calls(function: &str) -> Metric {
+        let full = format!("{CALLS_PREFIX}{function}");
+        let function = full.as_str();
+        use std::collections::BTreeSet;
+        use std::sync::{Mutex, OnceLock};
+        static NAMES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
+        let mut names = NAMES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let name = match names.get(function) {
+            Some(n) => *n,
+            None => {
+                let n: &'static str = Box::leak(function.to_string().into_boxed_str());
+                names.insert(n);
+                n
+            }
+        };
+        Metric::Calls(name)
+    }
+}
 
 metrics! {
     /// Latency percentiles of one request (ns), from that process's histogram.
@@ -174,13 +212,20 @@ metrics! {
     Throughput = "throughput", PerSecond, Higher, true;
     /// Requests per second measured by wrk, the cross-check of our generator.
     ThroughputWrk = "throughput_wrk", PerSecond, Higher, false;
+    /// The timing loop's own CPU per request (harness rows): what the batches leave in.
+    LoopCostPerRequest = "loop_cost_per_request", Ns, Lower, false;
     /// Wall time of one cold-start phase.
     Time = "time", Ns, Lower, true;
     /// Instructions per request under callgrind (deterministic mode).
     Instructions = "instructions", Count, Lower, true;
     ModuleFileBytes = "module_file_bytes", Bytes, Neither, false;
     ModuleRssBytes = "module_rss_bytes", Bytes, Lower, false;
-    RssPerVmBytes = "rss_per_vm_bytes", Bytes, Lower, true;
+    /// Resident bytes each further VM adds: private (anonymous) plus file-backed.
+    RssPerVmBytes = "rss_per_vm_bytes", Bytes, Lower, false;
+    /// The VM's own private state per VM (anonymous memory): the like-with-like figure.
+    RssAnonPerVmBytes = "rss_anon_per_vm_bytes", Bytes, Lower, true;
+    /// File-backed memory mapped per VM (native: its private copy of the library).
+    RssFilePerVmBytes = "rss_file_per_vm_bytes", Bytes, Lower, false;
     HeapPerVmBytes = "heap_per_vm_bytes", Bytes, Lower, false;
     LinearMemoryBytes = "linear_memory_bytes", Bytes, Lower, false;
     /// Envoy's resident set while loaded.
@@ -209,17 +254,26 @@ metrics! {
     GuestAllocs = "guest_allocs", Count, Neither, false;
     MemoryGrowth = "memory_growth", Bytes, Neither, false;
     Callbacks = "callbacks", Count, Neither, false;
+    /// Derived gating figures of `compare` (see its gating table), computed per process.
+    CpuRatioToReference = "cpu_ratio_to_reference", Ratio, Lower, true;
+    CpuNetOfHarness = "cpu_net_of_harness", Ns, Lower, true;
+    Throughput1Thread = "throughput_1_thread", PerSecond, Higher, true;
+    InstructionsPerRequest = "instructions_per_request", Count, Lower, true;
+    CompileTime = "compile_time", Ns, Lower, true;
+    MemoryPerVm = "memory_per_vm", Bytes, Lower, true;
+    EnvoyCpuVsNone = "envoy_cpu_vs_none", Ratio, Lower, true;
+    EnvoyCpuVsNativeModule = "envoy_cpu_vs_native_module", Ratio, Lower, true;
 }
 
 impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
+        f.write_str(self.name())
     }
 }
 
 impl Serialize for Metric {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
+        s.serialize_str(self.name())
     }
 }
 
@@ -278,6 +332,18 @@ impl ArmKind {
     }
 }
 
+impl fmt::Display for ArmKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Where a filter × arm failed.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -298,6 +364,8 @@ pub enum Stage {
     Profile,
     /// Instruction counting (callgrind).
     Instructions,
+    /// Envoy's per-worker memory scaling.
+    Scaling,
 }
 
 impl Stage {
@@ -311,6 +379,7 @@ impl Stage {
             Stage::Memory => "memory",
             Stage::Profile => "profile",
             Stage::Instructions => "instructions",
+            Stage::Scaling => "scaling",
         }
     }
 }
@@ -319,6 +388,28 @@ impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// `FromStr` for the closed word lists, by their names (`"first_request".parse::<Phase>()`).
+macro_rules! parse_by_name {
+    ($($t:ident: $($v:ident),+;)+) => {$(
+        impl FromStr for $t {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<$t, UnknownName> {
+                [$($t::$v),+]
+                    .into_iter()
+                    .find(|x| x.name() == s)
+                    .ok_or_else(|| UnknownName { kind: stringify!($t), name: s.to_string() })
+            }
+        }
+    )+};
+}
+
+parse_by_name! {
+    Phase: Request, Compile, Instantiate, Start, FirstRequest, Memory, Profile;
+    Unit: Ns, PerSecond, Bytes, Count, Ratio;
+    ArmKind: Native, Wasm, Envoy, Harness, Other;
+    Stage: Worker, Load, Verify, Run, Coldstart, Memory, Profile, Instructions, Scaling;
 }
 
 /// Arm names the suite itself gives (engines name theirs in the runners' registry).
@@ -351,7 +442,7 @@ mod tests {
     #[test]
     fn every_metric_round_trips_through_its_name_and_json() {
         let mut all = Metric::ALL.to_vec();
-        all.push(Metric::Calls("proxy_log".into()));
+        all.push(Metric::calls("proxy_log"));
         for m in all {
             let parsed: Metric = m.name().parse().unwrap();
             assert_eq!(parsed, m);

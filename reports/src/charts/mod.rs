@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::ReportError;
+use filterbench_results::vocab::ArmKind;
 
 pub const FONT: &str = "sans-serif";
 /// Width of the legend band.
@@ -29,10 +30,10 @@ const PALETTE: [RGBColor; 9] = [
 ];
 
 /// The colour of an arm: by kind for the reference and harness, else by position.
-pub fn arm_color(kind: &str, index: usize) -> RGBColor {
+pub fn arm_color(kind: ArmKind, index: usize) -> RGBColor {
     match kind {
-        "native" => RGBColor(0x22, 0x22, 0x22),
-        "harness" => RGBColor(0x9a, 0x9a, 0x9a),
+        ArmKind::Native => RGBColor(0x22, 0x22, 0x22),
+        ArmKind::Harness => RGBColor(0x9a, 0x9a, 0x9a),
         _ => PALETTE[index % PALETTE.len()],
     }
 }

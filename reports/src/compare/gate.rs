@@ -10,6 +10,7 @@ use filterbench_results::stats::Estimate;
 use filterbench_results::summary::{Key, difference, ratio_of};
 
 use crate::model::Analysis;
+use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 
 /// How a gating figure is derived from its source rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,123 +28,104 @@ pub enum Derive {
 /// One declared gating figure.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gate {
-    /// The figure's name, used as the metric of its key in a comparison.
-    pub name: &'static str,
-    pub phase: &'static str,
-    pub metric: &'static str,
+    /// The gating figure (a derived metric of the vocabulary: its name, unit and better
+    /// direction), used as the metric of its key in a comparison.
+    pub name: Metric,
+    /// The rows it is derived from.
+    pub phase: Phase,
+    pub metric: Metric,
     /// Only rows of this thread count (None: every count).
     pub threads: Option<u32>,
     /// Arm kinds it applies to.
-    pub kinds: &'static [&'static str],
+    pub kinds: &'static [ArmKind],
     pub derive: Derive,
-    pub unit: &'static str,
-    pub bigger_is_better: bool,
     /// Repeats of the same build agree exactly (counted, not timed): when the repeats of both
     /// runs agree within [`super::Thresholds::agreement`], the change gates on its size alone.
     pub deterministic: bool,
 }
 
-/// The Envoy arm without a filter, and the native build of the filter inside Envoy.
-pub const ENVOY_NONE: &str = "envoy-none";
-pub const ENVOY_NATIVE_MODULE: &str = "envoy-native-module";
-const IN_PROCESS: &[&str] = &["native", "wasm"];
-const WASM: &[&str] = &["wasm"];
-const ENVOY: &[&str] = &["envoy"];
-const ANY: &[&str] = &["native", "wasm", "envoy"];
+const IN_PROCESS: &[ArmKind] = &[ArmKind::Native, ArmKind::Wasm];
+const WASM: &[ArmKind] = &[ArmKind::Wasm];
+const ENVOY: &[ArmKind] = &[ArmKind::Envoy];
+const ANY: &[ArmKind] = &[ArmKind::Native, ArmKind::Wasm, ArmKind::Envoy];
 
 /// The gating set.
 pub const GATES: &[Gate] = &[
     Gate {
-        name: "cpu_ratio_to_reference",
-        phase: "request",
-        metric: "cpu_per_request",
+        name: Metric::CpuRatioToReference,
+        phase: Phase::Request,
+        metric: Metric::CpuPerRequest,
         threads: Some(1),
         kinds: WASM,
         derive: Derive::RatioToReference,
-        unit: "×",
-        bigger_is_better: false,
         deterministic: false,
     },
     Gate {
-        name: "cpu_net_of_harness",
-        phase: "request",
-        metric: "cpu_per_request",
+        name: Metric::CpuNetOfHarness,
+        phase: Phase::Request,
+        metric: Metric::CpuPerRequest,
         threads: Some(1),
         kinds: IN_PROCESS,
         derive: Derive::NetOfHarness,
-        unit: "ns",
-        bigger_is_better: false,
         deterministic: false,
     },
     Gate {
-        name: "throughput_1_thread",
-        phase: "request",
-        metric: "throughput",
+        name: Metric::Throughput1Thread,
+        phase: Phase::Request,
+        metric: Metric::Throughput,
         threads: Some(1),
         kinds: IN_PROCESS,
         derive: Derive::Raw,
-        unit: "req/s",
-        bigger_is_better: true,
         deterministic: false,
     },
     Gate {
-        name: "instructions_per_request",
-        phase: "request",
-        metric: "instructions",
+        name: Metric::InstructionsPerRequest,
+        phase: Phase::Request,
+        metric: Metric::Instructions,
         threads: None,
         kinds: ANY,
         derive: Derive::Raw,
-        unit: "count",
-        bigger_is_better: false,
         deterministic: true,
     },
     Gate {
-        name: "compile_time",
-        phase: "compile",
-        metric: "time",
+        name: Metric::CompileTime,
+        phase: Phase::Compile,
+        metric: Metric::Time,
         threads: None,
         kinds: WASM,
         derive: Derive::Raw,
-        unit: "ns",
-        bigger_is_better: false,
         deterministic: false,
     },
     Gate {
-        name: "memory_per_vm",
-        phase: "memory",
-        metric: "rss_per_vm_bytes",
+        name: Metric::MemoryPerVm,
+        phase: Phase::Memory,
+        metric: Metric::RssPerVmBytes,
         threads: None,
         kinds: IN_PROCESS,
         derive: Derive::Raw,
-        unit: "bytes",
-        bigger_is_better: false,
         deterministic: false,
     },
     Gate {
-        name: "envoy_cpu_vs_none",
-        phase: "request",
-        metric: "cpu_per_request",
+        name: Metric::EnvoyCpuVsNone,
+        phase: Phase::Request,
+        metric: Metric::CpuPerRequest,
         threads: None,
         kinds: ENVOY,
-        derive: Derive::RatioTo(ENVOY_NONE),
-        unit: "×",
-        bigger_is_better: false,
+        derive: Derive::RatioTo(arm::ENVOY_NONE),
         deterministic: false,
     },
     Gate {
-        name: "envoy_cpu_vs_native_module",
-        phase: "request",
-        metric: "cpu_per_request",
+        name: Metric::EnvoyCpuVsNativeModule,
+        phase: Phase::Request,
+        metric: Metric::CpuPerRequest,
         threads: None,
         kinds: ENVOY,
-        derive: Derive::RatioTo(ENVOY_NATIVE_MODULE),
-        unit: "×",
-        bigger_is_better: false,
+        derive: Derive::RatioTo(arm::ENVOY_NATIVE_MODULE),
         deterministic: false,
     },
 ];
 
-pub fn gate(name: &str) -> Option<&'static Gate> {
+pub fn gate(name: Metric) -> Option<&'static Gate> {
     GATES.iter().find(|g| g.name == name)
 }
 
@@ -165,7 +147,7 @@ fn against<'a>(g: &Gate, a: &'a Analysis, arm: &str) -> Option<Option<&'a str>> 
     let harness = || {
         a.arms
             .iter()
-            .find(|x| x.kind == "harness")
+            .find(|x| x.kind == ArmKind::Harness)
             .map(|x| x.name.as_str())
     };
     let named = |n: &'static str| a.arms.iter().find(|x| x.name == n).map(|x| x.name.as_str());
@@ -202,7 +184,7 @@ pub fn figures(results: &Results) -> BTreeMap<Key, Figure> {
             let mut arms = vec![k.arm.clone()];
             arms.extend(other.map(str::to_string));
             let key = Key {
-                metric: g.name.to_string(),
+                metric: g.name,
                 ..k.clone()
             };
             out.insert(

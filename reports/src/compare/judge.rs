@@ -4,6 +4,7 @@
 use filterbench_results::Results;
 use filterbench_results::stats::Estimate;
 use filterbench_results::summary::Key;
+use filterbench_results::vocab::{Metric, Phase};
 
 use super::stats::{holm, welch};
 use super::{Change, Rule, Thresholds, Verdict};
@@ -95,8 +96,8 @@ pub fn control(gates: &mut [Change], t: &Thresholds) {
 pub fn explain(
     new: &Results,
     key: &Key,
-    source_phase: &str,
-    source_metric: &str,
+    source_phase: Phase,
+    source_metric: Metric,
     arms: &[String],
 ) -> Option<String> {
     if !new.filters.is_empty() && !new.filters.iter().any(|f| f.name == key.filter) {

@@ -29,6 +29,7 @@ pub use stats::{holm, relative_change, welch};
 
 use crate::format;
 use crate::model::Analysis;
+use filterbench_results::vocab::{Better, Phase, Stage};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Thresholds {
@@ -196,17 +197,12 @@ fn setup_notes(base: &Results, new: &Results) -> Vec<String> {
     notes
 }
 
-fn failure_set(r: &Results) -> BTreeMap<(String, String, String, String), Failure> {
+fn failure_set(r: &Results) -> BTreeMap<(String, String, String, Stage), Failure> {
     r.failures
         .iter()
         .map(|f| {
             (
-                (
-                    f.filter.clone(),
-                    f.scenario.clone(),
-                    f.arm.clone(),
-                    f.stage.clone(),
-                ),
+                (f.filter.clone(), f.scenario.clone(), f.arm.clone(), f.stage),
                 f.clone(),
             )
         })
@@ -216,26 +212,18 @@ fn failure_set(r: &Results) -> BTreeMap<(String, String, String, String), Failur
 /// Compares every figure the two runs share, and the gating set.
 pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Comparison {
     let (eb, en) = (summarize(base), summarize(new));
-    let units: BTreeMap<Key, String> = new
-        .rows
-        .iter()
-        .chain(&base.rows)
-        .map(|r| (Key::of(r), r.unit.clone()))
-        .collect();
     // The instrumented breakdown is for attribution and comes from one process; costs are
     // compared through the request and instruction figures.
-    let compared = |k: &&Key| k.phase != filterbench_results::breakdown::PHASE;
+    let compared = |k: &&Key| k.phase != Phase::Profile;
     let mut changes = Vec::new();
     for (k, b) in eb.iter().filter(|(k, _)| compared(k)) {
         let Some(n) = en.get(k) else { continue };
-        let bigger = k.metric.contains("throughput");
-        let unit = units.get(k).map_or("", String::as_str);
         changes.push(judge::judge(
             k.clone(),
-            unit,
+            k.metric.unit().name(),
             *b,
             *n,
-            bigger,
+            k.metric.better() == Better::Higher,
             false,
             thresholds,
         ));
@@ -249,10 +237,10 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
             Some(n) => {
                 let mut c = judge::judge(
                     k.clone(),
-                    g.unit,
+                    g.name.unit().name(),
                     b.value,
                     n.value,
-                    g.bigger_is_better,
+                    g.name.better() == Better::Higher,
                     g.deterministic,
                     thresholds,
                 );

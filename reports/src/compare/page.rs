@@ -6,6 +6,7 @@ use crate::charts::bars::{Bar, Bars, Scale, hbars};
 use crate::charts::{Series, arm_color};
 use crate::doc::{Block, Cell, Chart, Page, Section, Table, Tone};
 use crate::format;
+use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
 fn subject(c: &Change) -> String {
     let k = &c.key;
@@ -73,8 +74,8 @@ fn change_table(caption: &str, changes: &[&Change], collapsed: bool) -> Table {
                     Cell::label(k.filter.as_str()),
                     Cell::label(k.scenario.as_str()),
                     Cell::label(k.arm.as_str()),
-                    Cell::label(k.phase.as_str()),
-                    Cell::label(k.metric.as_str()),
+                    Cell::label(k.phase.name()),
+                    Cell::label(k.metric.name()),
                     Cell::num(k.threads.to_string()),
                     Cell::num(format::unit(&c.unit, c.base.mean)),
                     Cell::num(format::unit(&c.unit, c.new.mean)),
@@ -94,11 +95,11 @@ fn change_table(caption: &str, changes: &[&Change], collapsed: bool) -> Table {
 }
 
 /// Relative change of one request metric per scenario × arm, whiskers the 95% interval.
-fn change_chart(cmp: &Comparison, metric: &str, title: &str) -> Option<Chart> {
+fn change_chart(cmp: &Comparison, metric: Metric, title: &str) -> Option<Chart> {
     let pick: Vec<&Change> = cmp
         .gates
         .iter()
-        .filter(|c| c.key.phase == "request" && c.key.metric == metric && c.key.threads == 1)
+        .filter(|c| c.key.phase == Phase::Request && c.key.metric == metric && c.key.threads == 1)
         .filter(|c| c.change.is_finite())
         .collect();
     let label = |f: &str, s: &str| format!("{f} / {s}");
@@ -111,12 +112,12 @@ fn change_chart(cmp: &Comparison, metric: &str, title: &str) -> Option<Chart> {
         })
         .map(|(f, s)| label(f, s))
         .collect();
-    let arms: Vec<(usize, &str, &str)> = cmp
+    let arms: Vec<(usize, &str, ArmKind)> = cmp
         .arms
         .iter()
         .enumerate()
         .filter(|(_, a)| pick.iter().any(|c| c.key.arm == a.name))
-        .map(|(i, a)| (i, a.name.as_str(), a.kind.as_str()))
+        .map(|(i, a)| (i, a.name.as_str(), a.kind))
         .collect();
     let values = groups
         .iter()
@@ -138,7 +139,7 @@ fn change_chart(cmp: &Comparison, metric: &str, title: &str) -> Option<Chart> {
         .iter()
         .map(|(i, name, kind)| Series {
             name: name.to_string(),
-            color: arm_color(kind, *i),
+            color: arm_color(*kind, *i),
         })
         .collect();
     hbars(&Bars {
@@ -175,7 +176,7 @@ pub fn build(cmp: &Comparison) -> Page {
             "gating figures".into(),
             super::gate::GATES
                 .iter()
-                .map(|g| g.name)
+                .map(|g| g.name.name())
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -242,7 +243,7 @@ pub fn build(cmp: &Comparison) -> Page {
                         Cell::label(k.filter.as_str()),
                         Cell::label(k.scenario.as_str()),
                         Cell::label(k.arm.as_str()),
-                        Cell::label(k.metric.as_str()),
+                        Cell::label(k.metric.name()),
                         Cell::num(k.threads.to_string()),
                         why,
                     ]
@@ -276,7 +277,7 @@ pub fn build(cmp: &Comparison) -> Page {
                             Cell::label(f.filter.as_str()),
                             Cell::label(f.scenario.as_str()),
                             Cell::label(f.arm.as_str()),
-                            Cell::label(f.stage.as_str()),
+                            Cell::label(f.stage.name()),
                             Cell::label(f.message.as_str()),
                         ]
                     })
@@ -288,13 +289,13 @@ pub fn build(cmp: &Comparison) -> Page {
     }
     let charts: Vec<Chart> = [
         (
-            "cpu_ratio_to_reference",
+            Metric::CpuRatioToReference,
             "CPU per request over the reference arm: change",
         ),
-        ("throughput_1_thread", "throughput, 1 thread: change"),
+        (Metric::Throughput1Thread, "throughput, 1 thread: change"),
     ]
     .iter()
-    .filter_map(|(m, t)| change_chart(cmp, m, t))
+    .filter_map(|(m, t)| change_chart(cmp, *m, t))
     .collect();
     if !charts.is_empty() {
         let mut s = Section::new("charts", "Headline figures");
@@ -329,8 +330,8 @@ pub fn build(cmp: &Comparison) -> Page {
                     Cell::label(k.filter.as_str()),
                     Cell::label(k.scenario.as_str()),
                     Cell::label(k.arm.as_str()),
-                    Cell::label(k.phase.as_str()),
-                    Cell::label(k.metric.as_str()),
+                    Cell::label(k.phase.name()),
+                    Cell::label(k.metric.name()),
                     Cell::num(k.threads.to_string()),
                 ]
             })

@@ -65,9 +65,9 @@ impl Entry {
                     filter: k.filter,
                     scenario: k.scenario,
                     arm: k.arm,
-                    figure: k.metric,
+                    figure: k.metric.name().to_string(),
                     threads: k.threads,
-                    unit: f.gate.unit.to_string(),
+                    unit: f.gate.name.unit().name().to_string(),
                     n: f.value.n,
                     mean: f.value.mean,
                     ci_low: f.value.ci_low,
@@ -180,7 +180,18 @@ pub fn page(history: &[Entry]) -> Page {
     let mut keys: Vec<Key> = history
         .iter()
         .flat_map(|e| &e.points)
-        .map(|p| Key::new(&p.filter, &p.scenario, &p.arm, "", &p.figure, p.threads))
+        .filter_map(|p| {
+            // A figure this build no longer gates on has no chart.
+            let g = super::gate::gate(p.figure.parse().ok()?)?;
+            Some(Key::new(
+                &p.filter,
+                &p.scenario,
+                &p.arm,
+                g.phase,
+                g.name,
+                p.threads,
+            ))
+        })
         .collect();
     keys.sort();
     keys.dedup();
@@ -194,8 +205,8 @@ pub fn page(history: &[Entry]) -> Page {
                 e.points
                     .iter()
                     .find(|p| {
-                        (&p.filter, &p.scenario, &p.arm, &p.figure, p.threads)
-                            == (&k.filter, &k.scenario, &k.arm, &k.metric, k.threads)
+                        (&p.filter, &p.scenario, &p.arm, p.figure.as_str(), p.threads)
+                            == (&k.filter, &k.scenario, &k.arm, k.metric.name(), k.threads)
                     })
                     .map(|p| (i, p))
             })
@@ -213,7 +224,7 @@ pub fn page(history: &[Entry]) -> Page {
             Cell::label(k.filter.as_str()),
             Cell::label(k.scenario.as_str()),
             Cell::label(k.arm.as_str()),
-            Cell::label(k.metric.as_str()),
+            Cell::label(k.metric.name()),
             Cell::num(pts.len().to_string()),
             Cell::num(format::unit(&last.unit, last.mean)).with_sub(format!(
                 "[{}, {}]",

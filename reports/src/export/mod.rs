@@ -16,6 +16,7 @@ use filterbench_results::stats::Estimate;
 
 use crate::ReportError;
 use crate::model::Analysis;
+use filterbench_results::vocab::{ArmKind, Better, Metric, Phase};
 
 /// Turns a whole results file into one output file's bytes.
 pub trait Exporter {
@@ -120,11 +121,6 @@ pub struct Measure {
 /// Every figure of the file as tracker measures, in a stable order.
 pub fn measures(results: &Results) -> Vec<Measure> {
     let a = Analysis::new(results);
-    let units: std::collections::BTreeMap<(&str, &str), &str> = results
-        .rows
-        .iter()
-        .map(|r| ((r.phase.as_str(), r.metric.as_str()), r.unit.as_str()))
-        .collect();
     let mut out = Vec::new();
     for (k, e) in &a.est {
         let with_scenario = |prefix: &str| {
@@ -134,15 +130,15 @@ pub fn measures(results: &Results) -> Vec<Measure> {
                 format!("{prefix}/{}/{}/{}", k.filter, k.scenario, k.arm)
             }
         };
-        let bench = match k.phase.as_str() {
-            "request" => with_scenario("lifecycle"),
-            "memory" => with_scenario("memory"),
-            "profile" => with_scenario("profile"),
+        let bench = match k.phase {
+            Phase::Request => with_scenario("lifecycle"),
+            Phase::Memory => with_scenario("memory"),
+            Phase::Profile => with_scenario("profile"),
             phase => with_scenario(&format!("coldstart/{phase}")),
         };
-        let mut measure = match (k.phase.as_str(), k.metric.as_str()) {
-            ("request", "latency_p50") | (_, "time") => "latency".to_string(),
-            (_, m) => m.to_string(),
+        let mut measure = match (k.phase, k.metric) {
+            (Phase::Request, Metric::LatencyP50) | (_, Metric::Time) => "latency".to_string(),
+            (_, m) => m.name().to_string(),
         };
         if k.threads > 1 {
             measure = format!("{measure}_{}t", k.threads);
@@ -150,18 +146,15 @@ pub fn measures(results: &Results) -> Vec<Measure> {
         out.push(Measure {
             bench,
             measure,
-            unit: units
-                .get(&(k.phase.as_str(), k.metric.as_str()))
-                .unwrap_or(&"")
-                .to_string(),
-            bigger_is_better: k.metric.contains("throughput"),
+            unit: k.metric.unit().name().to_string(),
+            bigger_is_better: k.metric.better() == Better::Higher,
             estimate: *e,
         });
     }
     // Host-call cost per call, derived (see the report's host-call section).
     let ops = a.hostcall_ops();
     for op in ops {
-        for arm in a.arms.iter().filter(|x| x.kind != "harness") {
+        for arm in a.arms.iter().filter(|x| x.kind != ArmKind::Harness) {
             if let Some(e) = a.hostcall_cost(op, &arm.name) {
                 out.push(Measure {
                     bench: format!("hostcall/{op}/{}", arm.name),

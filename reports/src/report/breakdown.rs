@@ -2,7 +2,7 @@
 //! host functions, driver and VM entry/exit) as a stacked bar per arm, the boundary traffic,
 //! a one-line diagnosis against native, and links to the flame graphs beside the results.
 
-use filterbench_results::breakdown::{Breakdown, PHASE};
+use filterbench_results::breakdown::Breakdown;
 use plotters::style::RGBColor;
 
 use crate::ReportError;
@@ -11,6 +11,7 @@ use crate::charts::stacked::{Stacked, stacked};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::{Analysis, REFERENCE_ARM};
+use filterbench_results::vocab::Phase;
 
 /// Guest code, host functions, driver.
 const PART_COLORS: [RGBColor; 3] = [
@@ -21,7 +22,7 @@ const PART_COLORS: [RGBColor; 3] = [
 
 pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for r in a.results.rows.iter().filter(|r| r.phase == PHASE) {
+    for r in a.results.rows.iter().filter(|r| r.phase == Phase::Profile) {
         let p = (r.filter.clone(), r.scenario.clone());
         if !pairs.contains(&p) {
             pairs.push(p);
@@ -145,10 +146,9 @@ pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
         .attachments
         .iter()
         .filter(|x| {
-            !a.results
-                .rows
-                .iter()
-                .any(|r| r.phase == PHASE && r.filter == x.filter && r.scenario == x.scenario)
+            !a.results.rows.iter().any(|r| {
+                r.phase == Phase::Profile && r.filter == x.filter && r.scenario == x.scenario
+            })
         })
         .map(|x| {
             (

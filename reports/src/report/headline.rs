@@ -9,7 +9,8 @@ use filterbench_results::summary::Key;
 use crate::doc::{Block, Cell, Section, Table, Tone};
 use crate::format::pct;
 use crate::model::{Analysis, HOSTCALL_FILTER};
-use crate::net::{self, CPU_PER_REQUEST, Claim, NetRatio, PHASE_REQUEST, net_ratio_cell};
+use crate::net::{self, Claim, NetRatio, net_ratio_cell};
+use filterbench_results::vocab::{Metric, Phase};
 
 /// Tone of a ratio to the reference: within 10% is on par, within 2× is fair.
 pub(crate) fn tone(r: f64, bigger_better: bool) -> Tone {
@@ -61,7 +62,7 @@ pub(crate) fn gross_ratio_cell(a: &Analysis, key: &Key, bigger_better: bool) -> 
 pub(crate) fn ratio_table(
     a: &Analysis,
     caption: &str,
-    metric: &str,
+    metric: Metric,
     threads: u32,
     bigger_better: bool,
 ) -> Option<Table> {
@@ -92,7 +93,7 @@ pub(crate) fn ratio_table(
         for (i, arm) in arms.iter().enumerate() {
             let r = a.reference(&arm.name).and_then(|reference| {
                 a.ratio(
-                    &Key::new(f, s, &arm.name, "request", metric, threads),
+                    &Key::new(f, s, &arm.name, Phase::Request, metric, threads),
                     reference,
                 )
             });
@@ -160,7 +161,16 @@ pub fn net_table(a: &Analysis) -> Option<Table> {
     for (f, s) in a.scenarios() {
         let rs: Vec<Option<NetRatio>> = arms
             .iter()
-            .map(|arm| a.net_ratio(&Key::new(&f, &s, arm, PHASE_REQUEST, CPU_PER_REQUEST, 1)))
+            .map(|arm| {
+                a.net_ratio(&Key::new(
+                    &f,
+                    &s,
+                    arm,
+                    Phase::Request,
+                    Metric::CpuPerRequest,
+                    1,
+                ))
+            })
             .collect();
         if rs.iter().all(Option::is_none) {
             continue;
@@ -171,7 +181,7 @@ pub fn net_table(a: &Analysis) -> Option<Table> {
                 Some(r) => net_ratio_cell(r),
                 None => net::missing_cell(
                     a,
-                    &Key::new(&f, &s, arms[i], PHASE_REQUEST, CPU_PER_REQUEST, 1),
+                    &Key::new(&f, &s, arms[i], Phase::Request, Metric::CpuPerRequest, 1),
                 ),
             });
             if let Some(r) = r
@@ -227,7 +237,14 @@ pub fn verdicts(a: &Analysis) -> Vec<(String, Claim)> {
                 .into_iter()
                 .filter(|(f, _)| f != HOSTCALL_FILTER)
                 .filter_map(|(f, s)| {
-                    a.net_ratio(&Key::new(&f, &s, arm, PHASE_REQUEST, CPU_PER_REQUEST, 1))
+                    a.net_ratio(&Key::new(
+                        &f,
+                        &s,
+                        arm,
+                        Phase::Request,
+                        Metric::CpuPerRequest,
+                        1,
+                    ))
                 })
                 .collect();
             let refs: Vec<&NetRatio> = rs.iter().collect();
@@ -305,7 +322,7 @@ pub fn section(a: &Analysis) -> Section {
     if let Some(t) = ratio_table(
         a,
         "Throughput, 1 thread: % of reference (higher is better)",
-        "throughput",
+        Metric::Throughput,
         1,
         true,
     ) {
@@ -314,7 +331,7 @@ pub fn section(a: &Analysis) -> Section {
     if let Some(t) = ratio_table(
         a,
         "p99 latency: % of reference (lower is better)",
-        "latency_p99",
+        Metric::LatencyP99,
         1,
         false,
     ) {
@@ -324,7 +341,7 @@ pub fn section(a: &Analysis) -> Section {
         if let Some(mut t) = ratio_table(
             a,
             &format!("Throughput, {n} threads (one VM each): % of reference (higher is better)"),
-            "throughput",
+            Metric::Throughput,
             n,
             true,
         ) {
@@ -335,7 +352,7 @@ pub fn section(a: &Analysis) -> Section {
     if let Some(mut t) = ratio_table(
         a,
         "CPU time per request, gross (harness included): % of reference (lower is better)",
-        "cpu_per_request",
+        Metric::CpuPerRequest,
         1,
         false,
     ) {

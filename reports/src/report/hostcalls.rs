@@ -7,6 +7,7 @@ use crate::charts::bars::{Bars, Scale, hbars};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::{Analysis, HOSTCALL_BASE, HOSTCALLS_PER_REQUEST};
+use filterbench_results::vocab::ArmKind;
 
 pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
     let ops = a.hostcall_ops();
@@ -14,7 +15,7 @@ pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
     let arms: Vec<&str> = a
         .arms
         .iter()
-        .filter(|x| x.kind != "harness")
+        .filter(|x| x.kind != ArmKind::Harness)
         .map(|x| x.name.as_str())
         .filter(|arm| ops.iter().any(|op| a.hostcall_cost(op, arm).is_some()))
         .collect();

@@ -34,7 +34,7 @@ pub fn failures(a: &Analysis) -> Section {
                     Cell::label(x.filter.as_str()),
                     Cell::label(x.scenario.as_str()),
                     Cell::label(x.arm.as_str()),
-                    Cell::label(x.stage.as_str()).tone(Tone::Poor),
+                    Cell::label(x.stage.name()).tone(Tone::Poor),
                     Cell::label(x.message.as_str()),
                 ]
             })
@@ -124,7 +124,7 @@ pub fn machine(a: &Analysis) -> Section {
             .map(|x| {
                 vec![
                     Cell::label(x.name.as_str()),
-                    Cell::label(x.kind.as_str()),
+                    Cell::label(x.kind.name()),
                     Cell::label(x.version.as_str()),
                     Cell::label(x.flags.as_str()),
                 ]

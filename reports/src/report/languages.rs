@@ -12,9 +12,8 @@ use filterbench_results::summary::Key;
 use crate::doc::{Block, Cell, Section, Table};
 use crate::format;
 use crate::model::{Analysis, REFERENCE_ARM};
-use crate::net::{
-    self, CPU_PER_REQUEST, Claim, NetRatio, PHASE_REQUEST, net_cell, net_ratio_cell, times,
-};
+use crate::net::{self, Claim, NetRatio, net_cell, net_ratio_cell, times};
+use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
 /// The arm the claim is judged on in process (the fastest wasm engine here), and in Envoy,
 /// with the native arm each is held against.
@@ -28,7 +27,14 @@ fn job(f: &FilterInfo) -> &str {
 }
 
 fn cpu(filter: &str, scenario: &str, arm: &str) -> Key {
-    Key::new(filter, scenario, arm, PHASE_REQUEST, CPU_PER_REQUEST, 1)
+    Key::new(
+        filter,
+        scenario,
+        arm,
+        Phase::Request,
+        Metric::CpuPerRequest,
+        1,
+    )
 }
 
 /// The native reference of a filter: its own native build, else (a wasm-only language) the
@@ -71,7 +77,7 @@ pub fn section(a: &Analysis) -> Option<Section> {
     let arms: Vec<&str> = a
         .arms
         .iter()
-        .filter(|x| x.kind == "wasm" || x.name == CLAIM_ARMS[1].0)
+        .filter(|x| x.kind == ArmKind::Wasm || x.name == CLAIM_ARMS[1].0)
         .map(|x| x.name.as_str())
         .collect();
     let mut header = vec![
@@ -236,6 +242,7 @@ pub fn section(a: &Analysis) -> Option<Section> {
 
 #[cfg(test)]
 mod tests {
+    use filterbench_results::vocab::arm;
     use filterbench_results::{ArmInfo, Results, Row};
 
     use super::*;
@@ -243,13 +250,13 @@ mod tests {
     fn results() -> Results {
         let mut r = Results::new();
         for (name, kind) in [
-            ("native", "native"),
-            ("wasmtime-cranelift", "wasm"),
-            ("harness", "harness"),
+            (arm::NATIVE, ArmKind::Native),
+            ("wasmtime-cranelift", ArmKind::Wasm),
+            (arm::HARNESS, ArmKind::Harness),
         ] {
             r.arms.push(ArmInfo {
                 name: name.into(),
-                kind: kind.into(),
+                kind,
                 ..Default::default()
             });
         }
@@ -290,9 +297,9 @@ mod tests {
                     filter: filter.into(),
                     scenario: "small".into(),
                     arm: arm.into(),
-                    phase: "request".into(),
-                    metric: "cpu_per_request".into(),
-                    unit: "ns".into(),
+                    phase: Phase::Request,
+                    metric: Metric::CpuPerRequest,
+                    unit: Metric::CpuPerRequest.unit(),
                     threads: 1,
                     process,
                     iteration: 0,

@@ -8,8 +8,9 @@ use crate::charts::latency::{Line, percentile_chart};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::Analysis;
-use crate::net::{CPU_PER_REQUEST, LATENCY_MEAN, net_cell};
+use crate::net::net_cell;
 use filterbench_results::summary::Key;
+use filterbench_results::vocab::{Metric, Phase};
 
 pub fn latency(a: &Analysis) -> Result<Section, ReportError> {
     let mut s = Section::new("latency", "Latency percentiles");
@@ -44,7 +45,7 @@ pub fn latency(a: &Analysis) -> Result<Section, ReportError> {
 pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
     let mut s = Section::new("throughput", "Throughput and per-request cost");
     let arms: Vec<&str> = a
-        .arms_with("request")
+        .arms_with(Phase::Request)
         .iter()
         .map(|x| x.name.as_str())
         .collect();
@@ -66,7 +67,16 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
             .iter()
             .map(|sc| {
                 arms.iter()
-                    .map(|arm| bar(a.get(&Key::new(&f, sc, arm, "request", "throughput", 1))))
+                    .map(|arm| {
+                        bar(a.get(&Key::new(
+                            &f,
+                            sc,
+                            arm,
+                            Phase::Request,
+                            Metric::Throughput,
+                            1,
+                        )))
+                    })
                     .collect()
             })
             .collect();
@@ -118,9 +128,9 @@ fn details(a: &Analysis, arms: &[&str]) -> Table {
     let mut rows = Vec::new();
     for (f, sc) in a.scenarios() {
         for arm in arms {
-            let k = |m: &str, t: u32| Key::new(&f, &sc, arm, "request", m, t);
-            if !a.table.contains_key(&k("throughput", 1))
-                && !a.table.contains_key(&k("latency_p50", 1))
+            let k = |m: Metric, t: u32| Key::new(&f, &sc, arm, Phase::Request, m, t);
+            if !a.table.contains_key(&k(Metric::Throughput, 1))
+                && !a.table.contains_key(&k(Metric::LatencyP50, 1))
             {
                 continue;
             }
@@ -130,21 +140,21 @@ fn details(a: &Analysis, arms: &[&str]) -> Table {
                 Cell::label(*arm),
             ];
             for m in [
-                "latency_p50",
-                "latency_p90",
-                "latency_p99",
-                "latency_p999",
-                "latency_max",
-                "cpu_per_request",
+                Metric::LatencyP50,
+                Metric::LatencyP90,
+                Metric::LatencyP99,
+                Metric::LatencyP999,
+                Metric::LatencyMax,
+                Metric::CpuPerRequest,
             ] {
                 row.push(figure(a, &k(m, 1), format::ns));
             }
-            for m in [CPU_PER_REQUEST, LATENCY_MEAN] {
+            for m in [Metric::CpuPerRequest, Metric::LatencyMean] {
                 row.push(a.net(&k(m, 1)).map_or_else(Cell::none, |n| net_cell(&n)));
             }
-            row.push(figure(a, &k("throughput", 1), format::rate));
+            row.push(figure(a, &k(Metric::Throughput, 1), format::rate));
             for n in &mt {
-                row.push(figure(a, &k("throughput", *n), format::rate));
+                row.push(figure(a, &k(Metric::Throughput, *n), format::rate));
             }
             rows.push(row);
         }

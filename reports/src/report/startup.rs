@@ -12,41 +12,40 @@ use crate::charts::bars::{Bar, Bars, Scale, hbars};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::Analysis;
+use filterbench_results::vocab::{Metric, Phase};
 
-/// Cold-start phases in the order they happen; others found in the file follow.
-const PHASES: [&str; 4] = ["compile", "instantiate", "start", "first_request"];
-/// Memory metrics, the per-VM ones first.
-const MEMORY: [(&str, &str); 5] = [
-    ("rss_per_vm_bytes", "RSS each further VM adds"),
-    ("heap_per_vm_bytes", "malloc'd heap each further VM adds"),
-    ("linear_memory_bytes", "guest linear memory per VM"),
-    ("module_rss_bytes", "RSS added by loading the module"),
-    ("module_file_bytes", "module file size"),
+/// Memory metrics, the per-VM ones first: the VM's private state is the like-with-like figure
+/// (a native instance's private copy of its library is file-backed, shown apart).
+const MEMORY: [(Metric, &str); 7] = [
+    (
+        Metric::RssAnonPerVmBytes,
+        "private RSS each further VM adds (its own state)",
+    ),
+    (
+        Metric::RssFilePerVmBytes,
+        "file-backed RSS each further VM adds (native: its private library copy)",
+    ),
+    (
+        Metric::RssPerVmBytes,
+        "RSS each further VM adds, private + file-backed",
+    ),
+    (Metric::HeapPerVmBytes, "malloc'd heap each further VM adds"),
+    (Metric::LinearMemoryBytes, "guest linear memory per VM"),
+    (Metric::ModuleRssBytes, "RSS added by loading the module"),
+    (Metric::ModuleFileBytes, "module file size"),
 ];
 
-fn phases(a: &Analysis) -> Vec<String> {
-    let found: BTreeSet<&str> = a
-        .table
-        .keys()
-        .map(|k| k.phase.as_str())
-        .filter(|p| !["request", "memory", filterbench_results::breakdown::PHASE].contains(p))
-        .collect();
-    let mut out: Vec<String> = PHASES
-        .iter()
-        .filter(|p| found.contains(*p))
-        .map(|p| p.to_string())
-        .collect();
-    out.extend(
-        found
-            .into_iter()
-            .filter(|p| !PHASES.contains(p))
-            .map(String::from),
-    );
-    out
+/// The cold-start phases the file has rows of, in the order they happen.
+fn phases(a: &Analysis) -> Vec<Phase> {
+    let found: BTreeSet<Phase> = a.table.keys().map(|k| k.phase).collect();
+    Phase::COLD_START
+        .into_iter()
+        .filter(|p| found.contains(p))
+        .collect()
 }
 
 /// (filter, scenario) pairs with rows of `phase`, in filter order.
-fn subjects(a: &Analysis, phase: &str) -> Vec<(String, String)> {
+fn subjects(a: &Analysis, phase: Phase) -> Vec<(String, String)> {
     let have: BTreeSet<(&str, &str)> = a
         .table
         .keys()
@@ -77,14 +76,18 @@ pub fn cold_start(a: &Analysis) -> Result<Section, ReportError> {
     let mut charts = Vec::new();
     let mut arms_seen: BTreeSet<&str> = BTreeSet::new();
     for phase in &phases {
-        let arms: Vec<&str> = a.arms_with(phase).iter().map(|x| x.name.as_str()).collect();
+        let arms: Vec<&str> = a
+            .arms_with(*phase)
+            .iter()
+            .map(|x| x.name.as_str())
+            .collect();
         arms_seen.extend(arms.iter().copied());
-        let subj = subjects(a, phase);
+        let subj = subjects(a, *phase);
         let values = subj
             .iter()
             .map(|(f, sc)| {
                 arms.iter()
-                    .map(|arm| bar(a.get(&Key::new(f, sc, arm, phase, "time", 1))))
+                    .map(|arm| bar(a.get(&Key::new(f, sc, arm, *phase, Metric::Time, 1))))
                     .collect()
             })
             .collect();
@@ -119,10 +122,10 @@ pub fn cold_start(a: &Analysis) -> Result<Section, ReportError> {
         .filter(|n| arms_seen.contains(n))
         .collect();
     let mut header = vec!["filter".to_string(), "arm".to_string()];
-    header.extend(phases.iter().cloned());
+    header.extend(phases.iter().map(|p| p.name().to_string()));
     header.push("total".into());
     let mut rows = Vec::new();
-    let subj: BTreeSet<(String, String)> = phases.iter().flat_map(|p| subjects(a, p)).collect();
+    let subj: BTreeSet<(String, String)> = phases.iter().flat_map(|p| subjects(a, *p)).collect();
     let ordered: Vec<(String, String)> = a
         .filters()
         .iter()
@@ -134,7 +137,7 @@ pub fn cold_start(a: &Analysis) -> Result<Section, ReportError> {
             let mut per_process: BTreeMap<u32, (f64, usize)> = BTreeMap::new();
             let mut any = false;
             for phase in &phases {
-                let k = Key::new(f, sc, arm, phase, "time", 1);
+                let k = Key::new(f, sc, arm, *phase, Metric::Time, 1);
                 if let Some(m) = a.table.get(&k) {
                     any = true;
                     for (p, v) in m {
@@ -200,32 +203,32 @@ impl ByteUnit {
 
 pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
     let mut s = Section::new("memory", "Memory per VM");
-    let found: BTreeSet<&str> = a
+    let found: BTreeSet<Metric> = a
         .table
         .keys()
-        .filter(|k| k.phase == "memory")
-        .map(|k| k.metric.as_str())
+        .filter(|k| k.phase == Phase::Memory)
+        .map(|k| k.metric)
         .collect();
-    let mut metrics: Vec<(String, String)> = MEMORY
+    let mut metrics: Vec<(Metric, String)> = MEMORY
         .iter()
         .filter(|(m, _)| found.contains(m))
-        .map(|(m, d)| (m.to_string(), d.to_string()))
+        .map(|(m, d)| (*m, d.to_string()))
         .collect();
     metrics.extend(
         found
             .iter()
             .filter(|m| !MEMORY.iter().any(|(k, _)| k == *m))
-            .map(|m| (m.to_string(), m.replace('_', " "))),
+            .map(|m| (*m, m.name().replace('_', " "))),
     );
     if metrics.is_empty() {
         return Ok(s);
     }
     let arms: Vec<&str> = a
-        .arms_with("memory")
+        .arms_with(Phase::Memory)
         .iter()
         .map(|x| x.name.as_str())
         .collect();
-    let subj = subjects(a, "memory");
+    let subj = subjects(a, Phase::Memory);
     let mut charts = Vec::new();
     // The two per-VM figures are charted; the rest are in the table.
     for (m, desc) in metrics.iter().take(2) {
@@ -233,7 +236,7 @@ pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
             .iter()
             .map(|(f, sc)| {
                 arms.iter()
-                    .map(|arm| bar(a.get(&Key::new(f, sc, arm, "memory", m, 1))))
+                    .map(|arm| bar(a.get(&Key::new(f, sc, arm, Phase::Memory, *m, 1))))
                     .collect()
             })
             .collect();
@@ -287,14 +290,20 @@ pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
     header.extend(
         metrics
             .iter()
-            .map(|(m, _)| m.trim_end_matches("_bytes").replace('_', " ")),
+            .map(|(m, _)| m.name().trim_end_matches("_bytes").replace('_', " ")),
     );
     let mut rows = Vec::new();
     for (f, sc) in &subj {
         for arm in &arms {
             let cells: Vec<Cell> = metrics
                 .iter()
-                .map(|(m, _)| figure(a, &Key::new(f, sc, arm, "memory", m, 1), format::bytes))
+                .map(|(m, _)| {
+                    figure(
+                        a,
+                        &Key::new(f, sc, arm, Phase::Memory, *m, 1),
+                        format::bytes,
+                    )
+                })
                 .collect();
             if cells.iter().all(|c| c.text == "–") {
                 continue;

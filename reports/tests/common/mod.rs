@@ -4,16 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
+use filterbench_results::vocab::{ArmKind, Metric, Phase, Stage, arm};
 use filterbench_results::{ArmInfo, Failure, FilterInfo, Histogram, Machine, Results, Row};
 
 /// (arm, kind, base cost in ns per request).
-pub const ARMS: [(&str, &str, f64); 6] = [
-    ("native", "native", 1000.0),
-    ("wasmtime-cranelift", "wasm", 1500.0),
-    ("wasmi", "wasm", 8000.0),
-    ("harness", "harness", 200.0),
-    ("envoy-native", "envoy", 50_000.0),
-    ("envoy-wasm-v8", "envoy", 60_000.0),
+pub const ARMS: [(&str, ArmKind, f64); 6] = [
+    (arm::NATIVE, ArmKind::Native, 1000.0),
+    ("wasmtime-cranelift", ArmKind::Wasm, 1500.0),
+    ("wasmi", ArmKind::Wasm, 8000.0),
+    (arm::HARNESS, ArmKind::Harness, 200.0),
+    (arm::ENVOY_BUILTIN, ArmKind::Envoy, 50_000.0),
+    (arm::ENVOY_WASM_V8, ArmKind::Envoy, 60_000.0),
 ];
 pub const PROCESSES: u32 = 3;
 /// The filter × scenario × arm that failed (and so has no rows).
@@ -81,7 +82,7 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
     for (name, kind, _) in ARMS {
         r.arms.push(ArmInfo {
             name: name.into(),
-            kind: kind.into(),
+            kind,
             version: format!("{name} 1.0"),
             flags: String::new(),
         });
@@ -100,9 +101,8 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
     let row = |f: &str,
                sc: &str,
                arm: &str,
-               phase: &str,
-               metric: &str,
-               unit: &str,
+               phase: Phase,
+               metric: Metric,
                threads: u32,
                process: u32,
                iteration: u32,
@@ -110,9 +110,9 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
         filter: f.into(),
         scenario: sc.into(),
         arm: arm.into(),
-        phase: phase.into(),
-        metric: metric.into(),
-        unit: unit.into(),
+        phase,
+        metric,
+        unit: metric.unit(),
         threads,
         process,
         iteration,
@@ -139,24 +139,23 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
                     let scale = if *sc == "large-headers" { 2.0 } else { 1.0 };
                     let cost = cost * scale;
                     for (m, k) in [
-                        ("latency_p50", 1.0),
-                        ("latency_p90", 1.2),
-                        ("latency_p99", 2.0),
-                        ("latency_p999", 5.0),
-                        ("latency_max", 20.0),
-                        ("latency_mean", 1.1),
+                        (Metric::LatencyP50, 1.0),
+                        (Metric::LatencyP90, 1.2),
+                        (Metric::LatencyP99, 2.0),
+                        (Metric::LatencyP999, 5.0),
+                        (Metric::LatencyMax, 20.0),
+                        (Metric::LatencyMean, 1.1),
                     ] {
                         r.rows
-                            .push(row(f, sc, arm, "request", m, "ns", 1, p, 0, cost * k));
+                            .push(row(f, sc, arm, Phase::Request, m, 1, p, 0, cost * k));
                     }
                     for t in [1, 2] {
                         r.rows.push(row(
                             f,
                             sc,
                             arm,
-                            "request",
-                            "cpu_per_request",
-                            "ns",
+                            Phase::Request,
+                            Metric::CpuPerRequest,
                             t,
                             p,
                             0,
@@ -166,9 +165,8 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
                             f,
                             sc,
                             arm,
-                            "request",
-                            "throughput",
-                            "req/s",
+                            Phase::Request,
+                            Metric::Throughput,
                             t,
                             p,
                             0,
@@ -196,30 +194,29 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
                         ],
                     });
                 }
-                if kind == "harness" || kind == "envoy" {
+                if kind == ArmKind::Harness || kind == ArmKind::Envoy {
                     continue;
                 }
-                let startup = if kind == "native" { 0.01 } else { 1.0 } * base;
+                let startup = if kind == ArmKind::Native { 0.01 } else { 1.0 } * base;
                 for it in 0..2 {
                     for (phase, k) in [
-                        ("compile", 50_000.0),
-                        ("instantiate", 100.0),
-                        ("start", 20.0),
-                        ("first_request", 2.0),
+                        (Phase::Compile, 50_000.0),
+                        (Phase::Instantiate, 100.0),
+                        (Phase::Start, 20.0),
+                        (Phase::FirstRequest, 2.0),
                     ] {
                         r.rows
-                            .push(row(f, "", arm, phase, "time", "ns", 1, p, it, startup * k));
+                            .push(row(f, "", arm, phase, Metric::Time, 1, p, it, startup * k));
                     }
                 }
                 for (m, v) in [
-                    ("module_file_bytes", 125_000.0),
-                    ("module_rss_bytes", 400_000.0),
-                    ("rss_per_vm_bytes", 20_480.0 * base / 1000.0),
-                    ("heap_per_vm_bytes", 17_000.0 * base / 1000.0),
-                    ("linear_memory_bytes", 1_179_648.0),
+                    (Metric::ModuleFileBytes, 125_000.0),
+                    (Metric::ModuleRssBytes, 400_000.0),
+                    (Metric::RssPerVmBytes, 20_480.0 * base / 1000.0),
+                    (Metric::HeapPerVmBytes, 17_000.0 * base / 1000.0),
+                    (Metric::LinearMemoryBytes, 1_179_648.0),
                 ] {
-                    r.rows
-                        .push(row(f, "", arm, "memory", m, "bytes", 1, p, 0, v));
+                    r.rows.push(row(f, "", arm, Phase::Memory, m, 1, p, 0, v));
                 }
             }
         }
@@ -228,14 +225,14 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
         filter: FAILED.0.into(),
         scenario: FAILED.1.into(),
         arm: FAILED.2.into(),
-        stage: "verify".into(),
+        stage: Stage::Verify,
         message: "response header `x-added` missing <expected: yes>".into(),
     });
     r
 }
 
 /// `results` with every value of `arm`'s `metric` multiplied by `factor`.
-pub fn scaled(mut results: Results, arm: &str, metric: &str, factor: f64) -> Results {
+pub fn scaled(mut results: Results, arm: &str, metric: Metric, factor: f64) -> Results {
     for row in &mut results.rows {
         if row.arm == arm && row.metric == metric {
             row.value *= factor;
