@@ -154,6 +154,38 @@ fn a_varying_outcome_is_proven_against_the_reference_request_by_request() {
     );
 }
 
+/// A thread's VM (N-thread throughput) owes the one-thread VM's outcome from its first request.
+#[test]
+fn a_fresh_vm_owes_the_proven_outcome() {
+    let stop = misbehave_scenario("stop-header");
+    let arms = load_arms(&stop);
+    for arm in &arms {
+        let module = arm.module.as_ref();
+        let mut vm = stop.start_vm(module).expect("VM starts");
+        let mut proof = Proof::new(&mut vm, false);
+        for _ in 0..10 {
+            let step = stop.run_once(&mut vm).expect("request");
+            assert!(proof.check(&step, &mut vm));
+        }
+        let mut vm = stop.start_vm(module).expect("VM starts");
+        let mut fresh = proof.fresh(&mut vm);
+        let caught = (0..80).any(|_| {
+            let step = stop.run_once(&mut vm).expect("request");
+            !fresh.check(&step, &mut vm)
+        });
+        assert!(
+            caught,
+            "{}: a thread's VM that stops adding the header",
+            arm.name
+        );
+        let why = fresh.explain().expect("says why");
+        assert!(
+            why.contains("request #50 ") && why.contains("x-filterbench"),
+            "{why}"
+        );
+    }
+}
+
 /// The proof must not fail a working filter: every benchmarked scenario of the catalogue
 /// keeps it for a while on its first arm (a filter whose outcome changes with every
 /// repetition must say so with `bench_varies`).
