@@ -7,6 +7,7 @@ use filterbench_results::Results;
 
 mod common;
 use common::{filterbench, text};
+use filterbench_results::vocab::{Metric};
 
 /// A copy of the reports crate's trimmed real run in `dir`.
 fn results_in(dir: &Path) -> PathBuf {
@@ -88,10 +89,11 @@ fn compare_exit_status_tells_regressions() {
             .contains("No significant regression.")
     );
 
-    // wasmi's p99 30% worse in every process.
+    // wasmi's CPU per request 30% worse in every process: a gating figure (its ratio to
+    // native, and its cost net of the harness).
     let mut slow = Results::read(&base).unwrap();
     for r in &mut slow.rows {
-        if r.arm == "wasmi" && r.metric == "latency_p99" {
+        if r.arm == "wasmi" && r.metric == Metric::CpuPerRequest {
             r.value *= 1.3;
         }
     }
@@ -104,8 +106,9 @@ fn compare_exit_status_tells_regressions() {
         "{}",
         text(&o)
     );
-    // A threshold above the change lets it pass.
-    let o = run(&slow_path, &["--threshold-pct", "40"]);
+    // A threshold above the change lets it pass (net of the harness, 30% of the gross cost is
+    // 42-70% of the net one on this file's wasmi).
+    let o = run(&slow_path, &["--threshold-pct", "100"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     let o = run(&dir.path().join("missing.json"), &[]);

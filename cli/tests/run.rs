@@ -7,6 +7,7 @@ use filterbench_results::Results;
 
 mod common;
 use common::{filterbench, text};
+use filterbench_results::vocab::{Metric, Phase, Stage};
 
 #[test]
 fn a_short_run_writes_a_complete_results_file() {
@@ -43,11 +44,11 @@ fn a_short_run_writes_a_complete_results_file() {
                     x.arm == arm && x.process == process && x.phase == phase && x.metric == metric
                 })
             };
-            assert!(has("request", "latency_p99"), "{arm} {process}");
-            assert!(has("request", "cpu_per_request"), "{arm} {process}");
+            assert!(has("request", Metric::LatencyP99), "{arm} {process}");
+            assert!(has("request", Metric::CpuPerRequest), "{arm} {process}");
             if arm != "harness" {
                 assert!(has("compile", "time"), "{arm} {process}");
-                assert!(has("memory", "rss_per_vm_bytes"), "{arm} {process}");
+                assert!(has("memory", Metric::RssPerVmBytes), "{arm} {process}");
             }
         }
     }
@@ -89,12 +90,12 @@ fn a_filter_that_traps_is_reported_and_never_timed() {
         assert!(
             r.failures
                 .iter()
-                .any(|f| f.arm == arm && f.stage == "verify" && f.message.contains("trap")),
+                .any(|f| f.arm == arm && f.stage == Stage::Verify && f.message.contains("trap")),
             "{arm}: {:?}",
             r.failures
         );
         assert!(
-            !r.rows.iter().any(|x| x.arm == arm && x.phase == "request"),
+            !r.rows.iter().any(|x| x.arm == arm && x.phase == Phase::Request),
             "{arm} was timed"
         );
     }
@@ -182,7 +183,7 @@ fn instruction_counts_repeat_agree_and_gate_a_real_slowdown() {
     let per: Vec<(&str, u32, f64)> = ra
         .rows
         .iter()
-        .filter(|x| x.metric == "instructions")
+        .filter(|x| x.metric == Metric::Instructions)
         .map(|x| (x.scenario.as_str(), x.process, x.value))
         .collect();
     assert!(per.len() >= 2 && per.iter().any(|x| x.1 == 1), "{per:?}");

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use filterbench_runners::envoy::{self, Envoy, EnvoySettings};
 use filterbench_runners::measure::{Plan, Silent, WorkerOutput, scenario};
+use filterbench_results::vocab::{Metric};
 
 fn envoy_bin() -> Option<PathBuf> {
     match envoy::process::find(None) {
@@ -75,25 +76,25 @@ fn every_variant_is_verified_then_measured() {
             })
         };
         assert!(has("small-headers", "throughput"), "{arm}");
-        assert!(has("small-headers", "cpu_per_request"), "{arm}");
-        assert!(has("small-headers@50%", "latency_p50"), "{arm}");
+        assert!(has("small-headers", Metric::CpuPerRequest), "{arm}");
+        assert!(has("small-headers@50%", Metric::LatencyP50), "{arm}");
         assert!(has("", envoy::metric::RSS_AFTER_LOAD), "{arm}");
         assert!(
             has("small-headers", envoy::metric::RESPONSE_CHECK_NS),
             "{arm}"
         );
         // A short run has too few samples for p99.9: said, not published.
-        assert!(!has("small-headers@50%", "latency_p999"), "{arm}");
+        assert!(!has("small-headers@50%", Metric::LatencyP999), "{arm}");
         assert!(out.absent.iter().any(|a| a.arm == arm
             && a.scenario == "small-headers@50%"
-            && a.metric == "latency_p999"
+            && a.metric == Metric::LatencyP999
             && a.reason.contains("needs 10000 samples")));
     }
     for arm in ["envoy-none", "envoy-native-module", "envoy-wasm-v8"] {
         assert!(
             out.rows.iter().any(|r| r.arm == arm
                 && r.threads == 2
-                && r.metric == "envoy_rss_bytes"
+                && r.metric == Metric::EnvoyRssBytes
                 && r.value > 0.0),
             "{arm}"
         );
@@ -102,7 +103,7 @@ fn every_variant_is_verified_then_measured() {
     assert!(
         out.rows
             .iter()
-            .any(|r| r.arm == "envoy-wasm-v8" && r.metric == "wasm_vms" && r.value >= 1.0)
+            .any(|r| r.arm == "envoy-wasm-v8" && r.metric == Metric::WasmVms && r.value >= 1.0)
     );
     assert!(
         dir.path()
@@ -112,7 +113,7 @@ fn every_variant_is_verified_then_measured() {
     assert!(
         out.rows
             .iter()
-            .any(|r| r.arm == "envoy-wasm-v8" && r.metric == "rss_per_worker_bytes")
+            .any(|r| r.arm == "envoy-wasm-v8" && r.metric == Metric::RssPerWorkerBytes)
     );
 }
 
@@ -185,7 +186,7 @@ fn the_network_filter_runs_behind_tcp_proxy() {
         assert!(
             out.rows
                 .iter()
-                .any(|r| r.arm == arm && r.metric == "throughput" && r.value > 0.0),
+                .any(|r| r.arm == arm && r.metric == Metric::Throughput && r.value > 0.0),
             "{arm}"
         );
     }
@@ -239,7 +240,7 @@ fn a_filter_that_misbehaves_under_load_is_caught_on_every_variant() {
         assert!(
             out.rows
                 .iter()
-                .any(|r| r.arm == "envoy-none" && r.metric == "throughput"),
+                .any(|r| r.arm == "envoy-none" && r.metric == Metric::Throughput),
             "{bench}: {:#?}",
             out.failures
         );

@@ -10,6 +10,7 @@ use filterbench_runners::catalog;
 use filterbench_runners::engines::{self, Limits};
 use filterbench_runners::measure::scenario::{self, Proof, Reference, Scenario};
 use filterbench_runners::measure::{HARNESS_ARM, LoadedArm, Plan, Silent, WorkerOutput, latency};
+use filterbench_results::vocab::{Metric, Stage};
 
 const FILTER: &str = "misbehave";
 
@@ -76,7 +77,7 @@ fn misbehaving_while_timed_fails_every_arm_and_leaves_no_rows() {
             results
                 .rows
                 .iter()
-                .any(|r| r.arm == arm.name && r.metric == "cpu_per_request" && r.threads > 1),
+                .any(|r| r.arm == arm.name && r.metric == Metric::CpuPerRequest && r.threads > 1),
             "behaving, {} has its one- and N-thread rows",
             arm.name
         );
@@ -92,7 +93,7 @@ fn misbehaving_while_timed_fails_every_arm_and_leaves_no_rows() {
             let failure = out
                 .failures
                 .iter()
-                .find(|f| f.arm == arm.name && f.stage == "run")
+                .find(|f| f.arm == arm.name && f.stage == Stage::Run)
                 .unwrap_or_else(|| panic!("{bench}: {} is not failed: {out:#?}", arm.name));
             // The 51st request (#50, the verified one is #0) is the first to misbehave.
             assert!(
