@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::Row;
+use crate::vocab::{Metric, Phase};
+use crate::{At, Batch, Row};
 
-/// The phase of breakdown rows.
-pub const PHASE: &str = "profile";
-/// Prefix of the per-host-function call-count metrics (`calls:proxy_get_header_map_value`).
-pub const CALLS_PREFIX: &str = "calls:";
+/// The phase of breakdown rows, as rows spell it.
+pub const PHASE: &str = Phase::Profile.name();
 
 /// One arm's breakdown, per request (means over the profiled requests).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -36,61 +35,57 @@ pub struct Breakdown {
     pub calls: BTreeMap<String, f64>,
 }
 
-const SCALARS: [(&str, &str); 10] = [
-    ("total", "ns"),
-    ("guest", "ns"),
-    ("host", "ns"),
-    ("driver", "ns"),
-    ("host_calls", "count"),
-    ("bytes_out_of_guest", "bytes"),
-    ("bytes_into_guest", "bytes"),
-    ("guest_allocs", "count"),
-    ("memory_growth", "bytes"),
-    ("callbacks", "count"),
+const SCALARS: [Metric; 10] = [
+    Metric::Total,
+    Metric::Guest,
+    Metric::Host,
+    Metric::Driver,
+    Metric::HostCalls,
+    Metric::BytesOutOfGuest,
+    Metric::BytesIntoGuest,
+    Metric::GuestAllocs,
+    Metric::MemoryGrowth,
+    Metric::Callbacks,
 ];
 
 impl Breakdown {
-    fn scalar(&mut self, metric: &str) -> Option<&mut f64> {
+    fn scalar(&mut self, metric: &Metric) -> Option<&mut f64> {
         Some(match metric {
-            "total" => &mut self.total_ns,
-            "guest" => &mut self.guest_ns,
-            "host" => &mut self.host_ns,
-            "driver" => &mut self.driver_ns,
-            "host_calls" => &mut self.host_calls,
-            "bytes_out_of_guest" => &mut self.bytes_out_of_guest,
-            "bytes_into_guest" => &mut self.bytes_into_guest,
-            "guest_allocs" => &mut self.guest_allocs,
-            "memory_growth" => &mut self.memory_growth,
-            "callbacks" => &mut self.callbacks,
+            Metric::Total => &mut self.total_ns,
+            Metric::Guest => &mut self.guest_ns,
+            Metric::Host => &mut self.host_ns,
+            Metric::Driver => &mut self.driver_ns,
+            Metric::HostCalls => &mut self.host_calls,
+            Metric::BytesOutOfGuest => &mut self.bytes_out_of_guest,
+            Metric::BytesIntoGuest => &mut self.bytes_into_guest,
+            Metric::GuestAllocs => &mut self.guest_allocs,
+            Metric::MemoryGrowth => &mut self.memory_growth,
+            Metric::Callbacks => &mut self.callbacks,
             _ => return None,
         })
     }
 
+    /// Records the breakdown at `at` (its phase becomes [`Phase::Profile`]).
+    pub fn record(&self, out: &mut Batch, at: &At) {
+        let at = at.phase(Phase::Profile);
+        let mut me = self.clone();
+        for m in SCALARS {
+            let v = *me.scalar(&m).expect("a scalar metric");
+            out.record(&at, m, v);
+        }
+        for (f, n) in &self.calls {
+            out.record(&at, Metric::Calls(f.clone()), *n);
+        }
+    }
+
     /// The breakdown as rows of phase [`PHASE`].
     pub fn rows(&self, filter: &str, scenario: &str, arm: &str, process: u32) -> Vec<Row> {
-        let mut me = self.clone();
-        let row = |metric: String, unit: &str, value: f64| Row {
-            filter: filter.into(),
-            scenario: scenario.into(),
-            arm: arm.into(),
-            phase: PHASE.into(),
-            metric,
-            unit: unit.into(),
-            threads: 1,
-            process,
-            iteration: 0,
-            value,
-        };
-        let mut rows: Vec<Row> = SCALARS
-            .iter()
-            .map(|(m, unit)| row(m.to_string(), unit, *me.scalar(m).expect("known metric")))
-            .collect();
-        rows.extend(
-            self.calls
-                .iter()
-                .map(|(f, n)| row(format!("{CALLS_PREFIX}{f}"), "count", *n)),
+        let mut out = Batch::default();
+        self.record(
+            &mut out,
+            &At::new(filter, scenario, arm, Phase::Profile, process),
         );
-        rows
+        out.rows
     }
 
     /// Rebuilds the breakdown of one filter × scenario × arm from rows (means over processes).
@@ -114,10 +109,16 @@ impl Breakdown {
         let mut b = Breakdown::default();
         for (metric, (sum, n)) in sums {
             let mean = sum / f64::from(n);
-            if let Some(f) = metric.strip_prefix(CALLS_PREFIX) {
-                b.calls.insert(f.to_string(), mean);
-            } else if let Some(v) = b.scalar(metric) {
-                *v = mean;
+            match metric.parse::<Metric>() {
+                Ok(Metric::Calls(f)) => {
+                    b.calls.insert(f, mean);
+                }
+                Ok(m) => {
+                    if let Some(v) = b.scalar(&m) {
+                        *v = mean;
+                    }
+                }
+                Err(_) => {}
             }
         }
         Some(b)

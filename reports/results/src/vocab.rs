@@ -183,6 +183,12 @@ metrics! {
     RssPerVmBytes = "rss_per_vm_bytes", Bytes, Lower, true;
     HeapPerVmBytes = "heap_per_vm_bytes", Bytes, Lower, false;
     LinearMemoryBytes = "linear_memory_bytes", Bytes, Lower, false;
+    /// Private (anonymous) resident bytes each further VM adds: the VM's state.
+    RssAnonPerVmBytes = "rss_anon_per_vm_bytes", Bytes, Lower, false;
+    /// File-backed resident bytes each further VM maps: code a VM does not share.
+    RssFilePerVmBytes = "rss_file_per_vm_bytes", Bytes, Lower, false;
+    /// The batch timing loop's own cost per request with an empty body (harness arm).
+    LoopCostPerRequest = "loop_cost_per_request", Ns, Lower, false;
     /// Envoy's resident set while loaded.
     EnvoyRssBytes = "envoy_rss_bytes", Bytes, Lower, false;
     /// Envoy's resident set right after the timed closed loop (`envoy_rss_bytes` is the
@@ -298,6 +304,8 @@ pub enum Stage {
     Profile,
     /// Instruction counting (callgrind).
     Instructions,
+    /// Envoy's memory-per-worker runs.
+    Scaling,
 }
 
 impl Stage {
@@ -311,6 +319,7 @@ impl Stage {
             Stage::Memory => "memory",
             Stage::Profile => "profile",
             Stage::Instructions => "instructions",
+            Stage::Scaling => "scaling",
         }
     }
 }
