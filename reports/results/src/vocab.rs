@@ -306,6 +306,8 @@ pub enum Stage {
     Instructions,
     /// Envoy's memory-per-worker runs.
     Scaling,
+    /// Sampling for a flame graph (perf).
+    Flamegraph,
 }
 
 impl Stage {
@@ -320,6 +322,7 @@ impl Stage {
             Stage::Profile => "profile",
             Stage::Instructions => "instructions",
             Stage::Scaling => "scaling",
+            Stage::Flamegraph => "flamegraph",
         }
     }
 }

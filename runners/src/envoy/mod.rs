@@ -143,7 +143,7 @@ pub(crate) fn at(sc: &Scenario, scenario: &str, arm: &str, phase: Phase, process
 }
 
 /// The arm of a failure that concerns every Envoy variant of a scenario (none started).
-pub(crate) const EVERY_VARIANT: &str = "envoy-*";
+pub const EVERY_VARIANT: &str = "envoy-*";
 
 /// Latency percentiles of `h`, each only above its sample floor (else absent, with why).
 pub(crate) fn latency_rows(

@@ -122,7 +122,7 @@ pub struct Memory;
 
 impl Measurement for Memory {
     fn name(&self) -> &'static str {
-        "memory"
+        Phase::Memory.name()
     }
     fn applies(&self, _: &FilterCtx) -> bool {
         true

@@ -3,6 +3,7 @@
 //! (`filterbench run`) repeats workers in several processes and aggregates; a worker only
 //! produces raw rows.
 
+pub mod callgrind;
 pub mod coldstart;
 pub mod envoy_http;
 pub mod envoy_scaling;
@@ -20,6 +21,7 @@ pub mod threads;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use filterbench_results::vocab::{ArmKind, arm};
 use serde::{Deserialize, Serialize};
 
 use crate::engines::{self, Engine, Limits, LoadedModule};
@@ -27,7 +29,7 @@ pub use pipeline::run_worker;
 pub use scenario::Scenario;
 
 /// The name of the pseudo-arm that measures the harness itself.
-pub const HARNESS_ARM: &str = "harness";
+pub const HARNESS_ARM: &str = arm::HARNESS;
 
 /// The batch timing loop's own cost per request with an empty body (ns, harness arm).
 pub const LOOP_COST_METRIC: &str = "loop_cost_per_request";
@@ -210,11 +212,12 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
         .filter_map(|a| engines::engine(a, &plan.limits).ok())
         .map(|e| filterbench_results::ArmInfo {
             name: e.name().to_string(),
-            kind: if e.name() == "native" {
-                "native"
+            kind: if e.name() == arm::NATIVE {
+                ArmKind::Native
             } else {
-                "wasm"
+                ArmKind::Wasm
             }
+            .name()
             .into(),
             version: e.version(),
             flags: e.flags(),
@@ -224,16 +227,16 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
         for name in crate::envoy::config::ENVOY_ARMS {
             out.push(filterbench_results::ArmInfo {
                 name: name.to_string(),
-                kind: "envoy".into(),
+                kind: ArmKind::Envoy.name().into(),
                 version: format!("envoy {}", e.version),
                 flags: format!(
                     "{}; --concurrency {}; {} connections; upstream: in-suite tokio; {}",
                     match *name {
-                        "envoy-wasm-v8" => "V8 wasm runtime",
-                        "envoy-native-module" =>
+                        arm::ENVOY_WASM_V8 => "V8 wasm runtime",
+                        arm::ENVOY_NATIVE_MODULE =>
                             "dynamic module (ABI v0.2.0) running the filter's native build",
-                        "envoy-lua" => "Lua filter",
-                        "envoy-native" => "Envoy's built-in filter",
+                        arm::ENVOY_LUA => "Lua filter",
+                        arm::ENVOY_BUILTIN => "Envoy's built-in filter",
                         _ => "no filter",
                     },
                     e.concurrency,
@@ -245,8 +248,8 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
     }
     if plan.harness {
         out.push(filterbench_results::ArmInfo {
-            name: HARNESS_ARM.into(),
-            kind: "harness".into(),
+            name: arm::HARNESS.into(),
+            kind: ArmKind::Harness.name().into(),
             version: env!("CARGO_PKG_VERSION").into(),
             flags: "each scenario's callback sequence replayed with empty callbacks (stopping where the filter replied locally or closed)".into(),
         });

@@ -24,7 +24,7 @@ pub struct ProfileRun;
 
 impl Measurement for ProfileRun {
     fn name(&self) -> &'static str {
-        "profile"
+        Phase::Profile.name()
     }
     fn applies(&self, ctx: &FilterCtx) -> bool {
         ctx.process == 0 && ctx.plan.profile_requests > 0
