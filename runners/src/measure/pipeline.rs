@@ -159,6 +159,9 @@ impl Progress for FilterCtx<'_> {
     }
 }
 
+/// A measurement that applies to a filter, with the progress steps it will report.
+type Planned = (&'static dyn Measurement, u64);
+
 /// Runs the plan in this process (`process` numbers the repetition).
 pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerOutput {
     let mut out = WorkerOutput::default();
@@ -171,7 +174,7 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
     };
     let mut filters: Vec<&str> = scenarios.iter().map(|s| s.filter.as_str()).collect();
     filters.dedup();
-    let planned: Vec<(FilterCtx, Vec<(&dyn Measurement, u64)>)> = filters
+    let planned: Vec<(FilterCtx, Vec<Planned>)> = filters
         .into_iter()
         .map(|f| {
             let ctx = FilterCtx::new(plan, process, f, &scenarios, progress);
