@@ -222,3 +222,107 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use filterbench_results::vocab::{Phase, Stage, arm};
+
+    use super::{MEASUREMENTS, run_worker};
+    use crate::measure::{ByoFilter, Plan, Progress};
+
+    #[derive(Default)]
+    struct Count {
+        total: AtomicU64,
+        steps: AtomicU64,
+    }
+
+    impl Progress for Count {
+        fn total(&self, steps: u64) {
+            self.total.store(steps, Ordering::Relaxed);
+        }
+        fn step(&self, _: &str) {
+            self.steps.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn every_measurement_has_its_own_name() {
+        let mut names: Vec<&str> = MEASUREMENTS.iter().map(|m| m.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), MEASUREMENTS.len());
+    }
+
+    /// A filter that traps fails its proof once per arm and is measured by nothing; the
+    /// filter beside it is measured by everything; the progress total is what was stepped.
+    #[test]
+    fn a_failed_proof_is_one_failure_and_no_figure_and_the_total_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("traps.wasm");
+        let src = include_str!("../../tests/hostile/base.wat").replace("{{BODY}}", "unreachable");
+        std::fs::write(&wasm, wat::parse_str(src).unwrap()).unwrap();
+        let mut plan = Plan::quick();
+        plan.filters = vec!["add-header".into()];
+        plan.byo = Some(ByoFilter {
+            wasm,
+            native: None,
+            config: None,
+        });
+        plan.arms = vec![arm::NATIVE.into(), "wasmi".into()];
+        plan.measure = Duration::from_millis(20);
+        plan.rounds = 1;
+        plan.warmup = Duration::from_millis(5);
+        plan.threads = vec![2];
+        plan.throughput_time = Duration::from_millis(10);
+        plan.cold_iterations = 1;
+        plan.memory_instances = 2;
+        plan.profile_requests = 20;
+        plan.profile_time = Duration::from_millis(5);
+        let count = Count::default();
+        let out = run_worker(&plan, 0, &count);
+
+        assert_eq!(
+            count.steps.load(Ordering::Relaxed),
+            count.total.load(Ordering::Relaxed)
+        );
+        let trap: Vec<_> = out
+            .failures
+            .iter()
+            .filter(|f| f.filter == "traps")
+            .collect();
+        // wasmi proves and fails; native does not apply; the harness has no path to mirror.
+        assert_eq!(trap.len(), 2, "{trap:#?}");
+        assert!(
+            trap.iter().all(|f| f.stage == Stage::Verify.name()),
+            "{trap:#?}"
+        );
+        assert!(!out.rows.iter().any(|r| r.filter == "traps"));
+        assert!(!out.histograms.iter().any(|h| h.filter == "traps"));
+
+        assert!(
+            !out.failures.iter().any(|f| f.filter == "add-header"),
+            "{:#?}",
+            out.failures
+        );
+        for a in [arm::NATIVE, "wasmi", arm::HARNESS] {
+            for phase in [
+                Phase::Request,
+                Phase::Compile,
+                Phase::Memory,
+                Phase::Profile,
+            ] {
+                let want = a != arm::HARNESS || phase == Phase::Request;
+                let has = out
+                    .rows
+                    .iter()
+                    .any(|r| r.filter == "add-header" && r.arm == a && r.phase == phase.name());
+                assert_eq!(has, want, "{a} {phase}");
+            }
+            let threads = out.rows.iter().any(|r| r.arm == a && r.threads == 2);
+            assert!(threads, "{a} has its N-thread rows");
+        }
+    }
+}
