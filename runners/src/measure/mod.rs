@@ -10,6 +10,7 @@ pub mod envoy_scaling;
 pub mod envoy_tcp;
 pub mod latency;
 pub mod memory;
+pub mod perf;
 pub mod pipeline;
 pub mod probes;
 pub mod profile;
