@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use filterbench_results::At;
 use filterbench_results::vocab::{Phase, Stage};
 
-use super::prove::{Proven, prove};
+use super::prove::{Proven, prove, prove_loaded};
 use super::scenario::{self, Proof, Scenario};
-use super::{Plan, Progress, WorkerOutput};
+use super::{LoadedArm, Plan, Progress, WorkerOutput};
 use crate::engines;
 
 /// How the pipeline calls a measurement.
@@ -221,6 +221,33 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
         // The filter's loaded arms are dropped here, before the next filter's are loaded.
     }
     out
+}
+
+/// One scenario on arms already loaded: the proof, then the timed in-process measurements
+/// (steady state and N threads), as the pipeline runs them.
+pub fn measure_timed(
+    plan: &Plan,
+    sc: &Scenario,
+    arms: Vec<LoadedArm>,
+    process: u32,
+    progress: &dyn Progress,
+    out: &mut WorkerOutput,
+) {
+    let mut ctx = FilterCtx::new(
+        plan,
+        process,
+        &sc.filter,
+        std::slice::from_ref(sc),
+        progress,
+    );
+    ctx.proven = prove_loaded(plan, &ctx.scenarios, arms, process, out);
+    let names = ctx.proven_names();
+    for m in [
+        &super::steady::SteadyState as &dyn Measurement,
+        &super::threads::Threads,
+    ] {
+        m.measure(&ctx, &names, out);
+    }
 }
 
 #[cfg(test)]

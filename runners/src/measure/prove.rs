@@ -78,6 +78,21 @@ pub fn prove(
             ),
         }
     }
+    prove_loaded(plan, scenarios, loaded, process, out)
+}
+
+/// Proves arms already loaded on every scenario of `scenarios` (one filter's).
+pub fn prove_loaded(
+    plan: &Plan,
+    scenarios: &[&Scenario],
+    loaded: Vec<LoadedArm>,
+    process: u32,
+    out: &mut WorkerOutput,
+) -> Proven {
+    let Some(first) = scenarios.first() else {
+        return Proven::default();
+    };
+    let filter = first.filter.as_str();
     // Per arm: its outcome on each scenario, or None once it failed one.
     let mut outcomes: Vec<Option<Vec<Step>>> = loaded.iter().map(|_| Some(Vec::new())).collect();
     for sc in scenarios {
