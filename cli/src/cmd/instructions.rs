@@ -6,12 +6,14 @@
 //! The rows go into a normal results file, so `compare` and `report` read them like any other
 //! figure.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail, ensure};
-use filterbench_results::{ArmInfo, Failure, Results, Row};
+use anyhow::Result;
+use filterbench_results::vocab::{ArmKind, Metric, Phase, Stage, arm};
+use filterbench_results::{ArmInfo, At, Batch, Results};
 use filterbench_runners::engines::{self, Limits};
+use filterbench_runners::measure::callgrind::Spin;
 use filterbench_runners::measure::probes;
 
 #[derive(clap::Args)]
@@ -40,53 +42,6 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-/// Total instructions (Ir) of a callgrind run of `__spin`.
-fn instructions(dir: &Path, filter: &str, scenario: &str, arm: &str, requests: u64) -> Result<u64> {
-    let out = dir.join(format!("{filter}.{scenario}.{arm}.{requests}.callgrind"));
-    let status = Command::new("valgrind")
-        .args(["--tool=callgrind", "--smc-check=all", "-q"])
-        .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(std::env::current_exe()?)
-        .args([
-            "__spin",
-            "--filter",
-            filter,
-            "--scenario",
-            scenario,
-            "--arm",
-            arm,
-        ])
-        .args(["--requests", &requests.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("running valgrind (Debian package valgrind)")?;
-    if !status.success() {
-        bail!("valgrind run failed ({status})");
-    }
-    let text = std::fs::read_to_string(&out)?;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no instruction total in the callgrind output")
-}
-
-/// Instructions per request: a run with `requests` requests minus one with none, over
-/// `requests`. A run with requests that counts fewer than one without is an error, not zero.
-fn per_request(dir: &Path, filter: &str, scenario: &str, arm: &str, requests: u64) -> Result<f64> {
-    ensure!(requests > 0, "--requests must be at least 1");
-    let with = instructions(dir, filter, scenario, arm, requests)?;
-    let without = instructions(dir, filter, scenario, arm, 0)?;
-    ensure!(
-        with > without,
-        "{with} instructions with {requests} requests, {without} without: no per-request count"
-    );
-    Ok((with - without) as f64 / requests as f64)
-}
-
 pub fn run(args: Args) -> Result<ExitCode> {
     let arms = super::select_arms(&args.arms)?;
     let filters = super::select_filters(&args.filters)?;
@@ -112,17 +67,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let e = engines::engine(arm, &limits)?;
         results.arms.push(ArmInfo {
             name: arm.to_string(),
-            kind: if *arm == "native" { "native" } else { "wasm" }.into(),
+            kind: if *arm == arm::NATIVE {
+                ArmKind::Native
+            } else {
+                ArmKind::Wasm
+            }
+            .name()
+            .into(),
             version: e.version(),
             flags: format!("{}; callgrind instruction counts", e.flags()),
         });
     }
     let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
     for f in &filters {
         for sc in super::profile::scenarios(&f.name)? {
             for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
                 for process in 0..args.repeats {
-                    match per_request(dir.path(), &sc.filter, &sc.name, arm, args.requests) {
+                    let at = At::new(&sc.filter, &sc.name, arm, Phase::Request, process);
+                    let mut batch = Batch::default();
+                    let spin = Spin {
+                        exe: &exe,
+                        filter: &sc.filter,
+                        scenario: &sc.name,
+                        arm,
+                    };
+                    match spin.per_request(dir.path(), args.requests) {
                         Ok(per) => {
                             println!(
                                 "{:<16} {:<16} {:<20} {per:>14.0} instructions / request (repeat {})",
@@ -131,32 +101,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
                                 arm,
                                 process + 1
                             );
-                            results.rows.push(Row {
-                                filter: sc.filter.clone(),
-                                scenario: sc.name.clone(),
-                                arm: arm.to_string(),
-                                phase: "request".into(),
-                                metric: "instructions".into(),
-                                unit: "count".into(),
-                                threads: 1,
-                                process,
-                                iteration: 0,
-                                value: per,
-                            });
+                            batch.record(&at, Metric::Instructions, per);
+                            results.merge(batch);
                         }
                         Err(e) => {
-                            // A filter × arm that failed once has no figure at all: no repeat
-                            // of it is published.
-                            results.rows.retain(|r| {
-                                !(r.filter == sc.filter && r.scenario == sc.name && r.arm == *arm)
-                            });
-                            results.failures.push(Failure {
-                                filter: sc.filter.clone(),
-                                scenario: sc.name.clone(),
-                                arm: arm.to_string(),
-                                stage: "instructions".into(),
-                                message: format!("{e:#}"),
-                            });
+                            // A filter × arm that failed once has no figure at all: merging the
+                            // failure drops every repeat of it already counted.
+                            batch.fail_at(&at, Stage::Instructions, e.to_string());
+                            results.merge(batch);
                             break;
                         }
                     }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use filterbench_results::breakdown::Breakdown;
-use filterbench_results::{Attachment, Failure, Results};
+use filterbench_results::vocab::{Phase, Stage, arm};
+use filterbench_results::{At, Attachment, Batch, Failure, Results};
 use filterbench_runners::engines::{self, Limits};
 use filterbench_runners::envoy::{self, EnvoySettings};
 use filterbench_runners::measure::{self, Plan, probes, profile, scenario};
@@ -145,7 +146,7 @@ fn relative(path: &Path, out: Option<&Path>) -> String {
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut arms = super::select_arms(&args.arms)?;
     // Native first: it is what the extra time is measured against.
-    arms.sort_by_key(|a| *a != "native");
+    arms.sort_by_key(|a| *a != arm::NATIVE);
     let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?;
     let dir = args
         .dir
@@ -203,12 +204,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             match profile::profile_arm(&sc, arm, &Limits::default(), args.requests, Some(limit)) {
                 Ok(p) => {
                     let b = p.breakdown();
-                    results.rows.extend(b.rows(&sc.filter, &sc.name, arm, 0));
+                    let mut batch = Batch::default();
+                    b.record(&mut batch, &at(&sc, arm));
+                    results.rows.extend(batch.rows);
                     profiles.push((arm.to_string(), b));
                 }
                 Err(e) => {
                     eprintln!("{} / {} / {arm}: {e}", sc.filter, sc.name);
-                    results.failures.push(failure(&sc, arm, "profile", e));
+                    results.failures.push(failure(&sc, arm, Stage::Profile, e));
                 }
             }
         }
@@ -220,8 +223,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.max_seconds,
             table(&profiles)
         );
-        if let Some((_, native)) = profiles.iter().find(|(a, _)| a == "native") {
-            for (arm, b) in profiles.iter().filter(|(a, _)| a != "native") {
+        if let Some((_, native)) = profiles.iter().find(|(a, _)| a == arm::NATIVE) {
+            for (arm, b) in profiles.iter().filter(|(a, _)| a != arm::NATIVE) {
                 println!("  {}", b.diagnosis(arm, native));
             }
         }
@@ -242,9 +245,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     }
                     Err(e) => {
                         eprintln!("  flame graph for {arm}: {e:#}");
-                        results
-                            .failures
-                            .push(failure(&sc, arm, "flamegraph", format!("{e:#}")));
+                        results.failures.push(failure(
+                            &sc,
+                            arm,
+                            Stage::Flamegraph,
+                            format!("{e:#}"),
+                        ));
                     }
                 }
             }
@@ -276,14 +282,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-fn failure(sc: &scenario::Scenario, arm: &str, stage: &str, message: String) -> Failure {
-    Failure {
-        filter: sc.filter.clone(),
-        scenario: sc.name.clone(),
-        arm: arm.to_string(),
-        stage: stage.into(),
-        message,
-    }
+fn at(sc: &scenario::Scenario, arm: &str) -> At {
+    At::new(&sc.filter, &sc.name, arm, Phase::Profile, 0)
+}
+
+/// A failure of `arm` on `sc`, kept beside the arm's other figures (a flame graph that could
+/// not be drawn says nothing against the breakdown).
+fn failure(sc: &scenario::Scenario, arm: &str, stage: Stage, message: String) -> Failure {
+    let mut batch = Batch::default();
+    batch.fail_at(&at(sc, arm), stage, message);
+    batch.failures.remove(0)
 }
 
 fn attachment(sc: &scenario::Scenario, arm: &str, path: String, note: String) -> Attachment {
@@ -338,7 +346,7 @@ fn envoy_flamegraphs(
                         eprintln!("  Envoy {variant}: {e}");
                         results
                             .failures
-                            .push(failure(sc, &variant, "flamegraph", e));
+                            .push(failure(sc, &variant, Stage::Flamegraph, e));
                     }
                 }
             }
@@ -347,7 +355,7 @@ fn envoy_flamegraphs(
             eprintln!("  Envoy: {e}");
             results
                 .failures
-                .push(failure(sc, "envoy-*", "flamegraph", e));
+                .push(failure(sc, envoy::EVERY_VARIANT, Stage::Flamegraph, e));
         }
     }
 }

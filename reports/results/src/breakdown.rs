@@ -49,10 +49,9 @@ impl Breakdown {
         ]
     }
 
-    /// The breakdown as rows of phase [`Phase::Profile`], through the one recorder.
-    pub fn rows(&self, filter: &str, scenario: &str, arm: &str, process: u32) -> Vec<Row> {
-        let at = At::new(filter, scenario, arm, Phase::Profile, process);
-        let mut out = Batch::default();
+    /// Records the breakdown at `at` (its phase becomes [`Phase::Profile`]).
+    pub fn record(&self, out: &mut Batch, at: &At) {
+        let at = at.phase(Phase::Profile);
         let mut me = self.clone();
         for (metric, value) in me.scalars() {
             out.record(&at, metric, *value);
@@ -60,6 +59,15 @@ impl Breakdown {
         for (f, n) in &self.calls {
             out.record(&at, Metric::calls(f), *n);
         }
+    }
+
+    /// The breakdown as rows of phase [`Phase::Profile`].
+    pub fn rows(&self, filter: &str, scenario: &str, arm: &str, process: u32) -> Vec<Row> {
+        let mut out = Batch::default();
+        self.record(
+            &mut out,
+            &At::new(filter, scenario, arm, Phase::Profile, process),
+        );
         out.rows
     }
 

@@ -366,6 +366,8 @@ pub enum Stage {
     Instructions,
     /// Envoy's per-worker memory scaling.
     Scaling,
+    /// Sampling for a flame graph (perf).
+    Flamegraph,
 }
 
 impl Stage {
@@ -380,6 +382,7 @@ impl Stage {
             Stage::Profile => "profile",
             Stage::Instructions => "instructions",
             Stage::Scaling => "scaling",
+            Stage::Flamegraph => "flamegraph",
         }
     }
 }
@@ -409,7 +412,7 @@ parse_by_name! {
     Phase: Request, Compile, Instantiate, Start, FirstRequest, Memory, Profile;
     Unit: Ns, PerSecond, Bytes, Count, Ratio;
     ArmKind: Native, Wasm, Envoy, Harness, Other;
-    Stage: Worker, Load, Verify, Run, Coldstart, Memory, Profile, Instructions, Scaling;
+    Stage: Worker, Load, Verify, Run, Coldstart, Memory, Profile, Instructions, Scaling, Flamegraph;
 }
 
 /// Arm names the suite itself gives (engines name theirs in the runners' registry).

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use base64::Engine as _;
+use filterbench_results::vocab::arm;
 use serde_json::{Value, json};
 
 /// How a variant's output is checked against the in-process native arm before timing.
@@ -31,16 +32,10 @@ pub struct Variant {
 /// A check of Envoy's log text: Err says why the variant must not be trusted.
 pub type LogCheck = fn(&str) -> Result<(), String>;
 
-pub const ENVOY_ARMS: &[&str] = &[
-    "envoy-none",
-    "envoy-native",
-    "envoy-native-module",
-    "envoy-lua",
-    "envoy-wasm-v8",
-];
+pub const ENVOY_ARMS: &[&str] = &arm::ENVOY;
 
 /// The arm running our filter's native build in Envoy as a dynamic module.
-pub const NATIVE_MODULE: &str = "envoy-native-module";
+pub const NATIVE_MODULE: &str = arm::ENVOY_NATIVE_MODULE;
 
 /// Envoy releases and the dynamic-modules ABI version each speaks; our module
 /// (`native-baseline/envoy-module`) is written against `v0.2.0`.
@@ -131,13 +126,13 @@ pub fn variants(filter: &str, builds: &Builds, config: &str) -> Vec<Variant> {
     let s = |k: &str| cfg[k].as_str().unwrap_or_default().to_string();
     let mut out = vec![
         Variant {
-            name: "envoy-none",
+            name: arm::ENVOY_NONE,
             filters: vec![],
             check: Check::None,
             log_check: None,
         },
         Variant {
-            name: "envoy-wasm-v8",
+            name: arm::ENVOY_WASM_V8,
             filters: vec![wasm(filter, wasm_path, config)],
             check: Check::Exact,
             log_check: None,
@@ -153,7 +148,7 @@ pub fn variants(filter: &str, builds: &Builds, config: &str) -> Vec<Variant> {
     }
     let mut native = |filters: Value| {
         out.push(Variant {
-            name: "envoy-native",
+            name: arm::ENVOY_BUILTIN,
             filters: vec![filters],
             check: Check::Key,
             log_check: None,
@@ -241,7 +236,7 @@ end"#,
     };
     if let Some(code) = lua_code {
         out.push(Variant {
-            name: "envoy-lua",
+            name: arm::ENVOY_LUA,
             filters: vec![lua(&code)],
             check: Check::Key,
             log_check: None,

@@ -16,7 +16,8 @@ mod verify;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use filterbench_results::{Absent, Row};
+use filterbench_results::At;
+use filterbench_results::vocab::{Metric, Phase, Stage, arm};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::scenario::{Scenario, Workload};
@@ -136,45 +137,13 @@ impl Running {
     }
 }
 
-/// Where a figure belongs; `.row(metric, unit, value)` makes the row.
-pub(crate) struct At<'a> {
-    sc: &'a Scenario,
-    scenario: &'a str,
-    arm: &'a str,
-    phase: &'a str,
-    threads: u32,
-    process: u32,
+/// Where a figure of scenario `scenario` (empty for a per-filter one) of `sc`'s filter belongs.
+pub(crate) fn at(sc: &Scenario, scenario: &str, arm: &str, phase: Phase, process: u32) -> At {
+    At::new(&sc.filter, scenario, arm, phase, process)
 }
 
-impl At<'_> {
-    pub(crate) fn row(&self, metric: &str, unit: &str, value: f64) -> Row {
-        Row {
-            filter: self.sc.filter.clone(),
-            scenario: self.scenario.to_string(),
-            arm: self.arm.to_string(),
-            phase: self.phase.into(),
-            metric: metric.into(),
-            unit: unit.into(),
-            threads: self.threads,
-            process: self.process,
-            iteration: 0,
-            value,
-        }
-    }
-
-    pub(crate) fn absent(&self, metric: &str, reason: String) -> Absent {
-        Absent {
-            filter: self.sc.filter.clone(),
-            scenario: self.scenario.to_string(),
-            arm: self.arm.to_string(),
-            phase: self.phase.into(),
-            metric: metric.into(),
-            threads: self.threads,
-            process: self.process,
-            reason,
-        }
-    }
-}
+/// The arm of a failure that concerns every Envoy variant of a scenario (none started).
+pub const EVERY_VARIANT: &str = "envoy-*";
 
 /// Latency percentiles of `h`, each only above its sample floor (else absent, with why).
 pub(crate) fn latency_rows(
@@ -185,32 +154,26 @@ pub(crate) fn latency_rows(
     process: u32,
     h: &hdrhistogram::Histogram<u64>,
 ) {
-    let at = At {
-        sc,
-        scenario,
-        arm,
-        phase: "request",
-        threads: 1,
-        process,
-    };
+    let at = at(sc, scenario, arm, Phase::Request, process);
     for (m, q, floor, label) in [
-        ("latency_p50", 0.5, 1, "p50"),
-        ("latency_p90", 0.9, 1, "p90"),
-        ("latency_p99", 0.99, P99_FLOOR, "p99"),
-        ("latency_p999", 0.999, P999_FLOOR, "p99.9"),
+        (Metric::LatencyP50, 0.5, 1, "p50"),
+        (Metric::LatencyP90, 0.9, 1, "p90"),
+        (Metric::LatencyP99, 0.99, P99_FLOOR, "p99"),
+        (Metric::LatencyP999, 0.999, P999_FLOOR, "p99.9"),
     ] {
         if h.len() >= floor {
-            out.rows
-                .push(at.row(m, "ns", h.value_at_quantile(q) as f64));
+            out.record(&at, m, h.value_at_quantile(q) as f64);
         } else {
-            out.absent
-                .push(at.absent(m, format!("{label} needs {floor} samples, had {}", h.len())));
+            out.absent(
+                &at,
+                m,
+                format!("{label} needs {floor} samples, had {}", h.len()),
+            );
         }
     }
-    out.rows.push(at.row("latency_max", "ns", h.max() as f64));
-    out.histograms.push(crate::measure::latency::histogram_row(
-        &sc.filter, scenario, arm, process, h,
-    ));
+    out.record(&at, Metric::LatencyMax, h.max() as f64);
+    out.histograms
+        .push(crate::measure::steady::histogram_row(&at, h));
 }
 
 /// Takes back every figure of `filter` × `arm` this worker produced (the arm failed later).
@@ -235,19 +198,19 @@ pub fn measure_scenario(
     let ((Some(builds), why), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
         return;
     };
-    let fail = |out: &mut WorkerOutput, arm: &str, stage: &str, msg: String| {
-        out.fail(&sc.filter, &sc.name, arm, stage, msg)
+    let fail = |out: &mut WorkerOutput, arm: &str, stage: Stage, msg: String| {
+        out.fail_at(&at(sc, &sc.name, arm, Phase::Request, process), stage, msg)
     };
     if let Some(why) = why {
-        fail(out, config::NATIVE_MODULE, "load", why);
+        fail(out, config::NATIVE_MODULE, Stage::Load, why);
     }
     let want = match native_reference(sc) {
         Ok(w) => w,
         Err(e) => {
             return fail(
                 out,
-                "envoy-*",
-                "verify",
+                EVERY_VARIANT,
+                Stage::Verify,
                 format!("no native reference: {e}"),
             );
         }
@@ -256,7 +219,7 @@ pub fn measure_scenario(
     let _pinned = process::PinnedHere::ours();
     let upstream = match Upstream::start(&ex.response) {
         Ok(u) => u,
-        Err(e) => return fail(out, "envoy-*", "load", format!("upstream: {e}")),
+        Err(e) => return fail(out, EVERY_VARIANT, Stage::Load, format!("upstream: {e}")),
     };
     let req = RequestTemplate::from_message(&ex.request);
     let config_text = String::from_utf8_lossy(&config).into_owned();
@@ -334,7 +297,7 @@ pub fn measure_scenario(
     let wrk_rps: Vec<(&'static str, f64)> = if req.body.is_empty() {
         running
             .iter()
-            .filter(|r| r.variant.name == "envoy-none" || r.variant.name == "envoy-wasm-v8")
+            .filter(|r| [arm::ENVOY_NONE, arm::ENVOY_WASM_V8].contains(&r.variant.name))
             .filter_map(|r| {
                 wrk(r.envoy.listener, &req, s.connections, s.duration / rounds)
                     .map(|v| (r.variant.name, v))
@@ -350,7 +313,7 @@ pub fn measure_scenario(
             fail(
                 out,
                 arm,
-                "run",
+                Stage::Run,
                 format!(
                     "{} failed requests: {}",
                     r.errors,
@@ -361,57 +324,39 @@ pub fn measure_scenario(
         }
         let rps = r.completed as f64 / r.wall.as_secs_f64();
         latency_rows(out, sc, &sc.name, arm, process, &r.hist);
-        let at = At {
-            sc,
-            scenario: &sc.name,
-            arm,
-            phase: "request",
-            threads: 1,
-            process,
-        };
-        out.rows.push(at.row("throughput", "req/s", rps));
+        let at = at(sc, &sc.name, arm, Phase::Request, process);
+        out.record(&at, Metric::Throughput, rps);
         match &r.cpu_ns {
-            Ok(cpu) => {
-                out.rows
-                    .push(at.row("cpu_per_request", "ns", *cpu as f64 / r.completed as f64))
-            }
-            Err(e) => out.absent.push(at.absent(
-                "cpu_per_request",
+            Ok(cpu) => out.record(&at, Metric::CpuPerRequest, *cpu as f64 / r.completed as f64),
+            Err(e) => out.absent(
+                &at,
+                Metric::CpuPerRequest,
                 format!("Envoy's worker CPU could not be read: {e}"),
-            )),
+            ),
         }
-        out.rows
-            .push(at.row(metric::RESPONSE_CHECK_NS, "ns", r.check_ns));
-        out.rows.push(at.row(
-            metric::RESPONSES_CHECKED,
-            "count",
+        out.record(&at, Metric::ResponseCheckNs, r.check_ns);
+        out.record(
+            &at,
+            Metric::ResponsesCheckedFraction,
             1.0 / r.expect.every as f64,
-        ));
+        );
         if let Some((_, w)) = wrk_rps.iter().find(|(a, _)| *a == arm) {
-            out.rows.push(at.row("throughput_wrk", "req/s", *w));
+            out.record(&at, Metric::ThroughputWrk, *w);
         }
+        let mem = at.phase(Phase::Memory).threads(s.concurrency);
         let mem = At {
-            sc,
-            scenario: "",
-            arm,
-            phase: "memory",
-            threads: s.concurrency,
-            process,
+            scenario: String::new(),
+            ..mem
         };
         match r.envoy.rss_bytes() {
-            Ok(rss) => out
-                .rows
-                .push(mem.row(metric::RSS_AFTER_LOAD, "bytes", rss as f64)),
-            Err(e) => out
-                .absent
-                .push(mem.absent(metric::RSS_AFTER_LOAD, e.to_string())),
+            Ok(rss) => out.record(&mem, Metric::EnvoyRssAfterLoadBytes, rss as f64),
+            Err(e) => out.absent(&mem, Metric::EnvoyRssAfterLoadBytes, e.to_string()),
         }
         if let Some(m) = r.envoy.stat("server.memory_allocated") {
-            out.rows
-                .push(mem.row("memory_allocated_bytes", "bytes", m as f64));
+            out.record(&mem, Metric::MemoryAllocatedBytes, m as f64);
         }
         if let Some(v) = r.envoy.stat("wasm.envoy.wasm.runtime.v8.active") {
-            out.rows.push(mem.row("wasm_vms", "count", v as f64));
+            out.record(&mem, Metric::WasmVms, v as f64);
         }
         ok.push((r, rps));
     }
@@ -467,11 +412,9 @@ fn open_loop(
             if errors > 0 {
                 // No figure of a variant that failed while timed survives, closed loop included.
                 drop_arm(out, &sc.filter, arm);
-                out.fail(
-                    &sc.filter,
-                    &sc.name,
-                    arm,
-                    "run",
+                out.fail_at(
+                    &at(sc, &sc.name, arm, Phase::Request, process),
+                    Stage::Run,
                     format!(
                         "at {scenario}: {errors} failed requests: {}",
                         first.unwrap_or_default()
@@ -482,6 +425,17 @@ fn open_loop(
             latency_rows(out, sc, &scenario, arm, process, &hist);
         }
     }
+}
+
+/// How many variants [`measure_scenario`] starts for an HTTP scenario (a progress step each).
+pub fn http_variants(s: &EnvoySettings, sc: &Scenario) -> u64 {
+    let Workload::Http(_) = &sc.workload else {
+        return 0;
+    };
+    let ((Some(builds), _), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
+        return 0;
+    };
+    config::variants(&sc.filter, &builds, &String::from_utf8_lossy(&config)).len() as u64
 }
 
 /// What the scenario's filter brings to Envoy; a reason when the native-module arm cannot run
@@ -516,19 +470,19 @@ pub(crate) fn start_verified(
     req: &RequestTemplate,
     want: &verify::Reference,
     name: &str,
-) -> Result<Verified, (&'static str, String)> {
+) -> Result<Verified, (Stage, String)> {
     let Workload::Http(ex) = &sc.workload else {
-        return Err(("verify", "not an HTTP scenario".into()));
+        return Err((Stage::Verify, "not an HTTP scenario".into()));
     };
     let path = s.dir.join(format!("{name}.json"));
     let body =
         serde_json::to_string_pretty(&config::bootstrap(variant, upstream.port)).expect("json");
-    std::fs::write(&path, body).map_err(|e| ("load", e.to_string()))?;
+    std::fs::write(&path, body).map_err(|e| (Stage::Load, e.to_string()))?;
     let envoy = Envoy::start(&s.bin, &path, s.concurrency, &s.dir, name)
-        .map_err(|e| ("load", e.to_string()))?;
+        .map_err(|e| (Stage::Load, e.to_string()))?;
     if let Some(log_check) = variant.log_check {
         log_check(&std::fs::read_to_string(&envoy.log).unwrap_or_default())
-            .map_err(|e| ("load", e))?;
+            .map_err(|e| (Stage::Load, e))?;
     }
     upstream
         .record
@@ -542,11 +496,11 @@ pub(crate) fn start_verified(
     upstream
         .record
         .store(false, std::sync::atomic::Ordering::Relaxed);
-    verdict.map_err(|e| ("verify", format!("differs from the native arm: {e}")))?;
+    verdict.map_err(|e| (Stage::Verify, format!("differs from the native arm: {e}")))?;
     Ok(Verified {
         envoy,
         expect: Expect::derive(variant, ex, &want.0, &want.1),
-        seen: seen.map_err(|e| ("verify", e))?,
+        seen: seen.map_err(|e| (Stage::Verify, e))?,
     })
 }
 

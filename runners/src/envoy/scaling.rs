@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::expect::Expect;
 use super::http::{self, RequestTemplate, Upstream};
-use super::{At, Envoy, EnvoySettings, builds, config};
+use filterbench_results::vocab::{Metric, Phase, Stage, arm};
+
+use super::{Envoy, EnvoySettings, at, builds, config};
 use crate::measure::WorkerOutput;
 use crate::measure::scenario::{Scenario, Workload};
 
@@ -57,16 +59,9 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
     let config_text = String::from_utf8_lossy(&config).into_owned();
     for variant in config::variants(&sc.filter, &builds, &config_text)
         .into_iter()
-        .filter(|v| ["envoy-none", config::NATIVE_MODULE, "envoy-wasm-v8"].contains(&v.name))
+        .filter(|v| [arm::ENVOY_NONE, config::NATIVE_MODULE, arm::ENVOY_WASM_V8].contains(&v.name))
     {
-        let mem = |threads| At {
-            sc,
-            scenario: "",
-            arm: variant.name,
-            phase: "memory",
-            threads,
-            process,
-        };
+        let mem = |threads| at(sc, "", variant.name, Phase::Memory, process).threads(threads);
         let mut points = Vec::new();
         for &c in &s.scaling {
             let name = format!("{}.scaling.{}.c{c}.p{process}", sc.filter, variant.name);
@@ -89,11 +84,9 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
                         None,
                     );
                     if warm.completed == 0 || warm.errors > 0 {
-                        out.fail(
-                            &sc.filter,
-                            "",
-                            variant.name,
-                            "scaling",
+                        out.fail_at(
+                            &mem(c),
+                            Stage::Scaling,
                             format!(
                                 "{} failed requests: {}",
                                 warm.errors,
@@ -105,20 +98,16 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
                     match envoy.rss_bytes() {
                         Ok(rss) => {
                             points.push((c as f64, rss as f64));
-                            out.rows
-                                .push(mem(c).row("envoy_rss_bytes", "bytes", rss as f64));
+                            out.record(&mem(c), Metric::EnvoyRssBytes, rss as f64);
                         }
-                        Err(e) => out
-                            .absent
-                            .push(mem(c).absent("envoy_rss_bytes", e.to_string())),
+                        Err(e) => out.absent(&mem(c), Metric::EnvoyRssBytes, e.to_string()),
                     }
                 }
-                Err(e) => out.fail(&sc.filter, "", variant.name, "scaling", e.to_string()),
+                Err(e) => out.fail_at(&mem(c), Stage::Scaling, e.to_string()),
             }
         }
         if let Some(slope) = filterbench_results::stats::slope(&points) {
-            out.rows
-                .push(mem(1).row("rss_per_worker_bytes", "bytes", slope));
+            out.record(&mem(1), Metric::RssPerWorkerBytes, slope);
         }
     }
 }

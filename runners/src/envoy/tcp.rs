@@ -10,8 +10,11 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use filterbench_results::At;
+use filterbench_results::vocab::{Metric, Phase, Stage, arm};
+
 use super::process::Envoy;
-use super::{At, EnvoySettings, http};
+use super::{EnvoySettings, at, http};
 use crate::host::TcpEvent;
 use crate::measure::scenario::{Scenario, Workload};
 use crate::measure::{Progress, WorkerOutput, rotated};
@@ -183,6 +186,9 @@ fn load(addr: SocketAddr, payload: &[u8], conns: u32, d: Duration) -> Trips {
     })
 }
 
+/// The TCP variants: no filter, and the `.wasm` on V8.
+pub const VARIANTS: [&str; 2] = [arm::ENVOY_NONE, arm::ENVOY_WASM_V8];
+
 /// Measures a TCP scenario through Envoy: tcp_proxy alone, and with our wasm network filter.
 pub fn measure_scenario(
     s: &EnvoySettings,
@@ -194,6 +200,7 @@ pub fn measure_scenario(
     let Workload::Tcp(conn) = &sc.workload else {
         return;
     };
+    let fail_at = |arm: &str| at(sc, &sc.name, arm, Phase::Request, process);
     let (Some(wasm), Some(config)) = (sc.artifacts.wasm.as_ref(), sc.file.case_config(&sc.case))
     else {
         return;
@@ -211,13 +218,8 @@ pub fn measure_scenario(
     let Ok(echo) = Echo::start() else { return };
     let _ = std::fs::create_dir_all(&s.dir);
     let mut running: Vec<(&'static str, Envoy)> = Vec::new();
-    for (arm, filter) in [
-        ("envoy-none", None),
-        (
-            "envoy-wasm-v8",
-            Some((sc.filter.as_str(), wasm.as_path(), config.as_str())),
-        ),
-    ] {
+    let ours = Some((sc.filter.as_str(), wasm.as_path(), config.as_str()));
+    for (arm, filter) in VARIANTS.into_iter().zip([None, ours]) {
         progress.step(&format!("envoy {} / {} / {arm}", sc.filter, sc.name));
         let name = format!("{}.{}.{arm}.p{process}", sc.filter, sc.name);
         let path = s.dir.join(format!("{name}.json"));
@@ -225,7 +227,7 @@ pub fn measure_scenario(
             &path,
             serde_json::to_string_pretty(&bootstrap(filter, echo.port)).expect("json"),
         ) {
-            out.fail(&sc.filter, &sc.name, arm, "load", e.to_string());
+            out.fail_at(&fail_at(arm), Stage::Load, e.to_string());
             continue;
         }
         match Envoy::start(&s.bin, &path, s.concurrency, &s.dir, &name) {
@@ -243,16 +245,14 @@ pub fn measure_scenario(
                 if proven {
                     running.push((arm, envoy));
                 } else {
-                    out.fail(
-                        &sc.filter,
-                        &sc.name,
-                        arm,
-                        "verify",
+                    out.fail_at(
+                        &fail_at(arm),
+                        Stage::Verify,
                         format!("echo ok {ok}, filter counted {counted:?} bytes"),
                     );
                 }
             }
-            Err(e) => out.fail(&sc.filter, &sc.name, arm, "load", e.to_string()),
+            Err(e) => out.fail_at(&fail_at(arm), Stage::Load, e.to_string()),
         }
     }
     let _pinned = super::process::PinnedHere::ours();
@@ -297,50 +297,31 @@ pub fn measure_scenario(
         let alive = envoy.check_alive().map_err(|e| e.to_string());
         if t.errors > 0 || t.ok == 0 || alive.is_err() {
             let why = alive.err().or(t.first_error).unwrap_or_default();
-            out.fail(
-                &sc.filter,
-                &sc.name,
-                arm,
-                "run",
+            out.fail_at(
+                &fail_at(arm),
+                Stage::Run,
                 format!("{} failed round trips: {why}", t.errors),
             );
             continue;
         }
         super::latency_rows(out, sc, &sc.name, arm, process, &t.hist);
-        let at = At {
-            sc,
-            scenario: &sc.name,
-            arm,
-            phase: "request",
-            threads: 1,
-            process,
-        };
-        out.rows
-            .push(at.row("throughput", "req/s", t.ok as f64 / t.wall.as_secs_f64()));
+        let at = fail_at(arm);
+        out.record(&at, Metric::Throughput, t.ok as f64 / t.wall.as_secs_f64());
         match cpu {
-            Ok(c) => out
-                .rows
-                .push(at.row("cpu_per_request", "ns", c as f64 / t.ok as f64)),
-            Err(e) => out.absent.push(at.absent(
-                "cpu_per_request",
+            Ok(c) => out.record(&at, Metric::CpuPerRequest, c as f64 / t.ok as f64),
+            Err(e) => out.absent(
+                &at,
+                Metric::CpuPerRequest,
                 format!("Envoy's worker CPU could not be read: {e}"),
-            )),
+            ),
         }
         let mem = At {
-            sc,
-            scenario: "",
-            arm,
-            phase: "memory",
-            threads: s.concurrency,
-            process,
+            scenario: String::new(),
+            ..at.phase(Phase::Memory).threads(s.concurrency)
         };
         match envoy.rss_bytes() {
-            Ok(rss) => out
-                .rows
-                .push(mem.row(super::metric::RSS_AFTER_LOAD, "bytes", rss as f64)),
-            Err(e) => out
-                .absent
-                .push(mem.absent(super::metric::RSS_AFTER_LOAD, e.to_string())),
+            Ok(rss) => out.record(&mem, Metric::EnvoyRssAfterLoadBytes, rss as f64),
+            Err(e) => out.absent(&mem, Metric::EnvoyRssAfterLoadBytes, e.to_string()),
         }
     }
 }

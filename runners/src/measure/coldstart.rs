@@ -3,16 +3,58 @@
 
 use std::time::Instant;
 
-use filterbench_results::Row;
+use filterbench_results::At;
+use filterbench_results::vocab::{Metric, Phase, Stage};
 
+use super::pipeline::{FilterCtx, Measurement, Scope};
 use super::scenario::{Scenario, first_difference};
-use super::{Plan, WorkerOutput};
+use super::{Plan, Progress, WorkerOutput};
 use crate::engines;
+use crate::fixtures::Step;
 use crate::host::Vm;
 
-pub fn measure(plan: &Plan, sc: &Scenario, arm: &str, process: u32, out: &mut WorkerOutput) {
-    let mut rows = Vec::new();
-    let mut expected = None;
+/// Cold start of every proven arm, on the filter's first scenario.
+pub struct ColdStart;
+
+impl Measurement for ColdStart {
+    fn name(&self) -> &'static str {
+        "cold start"
+    }
+    fn applies(&self, ctx: &FilterCtx) -> bool {
+        ctx.plan.cold_iterations > 0
+    }
+    fn steps(&self, ctx: &FilterCtx) -> u64 {
+        ctx.arms.len() as u64
+    }
+    fn scope(&self) -> Scope {
+        Scope::EachArm
+    }
+    fn measure(&self, ctx: &FilterCtx, arms: &[String], out: &mut WorkerOutput) {
+        let sc = ctx.scenarios[0];
+        for arm in arms {
+            ctx.step(&format!("{} / {arm}: {}", ctx.filter, self.name()));
+            let want = ctx
+                .proven
+                .outcome(0, arm)
+                .expect("a proven arm has its outcome");
+            measure(ctx.plan, sc, arm, want, ctx.process, out);
+        }
+    }
+}
+
+/// Times `plan.cold_iterations` cold starts of `arm`; each first request must reproduce
+/// `want`, the outcome the proof verified.
+pub fn measure(
+    plan: &Plan,
+    sc: &Scenario,
+    arm: &str,
+    want: &Step,
+    process: u32,
+    out: &mut WorkerOutput,
+) {
+    // Rows are kept aside: an iteration that fails takes every figure of the arm with it.
+    let mut rows = WorkerOutput::default();
+    let at = At::new(&sc.filter, "", arm, Phase::Compile, process);
     for i in 0..plan.cold_iterations {
         let r = (|| -> Result<(), String> {
             let engine = engines::engine(arm, &plan.limits).map_err(|e| e.to_string())?;
@@ -32,41 +74,29 @@ pub fn measure(plan: &Plan, sc: &Scenario, arm: &str, process: u32, out: &mut Wo
             let first = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
             let first_request = t.elapsed();
             // Checked after the clock stopped, so the proof costs nothing in the figures.
-            if expected.is_none() {
-                expected = Some(sc.verify(module.as_ref())?);
-            }
-            let want = expected.as_ref().expect("set above");
             if *want != first {
                 return Err(format!(
                     "the first request differs from the verified outcome: {}",
                     first_difference(want, &first)
                 ));
             }
-            for (phase, d) in [
-                ("compile", compile),
-                ("instantiate", instantiate),
-                ("start", start),
-                ("first_request", first_request),
-            ] {
-                rows.push(Row {
-                    filter: sc.filter.clone(),
-                    scenario: String::new(),
-                    arm: arm.to_string(),
-                    phase: phase.into(),
-                    metric: "time".into(),
-                    unit: "ns".into(),
-                    threads: 1,
-                    process,
-                    iteration: i,
-                    value: d.as_nanos() as f64,
-                });
+            for (phase, d) in
+                Phase::COLD_START
+                    .into_iter()
+                    .zip([compile, instantiate, start, first_request])
+            {
+                rows.record(
+                    &at.phase(phase).iteration(i),
+                    Metric::Time,
+                    d.as_nanos() as f64,
+                );
             }
             Ok(())
         })();
         if let Err(e) = r {
-            out.fail(&sc.filter, "", arm, "coldstart", e);
+            out.fail_at(&at, Stage::Coldstart, e);
             return;
         }
     }
-    out.rows.extend(rows);
+    out.append(rows);
 }

@@ -15,12 +15,14 @@
 //! No figure is made up: one that could not be measured, or whose slope does not fit a line
 //! (see [`R2_MIN`]), is absent with the reason.
 
+use filterbench_results::At;
 use filterbench_results::stats::fit;
-use filterbench_results::{Absent, Row};
+use filterbench_results::vocab::{Metric, Phase, Stage, arm};
 
+use super::pipeline::{FilterCtx, Measurement, Scope};
 use super::probes::{heap_bytes, release_free_memory, resident};
 use super::scenario::Scenario;
-use super::{Plan, RSS_ANON_PER_VM_METRIC, RSS_FILE_PER_VM_METRIC, WorkerOutput};
+use super::{Plan, Progress, WorkerOutput};
 use crate::engines;
 
 /// A per-VM slope is published only if the points fit a line: R² at least this, or no
@@ -29,7 +31,7 @@ use crate::engines;
 pub const R2_MIN: f64 = 0.9;
 
 /// A figure or why it is absent.
-type Figure = (&'static str, Result<f64, String>);
+type Figure = (Metric, Result<f64, String>);
 
 /// The slope of `points` under the [`R2_MIN`] rule.
 fn per_vm(points: &[(f64, f64)]) -> Result<f64, String> {
@@ -52,7 +54,7 @@ fn per_vm(points: &[(f64, f64)]) -> Result<f64, String> {
 
 fn figures(plan: &Plan, sc: &Scenario, arm: &str) -> Result<Vec<Figure>, String> {
     let engine = engines::engine(arm, &plan.limits).map_err(|e| e.to_string())?;
-    let file = if engine.name() == "native" {
+    let file = if engine.name() == arm::NATIVE {
         sc.artifacts.native.as_ref()
     } else {
         sc.artifacts.wasm.as_ref()
@@ -105,45 +107,50 @@ fn figures(plan: &Plan, sc: &Scenario, arm: &str) -> Result<Vec<Figure>, String>
         per_vm(&heap)
     };
     Ok(vec![
-        ("module_file_bytes", file_bytes),
-        ("module_rss_bytes", module_rss),
-        ("rss_per_vm_bytes", per_vm(&total)),
-        (RSS_ANON_PER_VM_METRIC, per_vm(&anon)),
-        (RSS_FILE_PER_VM_METRIC, per_vm(&mapped)),
-        ("heap_per_vm_bytes", heap),
-        ("linear_memory_bytes", Ok(linear)),
+        (Metric::ModuleFileBytes, file_bytes),
+        (Metric::ModuleRssBytes, module_rss),
+        (Metric::RssPerVmBytes, per_vm(&total)),
+        (Metric::RssAnonPerVmBytes, per_vm(&anon)),
+        (Metric::RssFilePerVmBytes, per_vm(&mapped)),
+        (Metric::HeapPerVmBytes, heap),
+        (Metric::LinearMemoryBytes, Ok(linear)),
     ])
 }
 
+/// The footprint of every proven arm, on the filter's first scenario.
+pub struct Memory;
+
+impl Measurement for Memory {
+    fn name(&self) -> &'static str {
+        Phase::Memory.name()
+    }
+    fn applies(&self, _: &FilterCtx) -> bool {
+        true
+    }
+    fn steps(&self, ctx: &FilterCtx) -> u64 {
+        ctx.arms.len() as u64
+    }
+    fn scope(&self) -> Scope {
+        Scope::EachArm
+    }
+    fn measure(&self, ctx: &FilterCtx, arms: &[String], out: &mut WorkerOutput) {
+        for arm in arms {
+            ctx.step(&format!("{} / {arm}: {}", ctx.filter, self.name()));
+            measure(ctx.plan, ctx.scenarios[0], arm, ctx.process, out);
+        }
+    }
+}
+
 pub fn measure(plan: &Plan, sc: &Scenario, arm: &str, process: u32, out: &mut WorkerOutput) {
+    let at = At::new(&sc.filter, "", arm, Phase::Memory, process);
     let figures = match figures(plan, sc, arm) {
         Ok(f) => f,
-        Err(e) => return out.fail(&sc.filter, "", arm, "memory", e),
+        Err(e) => return out.fail_at(&at, Stage::Memory, e),
     };
     for (metric, value) in figures {
         match value {
-            Ok(value) => out.rows.push(Row {
-                filter: sc.filter.clone(),
-                scenario: String::new(),
-                arm: arm.to_string(),
-                phase: "memory".into(),
-                metric: metric.into(),
-                unit: "bytes".into(),
-                threads: 1,
-                process,
-                iteration: 0,
-                value,
-            }),
-            Err(reason) => out.absent.push(Absent {
-                filter: sc.filter.clone(),
-                scenario: String::new(),
-                arm: arm.to_string(),
-                phase: "memory".into(),
-                metric: metric.into(),
-                threads: 1,
-                process,
-                reason,
-            }),
+            Ok(value) => out.record(&at, metric, value),
+            Err(reason) => out.absent(&at, metric, reason),
         }
     }
 }

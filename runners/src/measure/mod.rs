@@ -1,24 +1,36 @@
 //! The measurement suite run inside one worker process: for every scenario × arm, prove the
-//! filter's output, then time it. The parent (`filterbench run`) repeats workers in several
-//! processes and aggregates; a worker only produces raw rows.
+//! filter's output once, then run every measurement that applies ([`pipeline`]). The parent
+//! (`filterbench run`) repeats workers in several processes and aggregates; a worker only
+//! produces raw rows.
 
+pub mod callgrind;
 pub mod coldstart;
+pub mod envoy_http;
+pub mod envoy_scaling;
+pub mod envoy_tcp;
 pub mod latency;
 pub mod memory;
+pub mod perf;
+pub mod pipeline;
 pub mod probes;
 pub mod profile;
+pub mod prove;
 pub mod scenario;
+pub mod steady;
+pub mod threads;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use filterbench_results::vocab::{ArmKind, arm};
 use serde::{Deserialize, Serialize};
 
 use crate::engines::{self, Engine, Limits, LoadedModule};
+pub use pipeline::run_worker;
 pub use scenario::Scenario;
 
 /// The name of the pseudo-arm that measures the harness itself.
-pub const HARNESS_ARM: &str = "harness";
+pub const HARNESS_ARM: &str = arm::HARNESS;
 
 /// The batch timing loop's own cost per request with an empty body (ns, harness arm).
 pub const LOOP_COST_METRIC: &str = "loop_cost_per_request";
@@ -148,109 +160,6 @@ pub fn rotated<T: Clone>(items: &[T], by: u32) -> Vec<T> {
     v
 }
 
-/// Runs the plan in this process (`process` numbers the repetition).
-pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerOutput {
-    let mut out = WorkerOutput::default();
-    let scenarios = match scenario::scenarios(plan) {
-        Ok(s) => s,
-        Err(e) => {
-            out.fail("", "", "", "worker", e);
-            return out;
-        }
-    };
-    let mut filters: Vec<&str> = scenarios.iter().map(|s| s.filter.as_str()).collect();
-    filters.dedup();
-    let per_filter_steps = plan.arms.len() as u64 * 2; // cold start + memory
-    let steps = scenarios.len() as u64 * (plan.arms.len() as u64 + u64::from(plan.harness))
-        + filters.len() as u64 * per_filter_steps;
-    let envoy_scenarios: Vec<&Scenario> = match &plan.envoy {
-        None => Vec::new(),
-        Some(_) => {
-            let mut seen: Vec<&str> = Vec::new();
-            scenarios
-                .iter()
-                .filter(|s| s.filter != "hostcalls")
-                .filter(|s| {
-                    let first = !seen.contains(&s.filter.as_str());
-                    seen.push(&s.filter);
-                    plan.envoy_all || first
-                })
-                .collect()
-        }
-    };
-    let profile_steps = if process == 0 && plan.profile_requests > 0 {
-        scenarios.len() as u64
-    } else {
-        0
-    };
-    progress.total(steps + profile_steps + envoy_scenarios.len() as u64 * 4);
-
-    for filter in filters {
-        let group: Vec<&Scenario> = scenarios.iter().filter(|s| s.filter == filter).collect();
-        let artifacts = group[0].artifacts.clone();
-        let arms: Vec<String> = plan
-            .arms
-            .iter()
-            .filter(|a| engines::applies(a, &artifacts))
-            .cloned()
-            .collect();
-        // Cold start and memory first, in fresh state, each arm on its own.
-        for arm in rotated(&arms, process) {
-            progress.step(&format!("{filter} / {arm}: cold start"));
-            coldstart::measure(plan, group[0], &arm, process, &mut out);
-            progress.step(&format!("{filter} / {arm}: memory"));
-            memory::measure(plan, group[0], &arm, process, &mut out);
-        }
-        let mut loaded = Vec::new();
-        for arm in &arms {
-            match engines::engine(arm, &plan.limits).and_then(|e| {
-                let module = e.load(&artifacts)?;
-                Ok((e, module))
-            }) {
-                Ok((e, module)) => loaded.push(LoadedArm {
-                    name: arm.clone(),
-                    module,
-                    engine: Some(e),
-                }),
-                Err(e) => out.fail(filter, "", arm, "load", e.to_string()),
-            }
-        }
-        for sc in &group {
-            latency::measure_scenario(plan, sc, &loaded, process, progress, &mut out);
-        }
-        // The breakdown is for attribution, not costs: one process is enough.
-        if process == 0 && plan.profile_requests > 0 {
-            for sc in &group {
-                progress.step(&format!("{filter} / {}: profile", sc.name));
-                for arm in loaded.iter().filter(|a| a.engine.is_some()) {
-                    match profile::profile_module(
-                        sc,
-                        &arm.name,
-                        arm.module.as_ref(),
-                        plan.profile_requests,
-                        Some(plan.profile_time),
-                    ) {
-                        Ok(p) => out
-                            .rows
-                            .extend(p.breakdown().rows(filter, &sc.name, &arm.name, process)),
-                        Err(e) => out.fail(filter, &sc.name, &arm.name, "profile", e),
-                    }
-                }
-            }
-        }
-    }
-    if let Some(settings) = &plan.envoy {
-        for (i, sc) in envoy_scenarios.iter().enumerate() {
-            crate::envoy::measure_scenario(settings, sc, process, progress, &mut out);
-            let first_of_filter = envoy_scenarios[..i].iter().all(|o| o.filter != sc.filter);
-            if first_of_filter && (plan.envoy_all || i == 0) {
-                crate::envoy::measure_scaling(settings, sc, process, &mut out);
-            }
-        }
-    }
-    out
-}
-
 fn sha256_file(path: &std::path::Path) -> Option<(String, u64)> {
     use sha2::Digest;
     let bytes = std::fs::read(path).ok()?;
@@ -304,11 +213,12 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
         .filter_map(|a| engines::engine(a, &plan.limits).ok())
         .map(|e| filterbench_results::ArmInfo {
             name: e.name().to_string(),
-            kind: if e.name() == "native" {
-                "native"
+            kind: if e.name() == arm::NATIVE {
+                ArmKind::Native
             } else {
-                "wasm"
+                ArmKind::Wasm
             }
+            .name()
             .into(),
             version: e.version(),
             flags: e.flags(),
@@ -318,16 +228,16 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
         for name in crate::envoy::config::ENVOY_ARMS {
             out.push(filterbench_results::ArmInfo {
                 name: name.to_string(),
-                kind: "envoy".into(),
+                kind: ArmKind::Envoy.name().into(),
                 version: format!("envoy {}", e.version),
                 flags: format!(
                     "{}; --concurrency {}; {} connections; upstream: in-suite tokio; {}",
                     match *name {
-                        "envoy-wasm-v8" => "V8 wasm runtime",
-                        "envoy-native-module" =>
+                        arm::ENVOY_WASM_V8 => "V8 wasm runtime",
+                        arm::ENVOY_NATIVE_MODULE =>
                             "dynamic module (ABI v0.2.0) running the filter's native build",
-                        "envoy-lua" => "Lua filter",
-                        "envoy-native" => "Envoy's built-in filter",
+                        arm::ENVOY_LUA => "Lua filter",
+                        arm::ENVOY_BUILTIN => "Envoy's built-in filter",
                         _ => "no filter",
                     },
                     e.concurrency,
@@ -339,8 +249,8 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
     }
     if plan.harness {
         out.push(filterbench_results::ArmInfo {
-            name: HARNESS_ARM.into(),
-            kind: "harness".into(),
+            name: arm::HARNESS.into(),
+            kind: ArmKind::Harness.name().into(),
             version: env!("CARGO_PKG_VERSION").into(),
             flags: "each scenario's callback sequence replayed with empty callbacks (stopping where the filter replied locally or closed)".into(),
         });

@@ -9,9 +9,52 @@ use std::time::{Duration, Instant};
 use filterbench_results::breakdown::Breakdown;
 use serde::{Deserialize, Serialize};
 
+use filterbench_results::vocab::{Phase, Stage};
+
+use super::pipeline::{FilterCtx, Measurement};
 use super::scenario::{Proof, Reference, Scenario};
+use super::{Progress, WorkerOutput};
 use crate::engines::{self, Limits, LoadedModule};
+use crate::fixtures::Step;
 use crate::host::state::Profile;
+
+/// The breakdown of every scenario on every proven arm (not the harness), for attribution,
+/// not costs: in the first worker process only.
+pub struct ProfileRun;
+
+impl Measurement for ProfileRun {
+    fn name(&self) -> &'static str {
+        Phase::Profile.name()
+    }
+    fn applies(&self, ctx: &FilterCtx) -> bool {
+        ctx.process == 0 && ctx.plan.profile_requests > 0
+    }
+    fn steps(&self, ctx: &FilterCtx) -> u64 {
+        ctx.scenarios.len() as u64
+    }
+    fn measure(&self, ctx: &FilterCtx, arms: &[String], out: &mut WorkerOutput) {
+        for (i, sc) in ctx.scenarios.iter().enumerate() {
+            ctx.step(&format!("{} / {}: {}", ctx.filter, sc.name, self.name()));
+            for (arm, want) in ctx.proven.arms_of(i) {
+                let (Some(want), true) = (want, arms.contains(&arm.name)) else {
+                    continue;
+                };
+                let at = ctx.at(&sc.name, &arm.name, Phase::Profile);
+                match profile_module(
+                    sc,
+                    &arm.name,
+                    arm.module.as_ref(),
+                    want,
+                    ctx.plan.profile_requests,
+                    Some(ctx.plan.profile_time),
+                ) {
+                    Ok(p) => p.breakdown().record(out, &at),
+                    Err(e) => out.fail_at(&at, Stage::Profile, e),
+                }
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ArmProfile {
@@ -95,24 +138,25 @@ pub fn profile_arm(
     let module = engines::engine(arm, limits)
         .and_then(|e| e.load(&sc.artifacts))
         .map_err(|e| e.to_string())?;
-    profile_module(sc, arm, module.as_ref(), requests, time_limit)
+    let want = sc.verify(module.as_ref())?;
+    profile_module(sc, arm, module.as_ref(), &want, requests, time_limit)
 }
 
-/// Profiles an already loaded module: up to `requests` requests, or fewer when `time_limit`
-/// runs out first (never fewer than ten).
+/// Profiles an already loaded and proven module (`want`: its verified first outcome): up to
+/// `requests` requests, or fewer when `time_limit` runs out first (never fewer than ten).
 pub fn profile_module(
     sc: &Scenario,
     arm: &str,
     module: &dyn LoadedModule,
+    want: &Step,
     requests: u64,
     time_limit: Option<Duration>,
 ) -> Result<ArmProfile, String> {
-    let want = sc.verify(module)?;
     let mut vm = sc.start_vm(module)?;
     let mut proof = Proof::new(&mut vm, sc.varies());
     for i in 0..requests.clamp(1, 50) {
         let step = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
-        if i == 0 && step != want {
+        if i == 0 && step != *want {
             return Err("the profiled VM's first request differs from the verified outcome".into());
         }
         proof.check(&step, &mut vm);
