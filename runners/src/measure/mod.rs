@@ -8,7 +8,6 @@ pub mod coldstart;
 pub mod envoy_http;
 pub mod envoy_scaling;
 pub mod envoy_tcp;
-pub mod latency;
 pub mod memory;
 pub mod perf;
 pub mod pipeline;
@@ -31,13 +30,6 @@ pub use scenario::Scenario;
 
 /// The name of the pseudo-arm that measures the harness itself.
 pub const HARNESS_ARM: &str = arm::HARNESS;
-
-/// The batch timing loop's own cost per request with an empty body (ns, harness arm).
-pub const LOOP_COST_METRIC: &str = "loop_cost_per_request";
-/// Private (anonymous) resident bytes each further VM adds: the VM's state.
-pub const RSS_ANON_PER_VM_METRIC: &str = "rss_anon_per_vm_bytes";
-/// File-backed resident bytes each further VM maps: code a VM does not share.
-pub const RSS_FILE_PER_VM_METRIC: &str = "rss_file_per_vm_bytes";
 
 /// A filter not in the catalogue, brought by the user.
 #[derive(Clone, Debug, Serialize, Deserialize)]
