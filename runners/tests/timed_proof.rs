@@ -9,7 +9,7 @@ use filterbench_results::Results;
 use filterbench_runners::catalog;
 use filterbench_runners::engines::{self, Limits};
 use filterbench_runners::measure::scenario::{self, Proof, Reference, Scenario};
-use filterbench_runners::measure::{HARNESS_ARM, LoadedArm, Plan, Silent, WorkerOutput, latency};
+use filterbench_runners::measure::{HARNESS_ARM, LoadedArm, Plan, Silent, WorkerOutput, pipeline};
 use filterbench_results::vocab::{Metric, Stage};
 
 const FILTER: &str = "misbehave";
@@ -52,11 +52,11 @@ fn load_arms(sc: &Scenario) -> Vec<LoadedArm> {
     arms
 }
 
-/// The timed measurement of one scenario on every arm (harness included), merged as `run`
-/// merges a worker's output.
-fn measure(sc: &Scenario, arms: &[LoadedArm]) -> (WorkerOutput, Results) {
+/// The proof and the timed measurements of one scenario on every arm (harness included), as
+/// the pipeline runs them, merged as `run` merges a worker's output.
+fn measure(sc: &Scenario, arms: Vec<LoadedArm>) -> (WorkerOutput, Results) {
     let mut out = WorkerOutput::default();
-    latency::measure_scenario(&plan(vec![FILTER.into()]), sc, arms, 0, &Silent, &mut out);
+    pipeline::measure_timed(&plan(vec![FILTER.into()]), sc, arms, 0, &Silent, &mut out);
     let mut results = Results::new();
     results.merge(out.clone());
     (out, results)
@@ -66,20 +66,20 @@ fn measure(sc: &Scenario, arms: &[LoadedArm]) -> (WorkerOutput, Results) {
 fn misbehaving_while_timed_fails_every_arm_and_leaves_no_rows() {
     let behave = misbehave_scenario("behave");
     let arms = load_arms(&behave);
-    let (out, results) = measure(&behave, &arms);
+    let names: Vec<String> = arms.iter().map(|a| a.name.clone()).collect();
+    let (out, results) = measure(&behave, arms);
     assert!(
         out.failures.is_empty(),
         "behaving, nothing fails: {:#?}",
         out.failures
     );
-    for arm in &arms {
+    for arm in &names {
         assert!(
             results
                 .rows
                 .iter()
-                .any(|r| r.arm == arm.name && r.metric == Metric::CpuPerRequest && r.threads > 1),
-            "behaving, {} has its one- and N-thread rows",
-            arm.name
+                .any(|r| r.arm == *arm && r.metric == Metric::CpuPerRequest && r.threads > 1),
+            "behaving, {arm} has its one- and N-thread rows",
         );
     }
 
@@ -88,26 +88,24 @@ fn misbehaving_while_timed_fails_every_arm_and_leaves_no_rows() {
         ("change-body", "response body"),
     ] {
         let sc = misbehave_scenario(bench);
-        let (out, results) = measure(&sc, &arms);
-        for arm in &arms {
+        let (out, results) = measure(&sc, load_arms(&sc));
+        for arm in &names {
             let failure = out
                 .failures
                 .iter()
-                .find(|f| f.arm == arm.name && f.stage == Stage::Run)
-                .unwrap_or_else(|| panic!("{bench}: {} is not failed: {out:#?}", arm.name));
+                .find(|f| f.arm == *arm && f.stage == Stage::Run)
+                .unwrap_or_else(|| panic!("{bench}: {arm} is not failed: {out:#?}"));
             // The 51st request (#50, the verified one is #0) is the first to misbehave.
             assert!(
                 failure.message.contains("request #50 ") && failure.message.contains(differs),
-                "{bench} on {}: the message names the request and the field: {}",
-                arm.name,
+                "{bench} on {arm}: the message names the request and the field: {}",
                 failure.message
             );
             assert!(
-                !results.rows.iter().any(|r| r.arm == arm.name),
-                "{bench}: no row of {} survives",
-                arm.name
+                !results.rows.iter().any(|r| r.arm == *arm),
+                "{bench}: no row of {arm} survives"
             );
-            assert!(!results.histograms.iter().any(|h| h.arm == arm.name));
+            assert!(!results.histograms.iter().any(|h| h.arm == *arm));
         }
         // The harness runs no filter, so it has nothing to misbehave with.
         assert!(

@@ -71,9 +71,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 ArmKind::Native
             } else {
                 ArmKind::Wasm
-            }
-            .name()
-            .into(),
+            },
             version: e.version(),
             flags: format!("{}; callgrind instruction counts", e.flags()),
         });

@@ -8,7 +8,6 @@ pub mod coldstart;
 pub mod envoy_http;
 pub mod envoy_scaling;
 pub mod envoy_tcp;
-pub mod latency;
 pub mod memory;
 pub mod perf;
 pub mod pipeline;
@@ -31,13 +30,6 @@ pub use scenario::Scenario;
 
 /// The name of the pseudo-arm that measures the harness itself.
 pub const HARNESS_ARM: &str = arm::HARNESS;
-
-/// The batch timing loop's own cost per request with an empty body (ns, harness arm).
-pub const LOOP_COST_METRIC: &str = "loop_cost_per_request";
-/// Private (anonymous) resident bytes each further VM adds: the VM's state.
-pub const RSS_ANON_PER_VM_METRIC: &str = "rss_anon_per_vm_bytes";
-/// File-backed resident bytes each further VM maps: code a VM does not share.
-pub const RSS_FILE_PER_VM_METRIC: &str = "rss_file_per_vm_bytes";
 
 /// A filter not in the catalogue, brought by the user.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -217,9 +209,7 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
                 ArmKind::Native
             } else {
                 ArmKind::Wasm
-            }
-            .name()
-            .into(),
+            },
             version: e.version(),
             flags: e.flags(),
         })
@@ -228,7 +218,7 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
         for name in crate::envoy::config::ENVOY_ARMS {
             out.push(filterbench_results::ArmInfo {
                 name: name.to_string(),
-                kind: ArmKind::Envoy.name().into(),
+                kind: ArmKind::Envoy,
                 version: format!("envoy {}", e.version),
                 flags: format!(
                     "{}; --concurrency {}; {} connections; upstream: in-suite tokio; {}",
@@ -250,7 +240,7 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
     if plan.harness {
         out.push(filterbench_results::ArmInfo {
             name: arm::HARNESS.into(),
-            kind: ArmKind::Harness.name().into(),
+            kind: ArmKind::Harness,
             version: env!("CARGO_PKG_VERSION").into(),
             flags: "each scenario's callback sequence replayed with empty callbacks (stopping where the filter replied locally or closed)".into(),
         });

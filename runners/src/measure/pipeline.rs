@@ -323,7 +323,7 @@ mod tests {
         // wasmi proves and fails; native does not apply; the harness has no path to mirror.
         assert_eq!(trap.len(), 2, "{trap:#?}");
         assert!(
-            trap.iter().all(|f| f.stage == Stage::Verify.name()),
+            trap.iter().all(|f| f.stage == Stage::Verify),
             "{trap:#?}"
         );
         assert!(!out.rows.iter().any(|r| r.filter == "traps"));
@@ -345,7 +345,7 @@ mod tests {
                 let has = out
                     .rows
                     .iter()
-                    .any(|r| r.filter == "add-header" && r.arm == a && r.phase == phase.name());
+                    .any(|r| r.filter == "add-header" && r.arm == a && r.phase == phase);
                 assert_eq!(has, want, "{a} {phase}");
             }
             let threads = out.rows.iter().any(|r| r.arm == a && r.threads == 2);
