@@ -39,16 +39,16 @@ fn a_short_run_writes_a_complete_results_file() {
     assert_eq!(noop.wasm_sha256.as_ref().map(String::len), Some(64));
     for arm in arms {
         for process in 0..2 {
-            let has = |phase: &str, metric: &str| {
+            let has = |phase: Phase, metric: Metric| {
                 r.rows.iter().any(|x| {
                     x.arm == arm && x.process == process && x.phase == phase && x.metric == metric
                 })
             };
-            assert!(has("request", Metric::LatencyP99), "{arm} {process}");
-            assert!(has("request", Metric::CpuPerRequest), "{arm} {process}");
+            assert!(has(Phase::Request, Metric::LatencyP99), "{arm} {process}");
+            assert!(has(Phase::Request, Metric::CpuPerRequest), "{arm} {process}");
             if arm != "harness" {
-                assert!(has("compile", "time"), "{arm} {process}");
-                assert!(has("memory", Metric::RssPerVmBytes), "{arm} {process}");
+                assert!(has(Phase::Compile, Metric::Time), "{arm} {process}");
+                assert!(has(Phase::Memory, Metric::RssAnonPerVmBytes), "{arm} {process}");
             }
         }
     }

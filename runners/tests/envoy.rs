@@ -70,17 +70,17 @@ fn every_variant_is_verified_then_measured() {
         "envoy-lua",
         "envoy-wasm-v8",
     ] {
-        let has = |scenario: &str, metric: &str| {
+        let has = |scenario: &str, metric: Metric| {
             out.rows.iter().any(|r| {
                 r.arm == arm && r.scenario == scenario && r.metric == metric && r.value > 0.0
             })
         };
-        assert!(has("small-headers", "throughput"), "{arm}");
+        assert!(has("small-headers", Metric::Throughput), "{arm}");
         assert!(has("small-headers", Metric::CpuPerRequest), "{arm}");
         assert!(has("small-headers@50%", Metric::LatencyP50), "{arm}");
-        assert!(has("", envoy::metric::RSS_AFTER_LOAD), "{arm}");
+        assert!(has("", Metric::EnvoyRssAfterLoadBytes), "{arm}");
         assert!(
-            has("small-headers", envoy::metric::RESPONSE_CHECK_NS),
+            has("small-headers", Metric::ResponseCheckNs),
             "{arm}"
         );
         // A short run has too few samples for p99.9: said, not published.
@@ -258,7 +258,7 @@ fn the_behaving_filter_passes_every_check() {
     for arm in ["envoy-wasm-v8", "envoy-native-module"] {
         assert!(
             out.rows.iter().any(|r| r.arm == arm
-                && r.metric == envoy::metric::RESPONSES_CHECKED
+                && r.metric == Metric::ResponsesCheckedFraction
                 && r.value == 1.0),
             "{arm}"
         );
