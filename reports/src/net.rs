@@ -7,10 +7,11 @@
 //! estimate over processes (mean, 95% CI of the mean). A gross figure includes the host and
 //! the timing loop, which are the same for every arm and so pull every ratio toward 1.
 //!
-//! Resolution rule: a net figure is *below resolution* when its 95% CI reaches 0 or below
-//! (`ci_low ≤ 0`), or its mean is under twice the baseline's stdev over processes (the
-//! baseline's own noise). It is then shown as "below resolution (< X)", X being the larger of
-//! the CI's upper bound and that noise floor — never as a negative number.
+//! Resolution rule: a net figure is *below resolution* when the 95% CI of its per-process
+//! differences reaches 0 or below (`ci_low ≤ 0`). It is then shown as "below resolution (< X)",
+//! X being the CI's upper bound — never as a negative number. The differences are paired (arm
+//! and baseline ran interleaved in one process), so drift the two share between processes
+//! cancels in them; the baseline's own spread over processes is not a resolution limit.
 
 use std::collections::BTreeMap;
 
@@ -131,11 +132,9 @@ impl Analysis<'_> {
     pub fn net(&self, key: &Key) -> Option<Net> {
         let d = self.net_values(key)?;
         let e = estimate(&d.into_values().collect::<Vec<_>>())?;
-        let base = key.with_arm(self.baseline(&key.arm)?);
-        let noise = 2.0 * self.get(&base).map_or(0.0, |b| b.stdev);
-        Some(if e.ci_low <= 0.0 || e.mean < noise {
+        Some(if e.ci_low <= 0.0 {
             Net::BelowResolution {
-                limit: e.ci_high.max(noise).max(0.0),
+                limit: e.ci_high.max(0.0),
             }
         } else {
             Net::Measured(e)
