@@ -297,8 +297,8 @@ pub fn section(a: &Analysis) -> Section {
          cost; then the mean over processes with its 95% confidence interval (Student's t). \
          Verdict on \"wasm runs at ≥ {:.0}% of native speed\" (net cost ratio ≤ {}): holds \
          when the whole interval is at or under it, fails when the whole interval is above, \
-         cannot tell otherwise. A net cost whose interval reaches 0, or under twice the \
-         baseline's stdev over processes, is below resolution: no ratio over it.",
+         cannot tell otherwise. A net cost whose interval (of the paired per-process \
+         differences) reaches 0 is below resolution: no ratio over it.",
         net::CLAIM_SPEED * 100.0,
         net::times(net::CLAIM_MAX_COST)
     ));
