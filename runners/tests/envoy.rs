@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use filterbench_results::vocab::Metric;
 use filterbench_runners::envoy::{self, Envoy, EnvoySettings};
 use filterbench_runners::measure::{Plan, Silent, WorkerOutput, scenario};
 
@@ -77,9 +78,9 @@ fn every_variant_is_verified_then_measured() {
         assert!(has("small-headers", "throughput"), "{arm}");
         assert!(has("small-headers", "cpu_per_request"), "{arm}");
         assert!(has("small-headers@50%", "latency_p50"), "{arm}");
-        assert!(has("", envoy::metric::RSS_AFTER_LOAD), "{arm}");
+        assert!(has("", &Metric::EnvoyRssAfterLoadBytes.name()), "{arm}");
         assert!(
-            has("small-headers", envoy::metric::RESPONSE_CHECK_NS),
+            has("small-headers", &Metric::ResponseCheckNs.name()),
             "{arm}"
         );
         // A short run has too few samples for p99.9: said, not published.
@@ -257,7 +258,7 @@ fn the_behaving_filter_passes_every_check() {
     for arm in ["envoy-wasm-v8", "envoy-native-module"] {
         assert!(
             out.rows.iter().any(|r| r.arm == arm
-                && r.metric == envoy::metric::RESPONSES_CHECKED
+                && r.metric == Metric::ResponsesCheckedFraction.name()
                 && r.value == 1.0),
             "{arm}"
         );

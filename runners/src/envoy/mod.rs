@@ -52,18 +52,6 @@ pub struct EnvoySettings {
     pub dir: PathBuf,
 }
 
-/// Figures of the Envoy arms that have no other home; each name is said once, here.
-pub mod metric {
-    /// Envoy's RSS right after the timed closed loop (the scaling runs' `envoy_rss_bytes` is
-    /// taken after a short warm-up, at each `--concurrency`).
-    pub const RSS_AFTER_LOAD: &str = "envoy_rss_after_load_bytes";
-    /// Our generator's CPU to check one response against the expected outcome.
-    pub const RESPONSE_CHECK_NS: &str = "response_check_ns";
-    /// The fraction of timed responses checked (1 unless the check would cost more than
-    /// [`super::expect::MAX_CHECK_SHARE`] of Envoy's CPU per request).
-    pub const RESPONSES_CHECKED: &str = "responses_checked_fraction";
-}
-
 /// What an Envoy arm's flags say about how it was measured (placement, CPU, checks).
 pub fn flags_note() -> String {
     format!(
@@ -502,19 +490,4 @@ pub(crate) fn start_verified(
         expect: Expect::derive(variant, ex, &want.0, &want.1),
         seen: seen.map_err(|e| (Stage::Verify, e))?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_envoy_metrics_are_in_the_results_vocabulary() {
-        use filterbench_results::vocab::Metric;
-        for m in [
-            super::metric::RSS_AFTER_LOAD,
-            super::metric::RESPONSE_CHECK_NS,
-            super::metric::RESPONSES_CHECKED,
-        ] {
-            assert_eq!(m.parse::<Metric>().unwrap().name(), m);
-        }
-    }
 }
