@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use filterbench_results::vocab::Metric;
 use filterbench_runners::envoy::{self, Envoy, EnvoySettings};
 use filterbench_runners::measure::{Plan, Silent, WorkerOutput, scenario};
-use filterbench_results::vocab::{Metric};
 
 fn envoy_bin() -> Option<PathBuf> {
     match envoy::process::find(None) {

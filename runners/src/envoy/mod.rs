@@ -491,4 +491,3 @@ pub(crate) fn start_verified(
         seen: seen.map_err(|e| (Stage::Verify, e))?,
     })
 }
-
