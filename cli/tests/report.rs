@@ -7,7 +7,7 @@ use filterbench_results::Results;
 
 mod common;
 use common::{filterbench, text};
-use filterbench_results::vocab::{Metric};
+use filterbench_results::vocab::Metric;
 
 /// A copy of the reports crate's trimmed real run in `dir`.
 fn results_in(dir: &Path) -> PathBuf {

@@ -45,10 +45,16 @@ fn a_short_run_writes_a_complete_results_file() {
                 })
             };
             assert!(has(Phase::Request, Metric::LatencyP99), "{arm} {process}");
-            assert!(has(Phase::Request, Metric::CpuPerRequest), "{arm} {process}");
+            assert!(
+                has(Phase::Request, Metric::CpuPerRequest),
+                "{arm} {process}"
+            );
             if arm != "harness" {
                 assert!(has(Phase::Compile, Metric::Time), "{arm} {process}");
-                assert!(has(Phase::Memory, Metric::RssAnonPerVmBytes), "{arm} {process}");
+                assert!(
+                    has(Phase::Memory, Metric::RssAnonPerVmBytes),
+                    "{arm} {process}"
+                );
             }
         }
     }
@@ -95,7 +101,9 @@ fn a_filter_that_traps_is_reported_and_never_timed() {
             r.failures
         );
         assert!(
-            !r.rows.iter().any(|x| x.arm == arm && x.phase == Phase::Request),
+            !r.rows
+                .iter()
+                .any(|x| x.arm == arm && x.phase == Phase::Request),
             "{arm} was timed"
         );
     }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use filterbench_results::vocab::Metric;
+use filterbench_results::vocab::{Metric, Stage};
 use filterbench_runners::envoy::{self, Envoy, EnvoySettings};
 use filterbench_runners::measure::{Plan, Silent, WorkerOutput, scenario};
 
@@ -79,10 +79,7 @@ fn every_variant_is_verified_then_measured() {
         assert!(has("small-headers", Metric::CpuPerRequest), "{arm}");
         assert!(has("small-headers@50%", Metric::LatencyP50), "{arm}");
         assert!(has("", Metric::EnvoyRssAfterLoadBytes), "{arm}");
-        assert!(
-            has("small-headers", Metric::ResponseCheckNs),
-            "{arm}"
-        );
+        assert!(has("small-headers", Metric::ResponseCheckNs), "{arm}");
         // A short run has too few samples for p99.9: said, not published.
         assert!(!has("small-headers@50%", Metric::LatencyP999), "{arm}");
         assert!(out.absent.iter().any(|a| a.arm == arm
@@ -228,7 +225,7 @@ fn a_filter_that_misbehaves_under_load_is_caught_on_every_variant() {
                 .iter()
                 .find(|f| f.arm == arm)
                 .unwrap_or_else(|| panic!("{bench}: {arm} not caught: {:#?}", out.failures));
-            assert_eq!(f.stage, "run", "{bench} {arm}: {f:?}");
+            assert_eq!(f.stage, Stage::Run, "{bench} {arm}: {f:?}");
             assert!(f.message.contains(named), "{bench} {arm}: {}", f.message);
             assert!(!f.message.contains("warm-up"), "{}", f.message);
             assert!(

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use filterbench_results::vocab::Stage;
 use filterbench_runners::envoy::{self, EnvoySettings, config};
 use filterbench_runners::measure::{Plan, Silent, WorkerOutput, scenario};
 
@@ -48,7 +49,7 @@ fn an_abi_mismatch_is_a_clear_error() {
         .iter()
         .find(|f| f.arm == config::NATIVE_MODULE)
         .expect("the mismatch is reported");
-    assert_eq!(f.stage, "load");
+    assert_eq!(f.stage, Stage::Load);
     assert!(
         f.message.contains("ABI mismatch") && f.message.contains("v0.1.0"),
         "{}",

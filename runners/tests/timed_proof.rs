@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant};
 
 use filterbench_results::Results;
+use filterbench_results::vocab::{Metric, Stage};
 use filterbench_runners::catalog;
 use filterbench_runners::engines::{self, Limits};
 use filterbench_runners::measure::scenario::{self, Proof, Reference, Scenario};
 use filterbench_runners::measure::{HARNESS_ARM, LoadedArm, Plan, Silent, WorkerOutput, pipeline};
-use filterbench_results::vocab::{Metric, Stage};
 
 const FILTER: &str = "misbehave";
 

@@ -322,10 +322,7 @@ mod tests {
             .collect();
         // wasmi proves and fails; native does not apply; the harness has no path to mirror.
         assert_eq!(trap.len(), 2, "{trap:#?}");
-        assert!(
-            trap.iter().all(|f| f.stage == Stage::Verify),
-            "{trap:#?}"
-        );
+        assert!(trap.iter().all(|f| f.stage == Stage::Verify), "{trap:#?}");
         assert!(!out.rows.iter().any(|r| r.filter == "traps"));
         assert!(!out.histograms.iter().any(|h| h.filter == "traps"));
 
