@@ -160,7 +160,7 @@ fn absent_figures_show_their_reason_where_the_value_would_be() {
             filter: F.into(),
             scenario: S.into(),
             arm: "native".into(),
-            phase: Phase::Request.into(),
+            phase: Phase::Request,
             metric: Metric::LatencyP99,
             threads: 1,
             process,

@@ -44,7 +44,7 @@ impl Key {
             scenario: r.scenario.clone(),
             arm: r.arm.clone(),
             phase: r.phase,
-            metric: r.metric.clone(),
+            metric: r.metric,
             threads: r.threads,
         }
     }

@@ -13,13 +13,13 @@ use crate::doc::{Block, Cell, Section, Table};
 use crate::format;
 use crate::model::{Analysis, REFERENCE_ARM};
 use crate::net::{self, Claim, NetRatio, net_cell, net_ratio_cell, times};
-use filterbench_results::vocab::{ArmKind, Metric, Phase};
+use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 
 /// The arm the claim is judged on in process (the fastest wasm engine here), and in Envoy,
 /// with the native arm each is held against.
 const CLAIM_ARMS: [(&str, &str); 2] = [
     ("wasmtime-cranelift", REFERENCE_ARM),
-    ("envoy-wasm-v8", "envoy-native-module"),
+    (arm::ENVOY_WASM_V8, arm::ENVOY_NATIVE_MODULE),
 ];
 
 fn job(f: &FilterInfo) -> &str {
@@ -242,7 +242,6 @@ pub fn section(a: &Analysis) -> Option<Section> {
 
 #[cfg(test)]
 mod tests {
-    use filterbench_results::vocab::arm;
     use filterbench_results::{ArmInfo, Results, Row};
 
     use super::*;

@@ -135,7 +135,7 @@ pub struct EngineEntry {
 /// Every arm, in report order. Adding an engine is one file plus one line here.
 pub static REGISTRY: &[EngineEntry] = &[
     EngineEntry {
-        name: "native",
+        name: filterbench_results::vocab::arm::NATIVE,
         is_native: true,
         make: native::NativeEngine::make,
     },

@@ -33,7 +33,7 @@ impl NativeEngine {
 
 impl Engine for NativeEngine {
     fn name(&self) -> &str {
-        "native"
+        filterbench_results::vocab::arm::NATIVE
     }
     fn version(&self) -> String {
         format!("rustc {}", env!("FILTERBENCH_RUSTC_VERSION"))
@@ -44,7 +44,7 @@ impl Engine for NativeEngine {
     }
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
         let path = artifacts.native.clone().ok_or(EngineError::NoArtifact {
-            arm: "native".into(),
+            arm: filterbench_results::vocab::arm::NATIVE.into(),
             what: "native shared library",
         })?;
         let bytes = std::fs::read(&path).map_err(|source| EngineError::Io {
