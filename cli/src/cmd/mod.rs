@@ -10,6 +10,19 @@ pub mod summary;
 pub mod worker;
 
 use anyhow::{Result, bail};
+
+/// This very program, for this process to start again (a worker). `/proc/self/exe` stays valid
+/// when the file is replaced meanwhile (a rebuild during a long run), where the path
+/// `current_exe` gives would then name a deleted file. Only for our own exec: handed to another
+/// program (perf, valgrind) it would name that program.
+pub fn this_program() -> std::io::Result<std::path::PathBuf> {
+    let own = std::path::Path::new("/proc/self/exe");
+    if own.exists() {
+        Ok(own.to_path_buf())
+    } else {
+        std::env::current_exe()
+    }
+}
 use filterbench_runners::{catalog, engines};
 
 /// The arms named on the command line (all of them when none is given), checked by name.

@@ -186,7 +186,7 @@ fn run_worker(
     bar: &ProgressBar,
 ) -> Result<WorkerOutput> {
     let out_path = dir.join(format!("worker-{process}.json"));
-    let mut cmd = Command::new(std::env::current_exe()?);
+    let mut cmd = Command::new(super::this_program()?);
     die_with_parent(&mut cmd);
     let child = cmd
         .arg("__worker")

@@ -54,7 +54,15 @@ impl Breakdown {
         let at = at.phase(Phase::Profile);
         let mut me = self.clone();
         for (metric, value) in me.scalars() {
-            out.record(&at, metric, *value);
+            if metric == Metric::MemoryGrowth && value.is_nan() {
+                out.absent(
+                    &at,
+                    metric,
+                    "this arm has no guest linear memory (a native build)",
+                );
+            } else {
+                out.record(&at, metric, *value);
+            }
         }
         for (f, n) in &self.calls {
             out.record(&at, Metric::calls(f), *n);

@@ -106,8 +106,8 @@ pub trait Instance {
     /// Calls a callback; `Ok(None)` if the module does not export it.
     fn call(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, CallError>;
     fn host(&mut self) -> &mut HostState;
-    /// Current guest linear memory in bytes (0 for the native arm).
-    fn memory_bytes(&mut self) -> u64;
+    /// Current guest linear memory in bytes; None where there is none (the native arm).
+    fn memory_bytes(&mut self) -> Option<u64>;
 }
 
 /// A compiled (or loaded) filter, ready to start VMs from.

@@ -262,7 +262,7 @@ impl Instance for NativeInstance {
         self.state.host.as_mut().expect("instance has host state")
     }
 
-    fn memory_bytes(&mut self) -> u64 {
-        0
+    fn memory_bytes(&mut self) -> Option<u64> {
+        None
     }
 }

@@ -73,8 +73,8 @@ impl Instance for NullInstance {
     fn host(&mut self) -> &mut HostState {
         &mut self.host
     }
-    fn memory_bytes(&mut self) -> u64 {
-        0
+    fn memory_bytes(&mut self) -> Option<u64> {
+        None
     }
 }
 

@@ -327,11 +327,12 @@ impl Instance for WasmerInstance {
         &mut self.env.as_mut(&mut self.store).host
     }
 
-    fn memory_bytes(&mut self) -> u64 {
-        match &self.env.as_ref(&self.store).memory {
-            Some(m) => m.view(&self.store).data_size(),
-            None => 0,
-        }
+    fn memory_bytes(&mut self) -> Option<u64> {
+        self.env
+            .as_ref(&self.store)
+            .memory
+            .as_ref()
+            .map(|m| m.view(&self.store).data_size())
     }
 }
 

@@ -201,11 +201,11 @@ impl Instance for WasmiInstance {
         &mut self.store.data_mut().host
     }
 
-    fn memory_bytes(&mut self) -> u64 {
-        match self.store.data().memory {
-            Some(m) => m.data_size(&self.store) as u64,
-            None => 0,
-        }
+    fn memory_bytes(&mut self) -> Option<u64> {
+        self.store
+            .data()
+            .memory
+            .map(|m| m.data_size(&self.store) as u64)
     }
 }
 

@@ -63,8 +63,9 @@ pub struct ArmProfile {
     /// Wall time of all profiled requests.
     pub total_ns: u64,
     pub profile: Profile,
-    pub memory_before: u64,
-    pub memory_after: u64,
+    /// Guest linear memory before and after; None on an arm without one (native).
+    pub memory_before: Option<u64>,
+    pub memory_after: Option<u64>,
 }
 
 impl ArmProfile {
@@ -111,7 +112,11 @@ impl ArmProfile {
             bytes_out_of_guest: from,
             bytes_into_guest: to,
             guest_allocs: self.allocs_per_request(),
-            memory_growth: self.memory_after as f64 - self.memory_before as f64,
+            // NaN where there is no linear memory: recorded as absent, not as a growth of 0.
+            memory_growth: match (self.memory_before, self.memory_after) {
+                (Some(b), Some(a)) => a as f64 - b as f64,
+                _ => f64::NAN,
+            },
             callbacks: self.per(self.profile.callbacks),
             calls: self
                 .profile
