@@ -17,11 +17,23 @@ use std::collections::BTreeMap;
 
 use filterbench_results::stats::{Estimate, estimate};
 use filterbench_results::summary::Key;
-use filterbench_results::vocab::{ArmKind, arm};
+use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 
 use crate::doc::{Cell, Tone};
 use crate::format;
 use crate::model::Analysis;
+
+/// The figure net ratios and the claim are judged on: CPU per request on one thread.
+pub fn cpu_key(filter: &str, scenario: &str, arm: &str) -> Key {
+    Key::new(
+        filter,
+        scenario,
+        arm,
+        Phase::Request,
+        Metric::CpuPerRequest,
+        1,
+    )
+}
 
 /// The claim: wasm runs at this share of native speed or better.
 pub const CLAIM_SPEED: f64 = 0.70;

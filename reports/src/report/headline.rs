@@ -161,16 +161,7 @@ pub fn net_table(a: &Analysis) -> Option<Table> {
     for (f, s) in a.scenarios() {
         let rs: Vec<Option<NetRatio>> = arms
             .iter()
-            .map(|arm| {
-                a.net_ratio(&Key::new(
-                    &f,
-                    &s,
-                    arm,
-                    Phase::Request,
-                    Metric::CpuPerRequest,
-                    1,
-                ))
-            })
+            .map(|arm| a.net_ratio(&net::cpu_key(&f, &s, arm)))
             .collect();
         if rs.iter().all(Option::is_none) {
             continue;
@@ -179,10 +170,7 @@ pub fn net_table(a: &Analysis) -> Option<Table> {
         for (i, r) in rs.into_iter().enumerate() {
             row.push(match &r {
                 Some(r) => net_ratio_cell(r),
-                None => net::missing_cell(
-                    a,
-                    &Key::new(&f, &s, arms[i], Phase::Request, Metric::CpuPerRequest, 1),
-                ),
+                None => net::missing_cell(a, &net::cpu_key(&f, &s, arms[i])),
             });
             if let Some(r) = r
                 && f != HOSTCALL_FILTER
@@ -236,16 +224,7 @@ pub fn verdicts(a: &Analysis) -> Vec<(String, Claim)> {
                 .scenarios()
                 .into_iter()
                 .filter(|(f, _)| f != HOSTCALL_FILTER)
-                .filter_map(|(f, s)| {
-                    a.net_ratio(&Key::new(
-                        &f,
-                        &s,
-                        arm,
-                        Phase::Request,
-                        Metric::CpuPerRequest,
-                        1,
-                    ))
-                })
+                .filter_map(|(f, s)| a.net_ratio(&net::cpu_key(&f, &s, arm)))
                 .collect();
             let refs: Vec<&NetRatio> = rs.iter().collect();
             let (gm, skipped) = net::geomean(&refs);

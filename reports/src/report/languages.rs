@@ -13,7 +13,7 @@ use crate::doc::{Block, Cell, Section, Table};
 use crate::format;
 use crate::model::{Analysis, REFERENCE_ARM};
 use crate::net::{self, Claim, NetRatio, net_cell, net_ratio_cell, times};
-use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
+use filterbench_results::vocab::{ArmKind, arm};
 
 /// The arm the claim is judged on in process (the fastest wasm engine here), and in Envoy,
 /// with the native arm each is held against.
@@ -24,17 +24,6 @@ const CLAIM_ARMS: [(&str, &str); 2] = [
 
 fn job(f: &FilterInfo) -> &str {
     if f.job.is_empty() { &f.name } else { &f.job }
-}
-
-fn cpu(filter: &str, scenario: &str, arm: &str) -> Key {
-    Key::new(
-        filter,
-        scenario,
-        arm,
-        Phase::Request,
-        Metric::CpuPerRequest,
-        1,
-    )
 }
 
 /// The native reference of a filter: its own native build, else (a wasm-only language) the
@@ -49,8 +38,16 @@ fn reference<'a>(
     [Some(f), rust]
         .into_iter()
         .flatten()
-        .find(|g| a.table.contains_key(&cpu(&g.name, scenario, native_arm)))
-        .map(|g| (g.language.as_str(), cpu(&g.name, scenario, native_arm)))
+        .find(|g| {
+            a.table
+                .contains_key(&net::cpu_key(&g.name, scenario, native_arm))
+        })
+        .map(|g| {
+            (
+                g.language.as_str(),
+                net::cpu_key(&g.name, scenario, native_arm),
+            )
+        })
 }
 
 fn native_arm(arm: &str) -> &'static str {
@@ -118,7 +115,7 @@ pub fn section(a: &Analysis) -> Option<Section> {
                 for arm in &arms {
                     let reference = reference(a, f, rust, sc, native_arm(arm));
                     let against = reference.as_ref().map_or("", |(lang, _)| *lang);
-                    let key = cpu(&f.name, sc, arm);
+                    let key = net::cpu_key(&f.name, sc, arm);
                     let r = reference
                         .as_ref()
                         .and_then(|(_, k)| a.net_ratio_of(&key, k));
@@ -242,6 +239,7 @@ pub fn section(a: &Analysis) -> Option<Section> {
 
 #[cfg(test)]
 mod tests {
+    use filterbench_results::vocab::{Metric, Phase};
     use filterbench_results::{ArmInfo, Results, Row};
 
     use super::*;
