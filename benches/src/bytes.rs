@@ -8,23 +8,29 @@ use filterbench_runners::measure::probes::rss_bytes;
 
 pub struct ResidentBytes;
 
+/// A bench that measures memory cannot go on without it: no made-up value.
+fn rss() -> u64 {
+    rss_bytes().expect("resident set size from /proc/self/statm")
+}
+
 impl Measurement for ResidentBytes {
     type Intermediate = u64;
-    type Value = u64;
+    // Signed: memory handed back while measuring is a real negative change, not a 0.
+    type Value = i64;
 
     fn start(&self) -> u64 {
-        rss_bytes()
+        rss()
     }
-    fn end(&self, start: u64) -> u64 {
-        rss_bytes().saturating_sub(start)
+    fn end(&self, start: u64) -> i64 {
+        rss() as i64 - start as i64
     }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
+    fn add(&self, a: &i64, b: &i64) -> i64 {
         a + b
     }
-    fn zero(&self) -> u64 {
+    fn zero(&self) -> i64 {
         0
     }
-    fn to_f64(&self, v: &u64) -> f64 {
+    fn to_f64(&self, v: &i64) -> f64 {
         *v as f64
     }
     fn formatter(&self) -> &dyn ValueFormatter {

@@ -285,7 +285,9 @@ impl Envoy {
         envoy.listener = format!(
             "{}:{}",
             sa["address"].as_str().unwrap_or("127.0.0.1"),
-            sa["port_value"].as_u64().unwrap_or(0)
+            sa["port_value"]
+                .as_u64()
+                .ok_or_else(|| start_err(&mut envoy, format!("no listener port in {listeners}")))?
         )
         .parse()
         .map_err(|_| start_err(&mut envoy, format!("no listener address in {listeners}")))?;
