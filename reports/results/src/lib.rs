@@ -115,7 +115,8 @@ pub struct Machine {
     pub cpu_model: String,
     /// Logical CPUs available to the process.
     pub cpus: usize,
-    pub memory_bytes: u64,
+    /// None where /proc/meminfo did not say.
+    pub memory_bytes: Option<u64>,
 }
 
 /// What one arm ran with.

@@ -93,7 +93,11 @@ pub fn machine(a: &Analysis) -> Section {
             "CPU".into(),
             format!("{} ({} logical CPUs)", m.cpu_model, m.cpus),
         ),
-        ("memory".into(), format::bytes(m.memory_bytes as f64)),
+        (
+            "memory".into(),
+            m.memory_bytes
+                .map_or_else(|| "unknown".to_string(), |b| format::bytes(b as f64)),
+        ),
         ("OS".into(), format!("{}, kernel {}", m.os, m.kernel)),
         ("filterbench".into(), r.filterbench_version.clone()),
         (

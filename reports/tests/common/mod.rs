@@ -77,7 +77,7 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
         kernel: "6.1".into(),
         cpu_model: "Test CPU".into(),
         cpus: 2,
-        memory_bytes: 8 << 30,
+        memory_bytes: Some(8 << 30),
     };
     for (name, kind, _) in ARMS {
         r.arms.push(ArmInfo {

@@ -178,7 +178,9 @@ pub fn version(bin: &Path) -> Result<String, EnvoyError> {
 fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
+    // The last 12 lines, or all of a shorter log.
+    let from = lines.len() - lines.len().min(12);
+    lines[from..].join("\n")
 }
 
 /// A running Envoy.

@@ -98,17 +98,16 @@ pub fn machine() -> filterbench_results::Machine {
             .unwrap_or_default()
     };
     let meminfo = read("/proc/meminfo");
-    let mem_kib: u64 = field(&meminfo, "MemTotal")
+    let mem_kib: Option<u64> = field(&meminfo, "MemTotal")
         .split_whitespace()
         .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        .and_then(|v| v.parse().ok());
     filterbench_results::Machine {
         hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
         os: field(&read("/etc/os-release"), "PRETTY_NAME"),
         kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
         cpu_model: field(&read("/proc/cpuinfo"), "model name"),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        memory_bytes: mem_kib * 1024,
+        memory_bytes: mem_kib.map(|k| k * 1024),
     }
 }
