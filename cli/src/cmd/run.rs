@@ -103,6 +103,7 @@ fn envoy_settings(args: &Args, full: bool, out: &std::path::Path) -> Result<Opti
         rate_duration: if full { ms(2000) } else { ms(400) },
         scaling: vec![1, 2, 4],
         dir: out.with_extension("envoy"),
+        under: Default::default(),
     }))
 }
 

@@ -421,6 +421,10 @@ pub mod arm {
     pub const NATIVE: &str = "native";
     /// The harness pseudo-arm.
     pub const HARNESS: &str = "harness";
+    /// Engines the reports single out: the fastest JIT here (claims are judged on it) and the
+    /// interpreter. The engines' registry names them with these.
+    pub const WASMTIME_CRANELIFT: &str = "wasmtime-cranelift";
+    pub const WASMI: &str = "wasmi";
     /// Envoy variants: no filter, Envoy's built-in filter, the native build as a dynamic
     /// module, Lua, and the `.wasm` on V8.
     pub const ENVOY_NONE: &str = "envoy-none";

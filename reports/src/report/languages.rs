@@ -18,7 +18,7 @@ use filterbench_results::vocab::{ArmKind, arm};
 /// The arm the claim is judged on in process (the fastest wasm engine here), and in Envoy,
 /// with the native arm each is held against.
 const CLAIM_ARMS: [(&str, &str); 2] = [
-    ("wasmtime-cranelift", REFERENCE_ARM),
+    (arm::WASMTIME_CRANELIFT, REFERENCE_ARM),
     (arm::ENVOY_WASM_V8, arm::ENVOY_NATIVE_MODULE),
 ];
 

@@ -6,6 +6,7 @@ mod breakdown;
 pub(crate) mod headline;
 mod hostcalls;
 mod info;
+pub mod instructions;
 mod languages;
 mod perf;
 mod startup;
@@ -29,6 +30,9 @@ pub fn build(results: &Results) -> Result<Page, ReportError> {
         .map(|c| &c[..c.len().min(10)])
         .unwrap_or("unknown commit");
     let mut sections = vec![headline::section(&a)];
+    if let Some(s) = instructions::section(&a) {
+        sections.push(s);
+    }
     if let Some(s) = languages::section(&a) {
         sections.push(s);
     }

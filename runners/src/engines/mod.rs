@@ -140,7 +140,7 @@ pub static REGISTRY: &[EngineEntry] = &[
         make: native::NativeEngine::make,
     },
     EngineEntry {
-        name: "wasmtime-cranelift",
+        name: filterbench_results::vocab::arm::WASMTIME_CRANELIFT,
         is_native: false,
         make: wasmtime::WasmtimeEngine::cranelift,
     },
@@ -160,7 +160,7 @@ pub static REGISTRY: &[EngineEntry] = &[
         make: wasmer::WasmerEngine::singlepass,
     },
     EngineEntry {
-        name: "wasmi",
+        name: filterbench_results::vocab::arm::WASMI,
         is_native: false,
         make: wasmi::WasmiEngine::make,
     },

@@ -187,20 +187,42 @@ impl Upstream {
     /// Runs `f` (a load on one variant) while the upstream checks each request against that
     /// variant's effect on it; a request that differs makes an error of the result, named.
     pub fn checking(&self, expect: &Expect, f: impl FnOnce() -> LoadResult) -> LoadResult {
+        let (mut res, bad, first) = self.during(expect, f);
+        if bad > 0 {
+            res.errors += bad;
+            res.first_error = first.or(res.first_error);
+        }
+        res
+    }
+
+    /// [`Upstream::checking`] for one request (or a few) sent by `f`.
+    pub fn checked_one(
+        &self,
+        expect: &Expect,
+        f: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), String> {
+        let (res, bad, first) = self.during(expect, f);
+        res?;
+        match (bad, first) {
+            (0, _) => Ok(()),
+            (_, Some(why)) => Err(why),
+            (n, None) => Err(format!("{n} requests differ upstream")),
+        }
+    }
+
+    /// `f`'s result, with how many requests reaching the upstream meanwhile differed from
+    /// `expect`'s effect on them and how the first one did.
+    fn during<T>(&self, expect: &Expect, f: impl FnOnce() -> T) -> (T, u64, Option<String>) {
         let c = &self.checks;
         c.requests.store(0, Ordering::Relaxed);
         c.mismatches.store(0, Ordering::Relaxed);
         *c.first.lock().unwrap() = None;
         *c.effect.lock().unwrap() =
             (!expect.upstream.is_empty()).then(|| (expect.upstream.clone(), expect.every));
-        let mut res = f();
+        let res = f();
         *c.effect.lock().unwrap() = None;
         let bad = c.mismatches.load(Ordering::Relaxed);
-        if bad > 0 {
-            res.errors += bad;
-            res.first_error = c.first.lock().unwrap().take().or(res.first_error);
-        }
-        res
+        (res, bad, c.first.lock().unwrap().take())
     }
 }
 
@@ -323,6 +345,28 @@ pub fn one_shot(addr: SocketAddr, req: &RequestTemplate) -> Result<Seen, String>
         let mut s = connect(addr).await?;
         send(&mut s, req).await
     }))
+}
+
+/// One keep-alive connection driven request by request from synchronous code (the counted
+/// windows under callgrind, where what matters is exactly how many requests were sent).
+pub struct Session {
+    rt: tokio::runtime::Runtime,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Session {
+    pub fn open(addr: SocketAddr) -> Result<Session, String> {
+        let rt = runtime();
+        let sender = rt.block_on(timed_out(connect(addr)))?;
+        Ok(Session { rt, sender })
+    }
+
+    /// Sends `req` and checks the response against `expect` (every response, whatever
+    /// `expect.every` says).
+    pub fn send_checked(&mut self, req: &RequestTemplate, expect: &Expect) -> Result<(), String> {
+        let seen = self.rt.block_on(timed_out(send(&mut self.sender, req)))?;
+        expect.check(&seen)
+    }
 }
 
 /// What a load run measured.

@@ -4,6 +4,7 @@
 //! over HTTP before it is timed; variants run interleaved, and figures become the same rows
 //! as the in-process arms (arm = variant name).
 
+pub mod callgrind;
 pub mod config;
 pub mod expect;
 pub mod http;
@@ -50,6 +51,9 @@ pub struct EnvoySettings {
     pub scaling: Vec<u32>,
     /// Where configs and Envoy logs are kept (beside the results).
     pub dir: PathBuf,
+    /// What Envoy runs under (nothing for the timed runs; callgrind for instruction counts).
+    #[serde(default)]
+    pub under: process::Under,
 }
 
 /// What an Envoy arm's flags say about how it was measured (placement, CPU, checks).
@@ -459,19 +463,68 @@ pub(crate) fn start_verified(
     want: &verify::Reference,
     name: &str,
 ) -> Result<Verified, (Stage, String)> {
-    let Workload::Http(ex) = &sc.workload else {
-        return Err((Stage::Verify, "not an HTTP scenario".into()));
-    };
+    let envoy = launch(s, variant, upstream.port, name)?;
+    prove(envoy, sc, variant, upstream, req, want)
+}
+
+/// Starts one variant's Envoy (config and log under `s.dir` as `name`), not yet proven.
+pub(crate) fn launch(
+    s: &EnvoySettings,
+    variant: &Variant,
+    upstream_port: u16,
+    name: &str,
+) -> Result<Envoy, (Stage, String)> {
+    ready(spawn(s, variant, upstream_port, name)?, variant)
+}
+
+/// [`launch`] without waiting for Envoy to be ready.
+pub(crate) fn spawn(
+    s: &EnvoySettings,
+    variant: &Variant,
+    upstream_port: u16,
+    name: &str,
+) -> Result<process::Pending, (Stage, String)> {
     let path = s.dir.join(format!("{name}.json"));
-    let body =
-        serde_json::to_string_pretty(&config::bootstrap(variant, upstream.port)).expect("json");
+    let mut bootstrap = config::bootstrap(variant, upstream_port);
+    for_counting(s, &mut bootstrap);
+    let body = serde_json::to_string_pretty(&bootstrap).expect("json");
     std::fs::write(&path, body).map_err(|e| (Stage::Load, e.to_string()))?;
-    let envoy = Envoy::start(&s.bin, &path, s.concurrency, &s.dir, name)
-        .map_err(|e| (Stage::Load, e.to_string()))?;
+    Envoy::spawn(&s.bin, &path, s.concurrency, &s.dir, name, &s.under)
+        .map_err(|e| (Stage::Load, e.to_string()))
+}
+
+/// Waits for a spawned variant's Envoy, then checks its log.
+pub(crate) fn ready(p: process::Pending, variant: &Variant) -> Result<Envoy, (Stage, String)> {
+    let envoy = p.ready().map_err(|e| (Stage::Load, e.to_string()))?;
     if let Some(log_check) = variant.log_check {
         log_check(&std::fs::read_to_string(&envoy.log).unwrap_or_default())
             .map_err(|e| (Stage::Load, e))?;
     }
+    Ok(envoy)
+}
+
+/// An Envoy run under another program (callgrind) has its windows counted: the main thread's
+/// periodic stats flush would land in some windows and not in others, so stats are flushed only
+/// when the admin API asks.
+pub(crate) fn for_counting(s: &EnvoySettings, bootstrap: &mut serde_json::Value) {
+    if !s.under.program.is_empty() {
+        bootstrap["stats_flush_on_admin"] = true.into();
+    }
+}
+
+/// Proves a started variant's output over HTTP against the in-process native arm (one
+/// request; the upstream records what reached it).
+pub(crate) fn prove(
+    envoy: Envoy,
+    sc: &Scenario,
+    variant: &Variant,
+    upstream: &Upstream,
+    req: &RequestTemplate,
+    want: &verify::Reference,
+) -> Result<Verified, (Stage, String)> {
+    let Workload::Http(ex) = &sc.workload else {
+        return Err((Stage::Verify, "not an HTTP scenario".into()));
+    };
     upstream
         .record
         .store(true, std::sync::atomic::Ordering::Relaxed);

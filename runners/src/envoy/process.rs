@@ -183,6 +183,15 @@ fn tail(path: &Path) -> String {
     lines[from..].join("\n")
 }
 
+/// A program Envoy runs under (valgrind's callgrind), and how long Envoy may then take to be
+/// ready. The default is Envoy itself, ready within 30 s.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Under {
+    /// The wrapper's command line before Envoy's (empty: none).
+    pub program: Vec<String>,
+    pub ready_within: Option<Duration>,
+}
+
 /// A running Envoy.
 pub struct Envoy {
     child: Child,
@@ -201,10 +210,43 @@ impl Envoy {
         dir: &Path,
         name: &str,
     ) -> Result<Envoy, EnvoyError> {
+        Envoy::start_under(bin, config, concurrency, dir, name, &Under::default())
+    }
+
+    /// [`Envoy::start`] under another program (`under`); such an Envoy is not pinned, as the
+    /// program's own pace, not the CPUs, is what it measures.
+    pub fn start_under(
+        bin: &Path,
+        config: &Path,
+        concurrency: u32,
+        dir: &Path,
+        name: &str,
+        under: &Under,
+    ) -> Result<Envoy, EnvoyError> {
+        Envoy::spawn(bin, config, concurrency, dir, name, under)?.ready()
+    }
+
+    /// Starts Envoy without waiting for it: several can then become ready at once. The calling
+    /// thread must outlive the Envoy (Envoy dies with the thread that started it).
+    pub fn spawn(
+        bin: &Path,
+        config: &Path,
+        concurrency: u32,
+        dir: &Path,
+        name: &str,
+        under: &Under,
+    ) -> Result<Pending, EnvoyError> {
         let admin_path = dir.join(format!("{name}.admin"));
         let log = dir.join(format!("{name}.log"));
         let _ = std::fs::remove_file(&admin_path);
-        let mut cmd = Command::new(bin);
+        let mut cmd = match under.program.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("-c")
             .arg(config)
             .arg("--admin-address-path")
@@ -219,7 +261,7 @@ impl Envoy {
             .stderr(Stdio::null());
         // Never fewer CPUs than workers: a wider Envoy (the scaling runs) is left unpinned.
         let envoy_cpus = pinning()
-            .filter(|p| concurrency as usize <= p.envoy.len())
+            .filter(|p| concurrency as usize <= p.envoy.len() && under.program.is_empty())
             .map(|p| cpu_set(&p.envoy));
         // SAFETY: prctl and sched_setaffinity are async-signal-safe; the first makes the kernel
         // kill Envoy if we die, the second keeps it (and its threads) on its own CPU.
@@ -235,65 +277,27 @@ impl Envoy {
             });
         }
         let child = cmd.spawn().map_err(|e| EnvoyError::Binary {
-            bin: bin.to_path_buf(),
+            bin: under
+                .program
+                .first()
+                .map_or_else(|| bin.to_path_buf(), PathBuf::from),
             message: e.to_string(),
         })?;
         let pid = child.id();
-        let mut envoy = Envoy {
+        let envoy = Envoy {
             child,
             pid,
             admin: String::new(),
             listener: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
         };
-        let start_err = |e: &mut Envoy, why: String| EnvoyError::Start {
-            why,
-            log: e.log.clone(),
-            tail: tail(&e.log),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = envoy.child.try_wait()? {
-                return Err(start_err(&mut envoy, format!("exited with {status}")));
-            }
-            if let Ok(a) = std::fs::read_to_string(&admin_path)
-                && !a.trim().is_empty()
-                && envoy
-                    .get("/ready")
-                    .map(|r| r.contains("LIVE"))
-                    .unwrap_or(false)
-            {
-                envoy.admin = a.trim().to_string();
-                break;
-            }
-            if envoy.admin.is_empty()
-                && let Ok(a) = std::fs::read_to_string(&admin_path)
-            {
-                envoy.admin = a.trim().to_string();
-            }
-            if Instant::now() > deadline {
-                return Err(start_err(&mut envoy, "not LIVE after 30 s".into()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let listeners = envoy.get("/listeners?format=json")?;
-        let v: serde_json::Value =
-            serde_json::from_str(&listeners).map_err(|e| EnvoyError::Admin {
-                addr: envoy.admin.clone(),
-                path: "/listeners".into(),
-                message: e.to_string(),
-            })?;
-        let sa = &v["listener_statuses"][0]["local_address"]["socket_address"];
-        envoy.listener = format!(
-            "{}:{}",
-            sa["address"].as_str().unwrap_or("127.0.0.1"),
-            sa["port_value"]
-                .as_u64()
-                .ok_or_else(|| start_err(&mut envoy, format!("no listener port in {listeners}")))?
-        )
-        .parse()
-        .map_err(|_| start_err(&mut envoy, format!("no listener address in {listeners}")))?;
-        Ok(envoy)
+        let within = under.ready_within.unwrap_or(Duration::from_secs(30));
+        Ok(Pending {
+            envoy,
+            admin_path,
+            within,
+            wrapped: !under.program.is_empty(),
+        })
     }
 
     /// A GET on the admin API (HTTP/1.1 with `Connection: close`; no client library needed).
@@ -397,6 +401,78 @@ impl Envoy {
                 tail: tail(&self.log),
             }),
         }
+    }
+}
+
+/// An Envoy started by [`Envoy::spawn`], not yet known to be ready.
+pub struct Pending {
+    envoy: Envoy,
+    admin_path: PathBuf,
+    within: Duration,
+    wrapped: bool,
+}
+
+impl Pending {
+    /// Waits until Envoy is LIVE and its listener is bound (and, under a wrapper, accepting).
+    pub fn ready(self) -> Result<Envoy, EnvoyError> {
+        let start_err = |e: &mut Envoy, why: String| EnvoyError::Start {
+            why,
+            log: e.log.clone(),
+            tail: tail(&e.log),
+        };
+        let (mut envoy, admin_path, within) = (self.envoy, self.admin_path, self.within);
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = envoy.child.try_wait()? {
+                return Err(start_err(&mut envoy, format!("exited with {status}")));
+            }
+            if let Ok(a) = std::fs::read_to_string(&admin_path)
+                && !a.trim().is_empty()
+                && envoy
+                    .get("/ready")
+                    .map(|r| r.contains("LIVE"))
+                    .unwrap_or(false)
+            {
+                envoy.admin = a.trim().to_string();
+                break;
+            }
+            if envoy.admin.is_empty()
+                && let Ok(a) = std::fs::read_to_string(&admin_path)
+            {
+                envoy.admin = a.trim().to_string();
+            }
+            if Instant::now() > deadline {
+                let why = format!("not LIVE after {} s", within.as_secs());
+                return Err(start_err(&mut envoy, why));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let listeners = envoy.get("/listeners?format=json")?;
+        let v: serde_json::Value =
+            serde_json::from_str(&listeners).map_err(|e| EnvoyError::Admin {
+                addr: envoy.admin.clone(),
+                path: "/listeners".into(),
+                message: e.to_string(),
+            })?;
+        let sa = &v["listener_statuses"][0]["local_address"]["socket_address"];
+        envoy.listener = format!(
+            "{}:{}",
+            sa["address"].as_str().unwrap_or("127.0.0.1"),
+            sa["port_value"]
+                .as_u64()
+                .ok_or_else(|| start_err(&mut envoy, format!("no listener port in {listeners}")))?
+        )
+        .parse()
+        .map_err(|_| start_err(&mut envoy, format!("no listener address in {listeners}")))?;
+        // Under a slow wrapper the worker can still be setting the listener up after LIVE.
+        while self.wrapped && TcpStream::connect(envoy.listener).is_err() {
+            if Instant::now() > deadline {
+                let why = format!("listener {} not accepting", envoy.listener);
+                return Err(start_err(&mut envoy, why));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(envoy)
     }
 }
 

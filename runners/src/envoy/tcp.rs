@@ -27,14 +27,14 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// An echo server on a free loopback port, stopped on drop.
-struct Echo {
-    port: u16,
+pub(crate) struct Echo {
+    pub(crate) port: u16,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Echo {
-    fn start() -> std::io::Result<Echo> {
+    pub(crate) fn start() -> std::io::Result<Echo> {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.set_nonblocking(true)?;
         let port = l.local_addr()?.port();
@@ -205,15 +205,7 @@ pub fn measure_scenario(
     else {
         return;
     };
-    let payload: Vec<u8> = conn
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            TcpEvent::Downstream { data, .. } => Some(data.clone()),
-            TcpEvent::Upstream { .. } => None,
-        })
-        .flatten()
-        .collect();
+    let payload = payload(conn);
     let config = String::from_utf8_lossy(&config).into_owned();
     let Ok(echo) = Echo::start() else { return };
     let _ = std::fs::create_dir_all(&s.dir);
@@ -222,37 +214,11 @@ pub fn measure_scenario(
     for (arm, filter) in VARIANTS.into_iter().zip([None, ours]) {
         progress.step(&format!("envoy {} / {} / {arm}", sc.filter, sc.name));
         let name = format!("{}.{}.{arm}.p{process}", sc.filter, sc.name);
-        let path = s.dir.join(format!("{name}.json"));
-        if let Err(e) = std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&bootstrap(filter, echo.port)).expect("json"),
-        ) {
-            out.fail_at(&fail_at(arm), Stage::Load, e.to_string());
-            continue;
-        }
-        match Envoy::start(&s.bin, &path, s.concurrency, &s.dir, &name) {
-            Ok(envoy) => {
-                // Proof before load: one connection's bytes come back whole, and for our filter
-                // Envoy's stats show it counted them (its metrics are recorded at close).
-                let ok = load(envoy.listener, &payload, 1, Duration::from_millis(50)).ok;
-                std::thread::sleep(Duration::from_millis(100));
-                let counted = envoy.stat(&format!(
-                    "wasmcustom.{}downstream_bytes_total",
-                    prefix(&config)
-                ));
-                let proven = ok > 0
-                    && (filter.is_none() || counted.is_some_and(|c| c >= payload.len() as u64));
-                if proven {
-                    running.push((arm, envoy));
-                } else {
-                    out.fail_at(
-                        &fail_at(arm),
-                        Stage::Verify,
-                        format!("echo ok {ok}, filter counted {counted:?} bytes"),
-                    );
-                }
-            }
-            Err(e) => out.fail_at(&fail_at(arm), Stage::Load, e.to_string()),
+        match launch(s, filter, echo.port, &name)
+            .and_then(|envoy| prove(envoy, &payload, filter.map(|_| config.as_str())))
+        {
+            Ok(envoy) => running.push((arm, envoy)),
+            Err((stage, why)) => out.fail_at(&fail_at(arm), stage, why),
         }
     }
     let _pinned = super::process::PinnedHere::ours();
@@ -322,6 +288,108 @@ pub fn measure_scenario(
         match envoy.rss_bytes() {
             Ok(rss) => out.record(&mem, Metric::EnvoyRssAfterLoadBytes, rss as f64),
             Err(e) => out.absent(&mem, Metric::EnvoyRssAfterLoadBytes, e.to_string()),
+        }
+    }
+}
+
+/// The bytes a scenario's client sends in one round trip.
+pub(crate) fn payload(conn: &crate::host::TcpConnection) -> Vec<u8> {
+    conn.events
+        .iter()
+        .filter_map(|e| match e {
+            TcpEvent::Downstream { data, .. } => Some(data.clone()),
+            TcpEvent::Upstream { .. } => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Our filter as the TCP wasm variant sees it: its name, `.wasm` and configuration.
+pub(crate) type TcpFilter<'a> = (&'a str, &'a Path, &'a str);
+
+/// Starts one TCP variant's Envoy (`filter` None: tcp_proxy alone) in front of the echo server.
+pub(crate) fn launch(
+    s: &EnvoySettings,
+    filter: Option<TcpFilter>,
+    echo_port: u16,
+    name: &str,
+) -> Result<Envoy, (Stage, String)> {
+    spawn(s, filter, echo_port, name)?
+        .ready()
+        .map_err(|e| (Stage::Load, e.to_string()))
+}
+
+/// [`launch`] without waiting for Envoy to be ready.
+pub(crate) fn spawn(
+    s: &EnvoySettings,
+    filter: Option<TcpFilter>,
+    echo_port: u16,
+    name: &str,
+) -> Result<super::process::Pending, (Stage, String)> {
+    let path = s.dir.join(format!("{name}.json"));
+    let mut b = bootstrap(filter, echo_port);
+    super::for_counting(s, &mut b);
+    std::fs::write(&path, serde_json::to_string_pretty(&b).expect("json"))
+        .map_err(|e| (Stage::Load, e.to_string()))?;
+    Envoy::spawn(&s.bin, &path, s.concurrency, &s.dir, name, &s.under)
+        .map_err(|e| (Stage::Load, e.to_string()))
+}
+
+/// Proof before load: one connection's bytes come back whole, and with our filter (its
+/// configuration given) Envoy's stats show it counted them (its metrics are recorded at close).
+pub(crate) fn prove(
+    envoy: Envoy,
+    payload: &[u8],
+    config: Option<&str>,
+) -> Result<Envoy, (Stage, String)> {
+    let ok = load(envoy.listener, payload, 1, Duration::from_millis(50)).ok;
+    // Under callgrind, Envoy takes its time to see the close and record the metric.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let counted =
+            config.map(|c| envoy.stat(&format!("wasmcustom.{}downstream_bytes_total", prefix(c))));
+        let proven = ok > 0
+            && counted
+                .as_ref()
+                .is_none_or(|c| c.is_some_and(|c| c >= payload.len() as u64));
+        if proven {
+            return Ok(envoy);
+        }
+        if ok == 0 || Instant::now() > deadline {
+            return Err((
+                Stage::Verify,
+                format!("echo ok {ok}, filter counted {:?} bytes", counted.flatten()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One TCP connection driven round trip by round trip from synchronous code (the counted
+/// windows under callgrind); each echo must bring back exactly the bytes sent.
+pub(crate) struct Session(std::net::TcpStream);
+
+impl Session {
+    pub(crate) fn open(addr: SocketAddr) -> Result<Session, String> {
+        let s = std::net::TcpStream::connect_timeout(&addr, http::REQUEST_TIMEOUT)
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = s.set_nodelay(true);
+        s.set_read_timeout(Some(http::REQUEST_TIMEOUT))
+            .and_then(|()| s.set_write_timeout(Some(http::REQUEST_TIMEOUT)))
+            .map_err(|e| e.to_string())?;
+        Ok(Session(s))
+    }
+
+    pub(crate) fn round_trip(&mut self, payload: &[u8]) -> Result<(), String> {
+        use std::io::{Read, Write};
+        let mut back = vec![0u8; payload.len()];
+        self.0
+            .write_all(payload)
+            .and_then(|()| self.0.read_exact(&mut back))
+            .map_err(|e| e.to_string())?;
+        match back.iter().zip(payload).position(|(a, b)| a != b) {
+            None => Ok(()),
+            Some(at) => Err(format!("echoed bytes differ at offset {at}")),
         }
     }
 }

@@ -298,7 +298,7 @@ mod tests {
             native: None,
             config: None,
         });
-        plan.arms = vec![arm::NATIVE.into(), "wasmi".into()];
+        plan.arms = vec![arm::NATIVE.into(), arm::WASMI.into()];
         plan.measure = Duration::from_millis(20);
         plan.rounds = 1;
         plan.warmup = Duration::from_millis(5);
