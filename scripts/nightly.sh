@@ -41,7 +41,7 @@ mkdir -p "$baselines/history" "$out"
 # working tree that keeps being rebuilt).
 bin="${FILTERBENCH_BIN:-}"
 if [ -z "$bin" ]; then
-  cargo build --release -p filterbench || exit 2
+  scripts/build.sh || exit 2
   bin=./target/release/filterbench
 fi
 

@@ -184,7 +184,7 @@ pub fn reproduce(a: &Analysis) -> Section {
         lines.push(format!("git checkout {c}"));
     }
     lines.push("scripts/setup.sh".into());
-    lines.push("cargo build --release -p filterbench".into());
+    lines.push("scripts/build.sh   # cargo build --release --workspace --all-targets".into());
     if r.command_line.is_empty() {
         lines.push("# (the results file does not record its command line)".into());
     } else {
