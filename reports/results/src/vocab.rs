@@ -218,6 +218,12 @@ metrics! {
     Time = "time", Ns, Lower, true;
     /// Instructions per request under callgrind (deterministic mode).
     Instructions = "instructions", Count, Lower, true;
+    /// Warm instantiation of a loaded module (phase `instantiate`), on the engine's default
+    /// allocator and on its pooling allocator.
+    InstantiateP50 = "instantiate_p50", Ns, Lower, false;
+    InstantiateP99 = "instantiate_p99", Ns, Lower, false;
+    InstantiatePooledP50 = "instantiate_pooled_p50", Ns, Lower, false;
+    InstantiatePooledP99 = "instantiate_pooled_p99", Ns, Lower, false;
     ModuleFileBytes = "module_file_bytes", Bytes, Neither, false;
     ModuleRssBytes = "module_rss_bytes", Bytes, Lower, false;
     /// Resident bytes each further VM adds: private (anonymous) plus file-backed.

@@ -168,7 +168,57 @@ pub fn cold_start(a: &Analysis) -> Result<Section, ReportError> {
         rows,
         collapsed: true,
     }));
+    if let Some(t) = warm_instantiation(a) {
+        s.blocks.push(Block::Table(t));
+    }
     Ok(s)
+}
+
+/// The warm instantiation figures, default allocator and pooling.
+const INSTANTIATE: [Metric; 4] = [
+    Metric::InstantiateP50,
+    Metric::InstantiateP99,
+    Metric::InstantiatePooledP50,
+    Metric::InstantiatePooledP99,
+];
+
+/// Warm instantiation per filter × arm: p50 and p99 on the default and the pooling allocator.
+fn warm_instantiation(a: &Analysis) -> Option<Table> {
+    let key = |f: &str, arm: &str, m: Metric| Key::new(f, "", arm, Phase::Instantiate, m, 1);
+    let mut rows = Vec::new();
+    for f in a.filters() {
+        for arm in a.arms.iter().map(|x| x.name.as_str()) {
+            if !INSTANTIATE
+                .iter()
+                .any(|m| a.get(&key(&f, arm, *m)).is_some())
+            {
+                continue;
+            }
+            let mut row = vec![Cell::label(f.as_str()), Cell::label(arm)];
+            row.extend(
+                INSTANTIATE
+                    .iter()
+                    .map(|m| figure(a, &key(&f, arm, *m), format::ns)),
+            );
+            rows.push(row);
+        }
+    }
+    (!rows.is_empty()).then(|| Table {
+        caption: "Warm instantiation: the same loaded module instantiated again (each instance \
+                  then proven): each process's p50 and p99, their mean over processes with the \
+                  95% CI; pooled = the engine's pooling allocator"
+            .into(),
+        groups: vec![
+            (String::new(), 2),
+            ("default allocator".into(), 2),
+            ("pooling allocator".into(), 2),
+        ],
+        header: ["filter", "arm", "p50", "p99", "p50", "p99"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+        collapsed: false,
+    })
 }
 
 /// Bytes plotted in a binary unit, so linear axis ticks land on round numbers of it.

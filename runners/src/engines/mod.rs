@@ -123,6 +123,10 @@ pub trait Engine: Send + Sync {
     /// The options that change what is measured (CPU bound, allocator), for the results.
     fn flags(&self) -> String;
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError>;
+    /// Whether the engine has a pooling instance allocator ([`Limits::pooling`] turns it on).
+    fn has_pooling(&self) -> bool {
+        false
+    }
 }
 
 /// A registry entry: name → constructor.

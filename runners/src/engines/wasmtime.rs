@@ -131,6 +131,10 @@ impl Engine for WasmtimeEngine {
         format!("wasmtime {}", env!("FILTERBENCH_WASMTIME_VERSION"))
     }
 
+    fn has_pooling(&self) -> bool {
+        true
+    }
+
     fn flags(&self) -> String {
         let cpu = match self.bound {
             Bound::Epoch(t) => format!("cpu=epoch({}ms)", t * EPOCH_PERIOD.as_millis() as u64),
@@ -183,10 +187,23 @@ impl Engine for WasmtimeEngine {
                 .map_err(compile_err)?;
         }
         let pre = linker.instantiate_pre(&module).map_err(compile_err)?;
+        // Each callback's export resolved once here, not by name on every instantiation.
+        let exports = Callback::ALL
+            .iter()
+            .map(|cb| {
+                let spec = cb.spec();
+                module
+                    .get_export_index(spec.name)
+                    .or_else(|| spec.alias.and_then(|a| module.get_export_index(a)))
+            })
+            .collect();
+        let memory_export = module.get_export_index("memory");
         Ok(Box::new(WasmtimeModule {
             name: self.name,
             engine: self.engine.clone(),
             pre,
+            exports,
+            memory_export,
             limits: self.limits.clone(),
             bound: self.bound,
             ticker: self.ticker.clone(),
@@ -198,6 +215,9 @@ struct WasmtimeModule {
     name: &'static str,
     engine: wasmtime::Engine,
     pre: InstancePre<StoreData>,
+    /// Per [`Callback::ALL`], its export (or its alias's), if the module has it.
+    exports: Vec<Option<wasmtime::ModuleExport>>,
+    memory_export: Option<wasmtime::ModuleExport>,
     limits: Limits,
     bound: Bound,
     ticker: Option<Arc<Ticker>>,
@@ -226,13 +246,18 @@ impl LoadedModule for WasmtimeModule {
         // Start-up (data segments, start function) runs under the same bound as callbacks.
         arm_bound(&mut store, self.bound);
         let instance = self.pre.instantiate(&mut store).map_err(err)?;
-        let memory = instance.get_memory(&mut store, "memory");
+        let memory = self
+            .memory_export
+            .as_ref()
+            .and_then(|e| instance.get_module_export(&mut store, e))
+            .and_then(|e| e.into_memory());
         let mut callbacks = Vec::with_capacity(Callback::ALL.len());
-        for cb in Callback::ALL {
+        for (cb, export) in Callback::ALL.iter().zip(&self.exports) {
             let spec = cb.spec();
-            let func = instance
-                .get_func(&mut store, spec.name)
-                .or_else(|| spec.alias.and_then(|a| instance.get_func(&mut store, a)));
+            let func = export
+                .as_ref()
+                .and_then(|e| instance.get_module_export(&mut store, e))
+                .and_then(|e| e.into_func());
             callbacks.push(match func {
                 None => None,
                 Some(f) => Some(TypedCb::new(f, &store, spec).map_err(err)?),

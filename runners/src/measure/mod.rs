@@ -8,6 +8,7 @@ pub mod coldstart;
 pub mod envoy_http;
 pub mod envoy_scaling;
 pub mod envoy_tcp;
+pub mod instantiate;
 pub mod memory;
 pub mod perf;
 pub mod pipeline;
@@ -59,6 +60,9 @@ pub struct Plan {
     /// Duration of each multi-thread throughput run.
     pub throughput_time: Duration,
     pub cold_iterations: u32,
+    /// Warm instantiations timed per arm and allocator (0: none).
+    #[serde(default)]
+    pub instantiations: u32,
     /// VMs instantiated to fit the memory-per-VM slope.
     pub memory_instances: u32,
     pub harness: bool,
@@ -90,6 +94,7 @@ impl Plan {
             threads: vec![cpus.max(2)],
             throughput_time: Duration::from_millis(150),
             cold_iterations: 2,
+            instantiations: 200,
             memory_instances: 8,
             harness: true,
             profile_requests: 2000,
@@ -111,6 +116,7 @@ impl Plan {
             threads: (1..=cpus.max(2)).filter(|t| *t > 1).collect(),
             throughput_time: Duration::from_secs(1),
             cold_iterations: 5,
+            instantiations: 1000,
             memory_instances: 16,
             profile_requests: 20000,
             profile_time: Duration::from_millis(500),

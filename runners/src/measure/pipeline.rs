@@ -46,6 +46,7 @@ pub trait Measurement: Sync {
 /// first, the nearest to a fresh process.
 pub static MEASUREMENTS: &[&dyn Measurement] = &[
     &super::coldstart::ColdStart,
+    &super::instantiate::Instantiate,
     &super::memory::Memory,
     &super::steady::SteadyState,
     &super::threads::Threads,
