@@ -266,6 +266,91 @@ macro_rules! typed_callbacks {
 }
 pub(crate) use typed_callbacks;
 
+/// A wasm argument as the host's `u64` (an `i32` zero-extended, as a guest's `u32`).
+pub(crate) trait Arg {
+    fn arg(self) -> u64;
+}
+impl Arg for i32 {
+    fn arg(self) -> u64 {
+        self as u32 as u64
+    }
+}
+impl Arg for i64 {
+    fn arg(self) -> u64 {
+        self as u64
+    }
+}
+
+/// Links one host function returning a status as a typed function of the given parameter
+/// types (see [`typed_host_functions`]).
+macro_rules! typed_host_fn {
+    ($rt:ident, $mem:ident, $err:path, $linker:expr, $f:expr; $($a:ident: $t:ty),*) => {{
+        let call = $f.call;
+        $linker
+            .func_wrap(
+                $f.module,
+                $f.name,
+                move |mut caller: $rt::Caller<'_, StoreData>, $($a: $t),*| -> Result<i32, $rt::Error> {
+                    let args: &[u64] = &[$(crate::engines::Arg::arg($a)),*];
+                    let mut mem = $mem { caller: &mut caller };
+                    crate::host::functions::call(call, &mut mem, args)
+                        .map(|status| status as i32)
+                        .map_err(|e| $err(e.to_string()))
+                },
+            )
+            .map(|_| true)
+            .map_err(|e| e.to_string())
+    }};
+}
+pub(crate) use typed_host_fn;
+
+/// `fn link_typed(linker, f) -> Result<bool, String>` for runtimes with wasmtime's API shape
+/// (wasmtime, wasmi; `$mem` is the adapter's guest memory over a `Caller`, `$err` makes the
+/// runtime's error from a message): links host
+/// function `f` as a typed function when its signature is one of the proxy-wasm shapes (one
+/// status result; 32-bit parameters, or a 32-bit and a 64-bit one), so the runtime calls it
+/// without boxing arguments as values; false for the rest, which the adapter links untyped.
+macro_rules! typed_host_functions {
+    ($rt:ident, $mem:ident, $err:path) => {
+        fn link_typed(
+            linker: &mut $rt::Linker<StoreData>,
+            f: &crate::host::functions::HostFunction,
+        ) -> Result<bool, String> {
+            use crate::engines::typed_host_fn as t;
+            if f.results != 1 {
+                return Ok(false);
+            }
+            let wide: Vec<bool> = f
+                .params
+                .iter()
+                .map(|k| matches!(k, filterbench_abi::Kind::U64 | filterbench_abi::Kind::I64))
+                .collect();
+            match wide.as_slice() {
+                [false, true] => return t!($rt, $mem, $err, linker, f; a: i32, b: i64),
+                w if w.iter().any(|x| *x) => return Ok(false),
+                _ => {}
+            }
+            match f.params.len() {
+                0 => t!($rt, $mem, $err, linker, f;),
+                1 => t!($rt, $mem, $err, linker, f; a: i32),
+                2 => t!($rt, $mem, $err, linker, f; a: i32, b: i32),
+                3 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32),
+                4 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32),
+                5 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32),
+                6 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32),
+                7 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32),
+                8 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32),
+                9 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32),
+                10 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32),
+                11 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32),
+                12 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32, m: i32),
+                _ => Ok(false),
+            }
+        }
+    };
+}
+pub(crate) use typed_host_functions;
+
 /// A callback's raw `i32` result as the host reads it.
 pub(crate) fn callback_result(cb: Callback, v: i32) -> u64 {
     match cb.spec().ret {

@@ -14,6 +14,7 @@ use crate::host::callbacks::Callback;
 use crate::host::functions::{self, HOST_FUNCTIONS};
 
 super::typed_callbacks!(wasmi);
+super::typed_host_functions!(wasmi, WasmiMemory, wasmi::Error::new);
 
 pub struct WasmiEngine {
     engine: wasmi::Engine,
@@ -74,6 +75,12 @@ impl Engine for WasmiEngine {
         let module = Module::new(&self.engine, &bytes).map_err(compile_err)?;
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
         for f in HOST_FUNCTIONS.iter() {
+            if link_typed(&mut linker, f).map_err(|m| EngineError::Compile {
+                engine: "wasmi".into(),
+                message: m,
+            })? {
+                continue;
+            }
             let ty = FuncType::new(
                 f.params.iter().map(|k| val_type(*k)),
                 std::iter::repeat_n(ValType::I32, f.results),

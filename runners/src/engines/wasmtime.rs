@@ -15,9 +15,10 @@ use super::{Artifacts, CallError, CpuBound, Engine, EngineError, Instance, Limit
 use crate::host::HostState;
 use crate::host::abi::{GuestMemory, HostError};
 use crate::host::callbacks::Callback;
-use crate::host::functions::{self, HOST_FUNCTIONS, HostFunction};
+use crate::host::functions::{self, HOST_FUNCTIONS};
 
 super::typed_callbacks!(wasmtime);
+super::typed_host_functions!(wasmtime, WasmtimeMemory, wasmtime::Error::msg);
 
 /// How often the epoch advances; a deadline is a whole number of these.
 const EPOCH_PERIOD: Duration = Duration::from_millis(5);
@@ -115,85 +116,6 @@ fn val_type(k: Kind) -> ValType {
     }
 }
 
-/// A wasm argument as the host's `u64` (an `i32` zero-extended, as a guest's `u32`).
-trait Arg {
-    fn arg(self) -> u64;
-}
-impl Arg for i32 {
-    fn arg(self) -> u64 {
-        self as u32 as u64
-    }
-}
-impl Arg for i64 {
-    fn arg(self) -> u64 {
-        self as u64
-    }
-}
-
-/// Registers one host function returning a status as a typed function of the given
-/// parameter types: wasmtime then calls it directly, without boxing the arguments as `Val`s
-/// (its untyped `func_new` path).
-macro_rules! typed {
-    ($linker:expr, $f:expr; $($a:ident: $t:ty),*) => {{
-        let call = $f.call;
-        $linker
-            .func_wrap(
-                $f.module,
-                $f.name,
-                move |mut caller: Caller<'_, StoreData>, $($a: $t),*| -> wasmtime::Result<i32> {
-                    let args: &[u64] = &[$(Arg::arg($a)),*];
-                    let mut mem = WasmtimeMemory { caller: &mut caller };
-                    functions::call(call, &mut mem, args)
-                        .map(|status| status as i32)
-                        .map_err(|e| wasmtime::Error::msg(e.to_string()))
-                },
-            )
-            .map(|_| true)
-    }};
-}
-
-/// Links `f` typed when its signature is one of those below (every proxy-wasm import); false
-/// for the rest (WASI functions with other shapes), which are linked untyped.
-fn link_typed(linker: &mut Linker<StoreData>, f: &HostFunction) -> wasmtime::Result<bool> {
-    if f.results != 1 {
-        return Ok(false);
-    }
-    let wide: Vec<bool> = f
-        .params
-        .iter()
-        .map(|k| matches!(k, Kind::U64 | Kind::I64))
-        .collect();
-    match wide.as_slice() {
-        [false, true] => return typed!(linker, f; a: i32, b: i64),
-        w if w.iter().any(|x| *x) => return Ok(false),
-        _ => {}
-    }
-    match f.params.len() {
-        0 => typed!(linker, f;),
-        1 => typed!(linker, f; a: i32),
-        2 => typed!(linker, f; a: i32, b: i32),
-        3 => typed!(linker, f; a: i32, b: i32, c: i32),
-        4 => typed!(linker, f; a: i32, b: i32, c: i32, d: i32),
-        5 => typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32),
-        6 => typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32),
-        7 => typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32),
-        8 => typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32),
-        9 => {
-            typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32)
-        }
-        10 => {
-            typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32)
-        }
-        11 => {
-            typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32)
-        }
-        12 => {
-            typed!(linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32, m: i32)
-        }
-        _ => Ok(false),
-    }
-}
-
 fn trap_message(e: &wasmtime::Error) -> String {
     match e.downcast_ref::<Trap>() {
         Some(t) => t.to_string(),
@@ -240,7 +162,10 @@ impl Engine for WasmtimeEngine {
         let module = Module::new(&self.engine, &bytes).map_err(compile_err)?;
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
         for f in HOST_FUNCTIONS.iter() {
-            if link_typed(&mut linker, f).map_err(compile_err)? {
+            if link_typed(&mut linker, f).map_err(|m| EngineError::Compile {
+                engine: self.name.to_string(),
+                message: m,
+            })? {
                 continue;
             }
             let ty = FuncType::new(
