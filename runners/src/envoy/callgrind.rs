@@ -222,6 +222,13 @@ fn launch_all<T: Sync>(
     items.into_iter().zip(started).collect()
 }
 
+fn starting(progress: &dyn Progress, n: usize, sc: &Scenario) {
+    progress.step(&format!(
+        "callgrind: starting {n} Envoys for {} / {}",
+        sc.filter, sc.name
+    ));
+}
+
 /// Counts one scenario in Envoy, every variant; figures go to `out` as rows of
 /// [`Metric::Instructions`], one "process" per window.
 pub fn count_scenario(
@@ -258,12 +265,7 @@ pub fn count_scenario(
             let req = RequestTemplate::from_message(&ex.request);
             let mut variants = config::variants(&sc.filter, &b, &String::from_utf8_lossy(&config));
             variants.retain(|v| c.wants(v.name));
-            progress.step(&format!(
-                "callgrind: starting {} Envoys for {} / {}",
-                variants.len(),
-                sc.filter,
-                sc.name
-            ));
+            starting(progress, variants.len(), sc);
             let started = launch_all(
                 variants,
                 |v: &Variant| {
@@ -321,12 +323,7 @@ pub fn count_scenario(
                 .zip([None, Some(ours)])
                 .filter(|(arm, _)| c.wants(arm))
                 .collect();
-            progress.step(&format!(
-                "callgrind: starting {} Envoys for {} / {}",
-                variants.len(),
-                sc.filter,
-                sc.name
-            ));
+            starting(progress, variants.len(), sc);
             let started = launch_all(
                 variants,
                 |(arm, filter)| {

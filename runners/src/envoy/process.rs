@@ -210,24 +210,13 @@ impl Envoy {
         dir: &Path,
         name: &str,
     ) -> Result<Envoy, EnvoyError> {
-        Envoy::start_under(bin, config, concurrency, dir, name, &Under::default())
+        Envoy::spawn(bin, config, concurrency, dir, name, &Under::default())?.ready()
     }
 
-    /// [`Envoy::start`] under another program (`under`); such an Envoy is not pinned, as the
-    /// program's own pace, not the CPUs, is what it measures.
-    pub fn start_under(
-        bin: &Path,
-        config: &Path,
-        concurrency: u32,
-        dir: &Path,
-        name: &str,
-        under: &Under,
-    ) -> Result<Envoy, EnvoyError> {
-        Envoy::spawn(bin, config, concurrency, dir, name, under)?.ready()
-    }
-
-    /// Starts Envoy without waiting for it: several can then become ready at once. The calling
-    /// thread must outlive the Envoy (Envoy dies with the thread that started it).
+    /// Starts Envoy without waiting for it (then [`Pending::ready`]): several can become ready
+    /// at once. Under another program (`under`, e.g. callgrind) Envoy is not pinned, as the
+    /// program's own pace, not the CPUs, is what it measures. The calling thread must outlive
+    /// the Envoy (Envoy dies with the thread that started it).
     pub fn spawn(
         bin: &Path,
         config: &Path,

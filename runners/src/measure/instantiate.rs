@@ -12,7 +12,7 @@ use filterbench_results::vocab::{Metric, Phase, Stage};
 
 use super::pipeline::{FilterCtx, Measurement, Scope};
 use super::scenario::{Scenario, first_difference};
-use super::{Plan, Progress, WorkerOutput};
+use super::{Plan, WorkerOutput};
 use crate::engines::{self, Limits, LoadedModule};
 use crate::fixtures::Step;
 use crate::host::Vm;
@@ -36,15 +36,9 @@ impl Measurement for Instantiate {
         Scope::EachArm
     }
     fn measure(&self, ctx: &FilterCtx, arms: &[String], out: &mut WorkerOutput) {
-        let sc = ctx.scenarios[0];
-        for arm in arms {
-            ctx.step(&format!("{} / {arm}: {}", ctx.filter, self.name()));
-            let want = ctx
-                .proven
-                .outcome(0, arm)
-                .expect("a proven arm has its outcome");
-            measure(ctx.plan, sc, arm, want, ctx.process, out);
-        }
+        ctx.on_first_scenario(self.name(), arms, |sc, arm, want| {
+            measure(ctx.plan, sc, arm, want, ctx.process, out)
+        });
     }
 }
 

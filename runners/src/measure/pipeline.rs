@@ -141,6 +141,25 @@ impl<'a> FilterCtx<'a> {
         self.scenarios.iter().take(n).copied().collect()
     }
 
+    /// `f` on each of `arms` with the filter's first scenario and the arm's verified outcome
+    /// there, a progress step each (`what` names the measurement).
+    pub fn on_first_scenario(
+        &self,
+        what: &str,
+        arms: &[String],
+        mut f: impl FnMut(&Scenario, &str, &crate::fixtures::Step),
+    ) {
+        let sc = self.scenarios[0];
+        for arm in arms {
+            self.step(&format!("{} / {arm}: {what}", self.filter));
+            let want = self
+                .proven
+                .outcome(0, arm)
+                .expect("a proven arm has its outcome");
+            f(sc, arm, want);
+        }
+    }
+
     /// Whether this is the first filter of the run measured in Envoy.
     pub fn first_envoy_filter(&self) -> bool {
         self.all
