@@ -16,6 +16,9 @@ pub const REFERENCE_ARM: &str = arm::NATIVE;
 pub const HOSTCALL_FILTER: &str = "hostcalls";
 /// Its scenario that makes no host call (the bare loop), subtracted from the others.
 pub const HOSTCALL_BASE: &str = "none";
+/// The `hostcalls` scenario of an import the host answers with no work (`proxy_done`): the
+/// floor of every host call on an arm (the engine's entry and exit plus our dispatch).
+pub const HOSTCALL_FLOOR: &str = "empty_import";
 /// Host calls each request of a `hostcalls` scenario makes.
 pub const HOSTCALLS_PER_REQUEST: f64 = 100.0;
 

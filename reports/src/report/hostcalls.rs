@@ -6,7 +6,7 @@ use crate::ReportError;
 use crate::charts::bars::{Bars, Scale, hbars};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
-use crate::model::{Analysis, HOSTCALL_BASE, HOSTCALLS_PER_REQUEST};
+use crate::model::{Analysis, HOSTCALL_BASE, HOSTCALL_FLOOR, HOSTCALLS_PER_REQUEST};
 use filterbench_results::vocab::ArmKind;
 
 pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
@@ -29,6 +29,14 @@ pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
          of `{HOSTCALL_BASE}`) / {HOSTCALLS_PER_REQUEST}, paired process by process, mean and \
          95% confidence interval. Rows are sorted by op name."
     ));
+    if ops.contains(HOSTCALL_FLOOR) {
+        s.para(format!(
+            "`{HOSTCALL_FLOOR}` calls `proxy_done`, which the host answers without doing \
+             anything: the floor of one crossing into the host and back on each arm (the \
+             engine's entry and exit plus our dispatch). Above it, an op's row is the call's own \
+             work: reading and writing guest memory, the guest allocator, the host state."
+        ));
+    }
     let mut header = vec!["host function".to_string()];
     header.extend(arms.iter().map(|x| x.to_string()));
     let mut rows = Vec::new();
