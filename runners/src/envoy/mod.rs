@@ -168,6 +168,35 @@ pub(crate) fn latency_rows(
         .push(crate::measure::steady::histogram_row(&at, h));
 }
 
+/// The V8 VMs of an Envoy running our `.wasm` with `workers` workers: the configuration's (kept
+/// for validation), the main thread's and one per worker (seen: 3, 4, 6 at 1, 2, 4 workers).
+fn expected_v8_vms(workers: u32) -> u64 {
+    u64::from(workers) + 2
+}
+
+/// Records the V8 VM count Envoy reports at `at`; Err if it is not the expected one (a VM per
+/// worker is what the memory-per-worker figures assume) or cannot be read.
+pub(crate) fn v8_vms(
+    envoy: &Envoy,
+    workers: u32,
+    at: &At,
+    out: &mut WorkerOutput,
+) -> Result<(), String> {
+    let stat = "wasm.envoy.wasm.runtime.v8.active";
+    let n = envoy
+        .stat(stat)
+        .ok_or_else(|| format!("Envoy reports no {stat}"))?;
+    out.record(at, Metric::WasmVms, n as f64);
+    let want = expected_v8_vms(workers);
+    if n != want {
+        return Err(format!(
+            "Envoy reports {n} V8 VMs with {workers} workers (expected {want}: the \
+             configuration's, the main thread's and one per worker)"
+        ));
+    }
+    Ok(())
+}
+
 /// Takes back every figure of `filter` × `arm` this worker produced (the arm failed later).
 fn drop_arm(out: &mut WorkerOutput, filter: &str, arm: &str) {
     out.rows.retain(|r| !(r.filter == filter && r.arm == arm));
@@ -347,8 +376,11 @@ pub fn measure_scenario(
         if let Some(m) = r.envoy.stat("server.memory_allocated") {
             out.record(&mem, Metric::MemoryAllocatedBytes, m as f64);
         }
-        if let Some(v) = r.envoy.stat("wasm.envoy.wasm.runtime.v8.active") {
-            out.record(&mem, Metric::WasmVms, v as f64);
+        if arm == arm::ENVOY_WASM_V8
+            && let Err(e) = v8_vms(&r.envoy, s.concurrency, &mem, out)
+        {
+            fail(out, arm, Stage::Run, e);
+            continue;
         }
         ok.push((r, rps));
     }

@@ -95,6 +95,12 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
                         );
                         continue;
                     }
+                    if variant.name == arm::ENVOY_WASM_V8
+                        && let Err(e) = super::v8_vms(&envoy, c, &mem(c), out)
+                    {
+                        out.fail_at(&mem(c), Stage::Scaling, e);
+                        continue;
+                    }
                     match envoy.rss_bytes() {
                         Ok(rss) => {
                             points.push((c as f64, rss as f64));
