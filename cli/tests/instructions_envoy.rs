@@ -19,19 +19,16 @@ fn count(dir: &Path, name: &str, burn: Option<u32>) -> Option<(std::path::PathBu
         return None;
     }
     let out = dir.join(name);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_filterbench"));
-    cmd.args(["instructions", "--envoy", "--filters", "add-header"])
-        .args(["--arms", "envoy-none,envoy-native-module,envoy-wasm-v8"])
-        .args(["--requests", "40", "--windows", "2", "--out"])
-        .arg(&out);
-    match burn {
-        Some(n) => cmd.env("FILTERBENCH_BURN", format!("add-header={n}")),
-        None => cmd.env_remove("FILTERBENCH_BURN"),
-    };
-    let o = cmd.output().expect("run filterbench");
-    assert!(o.status.success(), "{}", text(&o));
-    let r = Results::read(&out).unwrap();
-    assert!(r.complete && r.failures.is_empty(), "{:?}", r.failures);
+    let args = [
+        "--envoy",
+        "--arms",
+        "envoy-none,envoy-native-module,envoy-wasm-v8",
+        "--requests",
+        "40",
+        "--windows",
+        "2",
+    ];
+    let r = common::count_add_header(&args, &out, burn);
     Some((out, r))
 }
 

@@ -152,24 +152,8 @@ fn a_malformed_module_is_refused_by_name() {
 /// rounds per request (None: off).
 fn count(dir: &Path, name: &str, burn: Option<u32>) -> (std::path::PathBuf, Results) {
     let out = dir.join(name);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_filterbench"));
-    cmd.args([
-        "instructions",
-        "--filters",
-        "add-header",
-        "--arms",
-        "native",
-    ])
-    .args(["--requests", "20", "--repeats", "2", "--out"])
-    .arg(&out);
-    match burn {
-        Some(n) => cmd.env("FILTERBENCH_BURN", format!("add-header={n}")),
-        None => cmd.env_remove("FILTERBENCH_BURN"),
-    };
-    let o = cmd.output().expect("run filterbench");
-    assert!(o.status.success(), "{}", text(&o));
-    let r = Results::read(&out).unwrap();
-    assert!(r.complete && r.failures.is_empty(), "{:?}", r.failures);
+    let args = ["--arms", "native", "--requests", "20", "--repeats", "2"];
+    let r = common::count_add_header(&args, &out, burn);
     (out, r)
 }
 

@@ -1,5 +1,6 @@
 //! Running the built `filterbench` binary from the CLI tests.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 pub fn filterbench(args: &[&str]) -> Output {
@@ -16,4 +17,29 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// `filterbench instructions --filters add-header <args> --out <out>` with the slowdown knob at
+/// `burn` rounds per request (None: off); the run must succeed, complete, with no failure.
+/// (Not every test binary counts instructions.)
+#[allow(dead_code)]
+pub fn count_add_header(
+    args: &[&str],
+    out: &Path,
+    burn: Option<u32>,
+) -> filterbench_results::Results {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_filterbench"));
+    cmd.args(["instructions", "--filters", "add-header"])
+        .args(args)
+        .arg("--out")
+        .arg(out);
+    match burn {
+        Some(n) => cmd.env("FILTERBENCH_BURN", format!("add-header={n}")),
+        None => cmd.env_remove("FILTERBENCH_BURN"),
+    };
+    let o = cmd.output().expect("run filterbench");
+    assert!(o.status.success(), "{}", text(&o));
+    let r = filterbench_results::Results::read(out).unwrap();
+    assert!(r.complete && r.failures.is_empty(), "{:?}", r.failures);
+    r
 }
