@@ -33,6 +33,7 @@ fn settings(bin: PathBuf, dir: &Path) -> EnvoySettings {
         warmup: Duration::from_millis(50),
         rate_fractions: vec![0.5],
         rate_duration: Duration::from_millis(200),
+        wrk: true,
         scaling: vec![1, 2],
         dir: dir.to_path_buf(),
         under: Default::default(),

@@ -36,6 +36,7 @@ fn an_abi_mismatch_is_a_clear_error() {
         warmup: Duration::from_millis(20),
         rate_fractions: Vec::new(),
         rate_duration: Duration::ZERO,
+        wrk: false,
         scaling: Vec::new(),
         dir: dir.path().to_path_buf(),
         under: Default::default(),

@@ -234,6 +234,7 @@ fn envoy_counting(
         warmup: Default::default(),
         rate_fractions: Vec::new(),
         rate_duration: Default::default(),
+        wrk: false,
         scaling: Vec::new(),
         dir: out.with_extension("envoy"),
         under: Default::default(),

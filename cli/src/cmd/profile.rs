@@ -177,6 +177,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             warmup: Duration::from_millis(300),
             rate_fractions: Vec::new(),
             rate_duration: Duration::ZERO,
+            wrk: false,
             scaling: Vec::new(),
             dir: dir.join("envoy"),
             under: Default::default(),

@@ -70,6 +70,10 @@ pub struct Args {
     /// Envoy worker threads for the timed runs.
     #[arg(long, default_value_t = 1)]
     envoy_concurrency: u32,
+    /// Closed-loop milliseconds per Envoy variant per process (quick 400, full 4000): longer
+    /// gives Envoy's CPU per request tighter intervals
+    #[arg(long)]
+    envoy_ms: Option<u64>,
 }
 
 /// The Envoy settings for this run, or None when Envoy is skipped (or absent and not required).
@@ -92,7 +96,10 @@ fn envoy_settings(args: &Args, full: bool, out: &std::path::Path) -> Result<Opti
         version,
         concurrency: args.envoy_concurrency.max(1),
         connections: 8,
-        duration: if full { ms(4000) } else { ms(900) },
+        duration: ms(args
+            .envoy_ms
+            .unwrap_or(if full { 4000 } else { 400 })
+            .max(1)),
         rounds: 3,
         warmup: if full { ms(500) } else { ms(100) },
         rate_fractions: if full {
@@ -100,7 +107,8 @@ fn envoy_settings(args: &Args, full: bool, out: &std::path::Path) -> Result<Opti
         } else {
             vec![0.5]
         },
-        rate_duration: if full { ms(2000) } else { ms(400) },
+        rate_duration: if full { ms(2000) } else { ms(250) },
+        wrk: true,
         scaling: vec![1, 2, 4],
         dir: out.with_extension("envoy"),
         under: Default::default(),

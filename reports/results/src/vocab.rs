@@ -212,6 +212,12 @@ metrics! {
     Throughput = "throughput", PerSecond, Higher, true;
     /// Requests per second measured by wrk, the cross-check of our generator.
     ThroughputWrk = "throughput_wrk", PerSecond, Higher, false;
+    /// Wall time of the batch passes that gave `cpu_per_request` (adaptive sampling stops
+    /// them early once precise enough).
+    TimedNs = "timed_ns", Ns, Neither, false;
+    /// Half-width of the 95% CI of net CPU per request within the process, relative to it,
+    /// when the batch passes stopped (over their rounds; gross where there is no harness).
+    CpuCiWithin = "cpu_ci_within", Ratio, Neither, false;
     /// The timing loop's own CPU per request (harness rows): what the batches leave in.
     LoopCostPerRequest = "loop_cost_per_request", Ns, Lower, false;
     /// Wall time of one cold-start phase.

@@ -10,7 +10,7 @@ use crate::doc::{Block, Cell, Section, Table, Tone};
 use crate::format::pct;
 use crate::model::{Analysis, HOSTCALL_FILTER};
 use crate::net::{self, Claim, NetRatio, net_ratio_cell};
-use filterbench_results::vocab::{Metric, Phase};
+use filterbench_results::vocab::{Metric, Phase, arm};
 
 /// Tone of a ratio to the reference: within 10% is on par, within 2× is fair.
 pub(crate) fn tone(r: f64, bigger_better: bool) -> Tone {
@@ -281,6 +281,9 @@ pub fn section(a: &Analysis) -> Section {
         net::CLAIM_SPEED * 100.0,
         net::times(net::CLAIM_MAX_COST)
     ));
+    if let Some(note) = sampling_note(a) {
+        s.para(note);
+    }
     if let Some(t) = net_table(a) {
         for (sentence, claim) in verdicts(a) {
             s.blocks.push(Block::Callout(sentence, claim.tone()));
@@ -342,4 +345,36 @@ pub fn section(a: &Analysis) -> Section {
         s.blocks.clear();
     }
     s
+}
+
+/// How long the in-process arms were timed and how precisely each process knew its net CPU
+/// per request when its batch passes stopped (adaptive sampling stops them early once within
+/// the run's target); `None` for results without these rows.
+fn sampling_note(a: &Analysis) -> Option<String> {
+    let values = |m: Metric| -> Vec<f64> {
+        let mut v: Vec<f64> = a
+            .table
+            .iter()
+            .filter(|(k, _)| k.metric == m && k.arm != arm::HARNESS)
+            .flat_map(|(_, per)| per.values().copied())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (ci, timed) = (values(Metric::CpuCiWithin), values(Metric::TimedNs));
+    if ci.is_empty() || timed.is_empty() {
+        return None;
+    }
+    let at = |v: &[f64], q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    Some(format!(
+        "Sampling: each in-process arm's batch passes ran in interleaved rounds until its net \
+         CPU per request was known to the run's target within its process, or to the time cap. \
+         At the stop, the 95% interval over rounds was ±{} in the median arm × scenario × \
+         process (±{} at the 90th percentile), after {} of batch passes (median; {} at the \
+         90th percentile).",
+        pct(at(&ci, 0.5)),
+        pct(at(&ci, 0.9)),
+        crate::format::ns(at(&timed, 0.5)),
+        crate::format::ns(at(&timed, 0.9)),
+    ))
 }

@@ -212,8 +212,10 @@ pub(crate) fn read_wasm(arm: &str, artifacts: &Artifacts) -> Result<Vec<u8>, Eng
 }
 
 /// Callbacks resolved once per instance into typed functions (no per-call type checks), for
-/// runtimes with wasmtime's API shape (wasmtime, wasmi): `$rt::Func::typed` and
-/// `$rt::TypedFunc::call(store, params)`. Every callback parameter is an `i32` in wasm32.
+/// runtimes with wasmtime's API shape (wasmtime, wasmi): `$rt::TypedFunc::call(store, params)`,
+/// the function made typed by the adapter's own `typed(func, store)` (wasmtime skips the check
+/// there: its load checked every callback's type once). Every callback parameter is an `i32`
+/// in wasm32.
 macro_rules! typed_callbacks {
     ($rt:ident) => {
         enum TypedCb {
@@ -235,14 +237,14 @@ macro_rules! typed_callbacks {
             ) -> Result<TypedCb, $rt::Error> {
                 use crate::host::callbacks::Ret;
                 Ok(match (spec.params, spec.ret != Ret::None) {
-                    (0, false) => TypedCb::P0(f.typed(store)?),
-                    (1, false) => TypedCb::P1(f.typed(store)?),
-                    (1, true) => TypedCb::P1R(f.typed(store)?),
-                    (2, false) => TypedCb::P2(f.typed(store)?),
-                    (2, true) => TypedCb::P2R(f.typed(store)?),
-                    (3, false) => TypedCb::P3(f.typed(store)?),
-                    (3, true) => TypedCb::P3R(f.typed(store)?),
-                    (5, false) => TypedCb::P5(f.typed(store)?),
+                    (0, false) => TypedCb::P0(typed(f, store)?),
+                    (1, false) => TypedCb::P1(typed(f, store)?),
+                    (1, true) => TypedCb::P1R(typed(f, store)?),
+                    (2, false) => TypedCb::P2(typed(f, store)?),
+                    (2, true) => TypedCb::P2R(typed(f, store)?),
+                    (3, false) => TypedCb::P3(typed(f, store)?),
+                    (3, true) => TypedCb::P3R(typed(f, store)?),
+                    (5, false) => TypedCb::P5(typed(f, store)?),
                     (p, r) => unreachable!("no callback has shape ({p}, {r})"),
                 })
             }
@@ -282,9 +284,10 @@ impl Arg for i64 {
 }
 
 /// Links one host function returning a status as a typed function of the given parameter
-/// types (see [`typed_host_functions`]).
-macro_rules! typed_host_fn {
-    ($rt:ident, $mem:ident, $err:path, $linker:expr, $f:expr; $($a:ident: $t:ty),*) => {{
+/// types, for runtimes with wasmtime's `Linker::func_wrap` (wasmtime, wasmi); the `$link` of
+/// [`typed_host_functions`] for them.
+macro_rules! wrap_host_fn {
+    ($rt:ident, $mem:ident, $err:path; ($linker:ident), $f:expr; $($a:ident: $t:ty),*) => {{
         let call = $f.call;
         $linker
             .func_wrap(
@@ -302,21 +305,19 @@ macro_rules! typed_host_fn {
             .map_err(|e| e.to_string())
     }};
 }
-pub(crate) use typed_host_fn;
+pub(crate) use wrap_host_fn;
 
-/// `fn link_typed(linker, f) -> Result<bool, String>` for runtimes with wasmtime's API shape
-/// (wasmtime, wasmi; `$mem` is the adapter's guest memory over a `Caller`, `$err` makes the
-/// runtime's error from a message): links host
-/// function `f` as a typed function when its signature is one of the proxy-wasm shapes (one
-/// status result; 32-bit parameters, or a 32-bit and a 64-bit one), so the runtime calls it
-/// without boxing arguments as values; false for the rest, which the adapter links untyped.
+/// `fn link_typed(<params>, f) -> Result<bool, String>`: links host function `f` as a typed
+/// function when its signature is one of the proxy-wasm shapes (one status result; 32-bit
+/// parameters, or a 32-bit and a 64-bit one), so the runtime calls it without boxing
+/// arguments as values; false for the rest, which the adapter links untyped. `$link!((params),
+/// f; a: i32, ...)` is the adapter's macro that links one function of a given shape.
 macro_rules! typed_host_functions {
-    ($rt:ident, $mem:ident, $err:path) => {
+    ($link:ident ($($p:ident: $pt:ty),*)) => {
         fn link_typed(
-            linker: &mut $rt::Linker<StoreData>,
+            $($p: $pt,)*
             f: &crate::host::functions::HostFunction,
         ) -> Result<bool, String> {
-            use crate::engines::typed_host_fn as t;
             if f.results != 1 {
                 return Ok(false);
             }
@@ -326,24 +327,24 @@ macro_rules! typed_host_functions {
                 .map(|k| matches!(k, filterbench_abi::Kind::U64 | filterbench_abi::Kind::I64))
                 .collect();
             match wide.as_slice() {
-                [false, true] => return t!($rt, $mem, $err, linker, f; a: i32, b: i64),
+                [false, true] => return $link!(($($p),*), f; a: i32, b: i64),
                 w if w.iter().any(|x| *x) => return Ok(false),
                 _ => {}
             }
             match f.params.len() {
-                0 => t!($rt, $mem, $err, linker, f;),
-                1 => t!($rt, $mem, $err, linker, f; a: i32),
-                2 => t!($rt, $mem, $err, linker, f; a: i32, b: i32),
-                3 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32),
-                4 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32),
-                5 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32),
-                6 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32),
-                7 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32),
-                8 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32),
-                9 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32),
-                10 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32),
-                11 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32),
-                12 => t!($rt, $mem, $err, linker, f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32, m: i32),
+                0 => $link!(($($p),*), f;),
+                1 => $link!(($($p),*), f; a: i32),
+                2 => $link!(($($p),*), f; a: i32, b: i32),
+                3 => $link!(($($p),*), f; a: i32, b: i32, c: i32),
+                4 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32),
+                5 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32),
+                6 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32),
+                7 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32),
+                8 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32),
+                9 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32),
+                10 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32),
+                11 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32),
+                12 => $link!(($($p),*), f; a: i32, b: i32, c: i32, d: i32, e: i32, g: i32, h: i32, i: i32, j: i32, k: i32, l: i32, m: i32),
                 _ => Ok(false),
             }
         }

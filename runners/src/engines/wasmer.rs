@@ -26,6 +26,32 @@ use crate::host::abi::{GuestMemory, HostError};
 use crate::host::callbacks::{Callback, Ret};
 use crate::host::functions::{self, HOST_FUNCTIONS};
 
+/// Links one host function of a given shape as a wasmer typed function (see
+/// [`super::typed_host_functions`]): no `Value` slices on the call path.
+macro_rules! link_one {
+    (($store:ident, $env:ident, $imports:ident), $f:expr; $($a:ident: $t:ty),*) => {{
+        let call = $f.call;
+        let func = Function::new_typed_with_env(
+            &mut *$store,
+            $env,
+            move |mut env: FunctionEnvMut<StoreData>, $($a: $t),*| -> Result<i32, RuntimeError> {
+                let args: &[u64] = &[$(crate::engines::Arg::arg($a)),*];
+                let mut mem = WasmerMemory { env: &mut env };
+                functions::call(call, &mut mem, args)
+                    .map(|status| status as i32)
+                    .map_err(|e| RuntimeError::new(e.to_string()))
+            },
+        );
+        $imports.define($f.module, $f.name, func);
+        Ok(true)
+    }};
+}
+super::typed_host_functions!(link_one(
+    store: &mut Store,
+    env: &FunctionEnv<StoreData>,
+    imports: &mut Imports
+));
+
 /// Caps every linear memory's maximum, so `memory.grow` past the limit fails.
 struct LimitingTunables {
     base: BaseTunables,
@@ -199,6 +225,9 @@ impl LoadedModule for WasmerModule {
         // wasmer's host functions belong to a store, so each instance defines its own.
         let mut imports = Imports::new();
         for f in HOST_FUNCTIONS.iter() {
+            if link_typed(&mut store, &env, &mut imports, f).map_err(err)? {
+                continue;
+            }
             let ty = FunctionType::new(
                 f.params.iter().map(|k| wasm_type(*k)).collect::<Vec<_>>(),
                 vec![Type::I32; f.results],

@@ -14,7 +14,19 @@ use crate::host::callbacks::Callback;
 use crate::host::functions::{self, HOST_FUNCTIONS};
 
 super::typed_callbacks!(wasmi);
-super::typed_host_functions!(wasmi, WasmiMemory, wasmi::Error::new);
+
+fn typed<P: wasmi::WasmParams, R: wasmi::WasmResults, T>(
+    f: wasmi::Func,
+    store: &Store<T>,
+) -> Result<TypedFunc<P, R>, wasmi::Error> {
+    f.typed(store)
+}
+macro_rules! link_one {
+    (($linker:ident), $f:expr; $($a:ident: $t:ty),*) => {
+        super::wrap_host_fn!(wasmi, WasmiMemory, wasmi::Error::new; ($linker), $f; $($a: $t),*)
+    };
+}
+super::typed_host_functions!(link_one(linker: &mut wasmi::Linker<StoreData>));
 
 pub struct WasmiEngine {
     engine: wasmi::Engine,

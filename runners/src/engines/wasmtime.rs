@@ -18,7 +18,23 @@ use crate::host::callbacks::Callback;
 use crate::host::functions::{self, HOST_FUNCTIONS};
 
 super::typed_callbacks!(wasmtime);
-super::typed_host_functions!(wasmtime, WasmtimeMemory, wasmtime::Error::msg);
+
+/// A callback export as a typed function without wasmtime's per-instance type check (a
+/// registry lookup per callback, a visible share of an instantiation).
+fn typed<P: wasmtime::WasmParams, R: wasmtime::WasmResults, T>(
+    f: wasmtime::Func,
+    store: &Store<T>,
+) -> Result<TypedFunc<P, R>, wasmtime::Error> {
+    // SAFETY: `WasmtimeModule::load` checked every callback export's type against its spec,
+    // which is what `TypedCb::new` picks `P` and `R` from.
+    Ok(unsafe { TypedFunc::new_unchecked(store, f) })
+}
+macro_rules! link_one {
+    (($linker:ident), $f:expr; $($a:ident: $t:ty),*) => {
+        super::wrap_host_fn!(wasmtime, WasmtimeMemory, wasmtime::Error::msg; ($linker), $f; $($a: $t),*)
+    };
+}
+super::typed_host_functions!(link_one(linker: &mut wasmtime::Linker<StoreData>));
 
 /// How often the epoch advances; a deadline is a whole number of these.
 const EPOCH_PERIOD: Duration = Duration::from_millis(5);
@@ -57,6 +73,9 @@ fn start_ticker(engine: &wasmtime::Engine) -> Arc<Ticker> {
     token
 }
 
+/// Slots the pooling allocator frees before it decommits their memory in one go.
+const POOL_DECOMMIT_BATCH: usize = 16;
+
 impl WasmtimeEngine {
     fn build(name: &'static str, strategy: Strategy, limits: &Limits) -> Box<dyn Engine> {
         let mut cfg = Config::new();
@@ -80,6 +99,10 @@ impl WasmtimeEngine {
                 .total_core_instances(64)
                 .total_tables(64)
                 .max_memory_size(limits.max_memory_bytes as usize);
+            // Freed slots are decommitted in batches, not one madvise per instance: measured
+            // 5.5 → 5.1 µs p50 per add-header instantiation (keeping memory or tables
+            // resident instead did not help).
+            pool.decommit_batch_size(POOL_DECOMMIT_BATCH);
             cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = wasmtime::Engine::new(&cfg).expect("valid wasmtime config");
@@ -143,9 +166,9 @@ impl Engine for WasmtimeEngine {
             Bound::Off => "cpu=off".into(),
         };
         let alloc = if self.limits.pooling {
-            "pooling"
+            format!("pooling(decommit batch {POOL_DECOMMIT_BATCH})")
         } else {
-            "on-demand"
+            "on-demand".into()
         };
         format!(
             "{cpu} mem={}MiB alloc={alloc}",
@@ -195,15 +218,32 @@ impl Engine for WasmtimeEngine {
         }
         let pre = linker.instantiate_pre(&module).map_err(compile_err)?;
         // Each callback's export resolved once here, not by name on every instantiation.
-        let exports = Callback::ALL
-            .iter()
-            .map(|cb| {
-                let spec = cb.spec();
-                module
-                    .get_export_index(spec.name)
-                    .or_else(|| spec.alias.and_then(|a| module.get_export_index(a)))
-            })
-            .collect();
+        let mut exports = Vec::with_capacity(Callback::ALL.len());
+        for cb in Callback::ALL {
+            let spec = cb.spec();
+            let Some(name) = [Some(spec.name), spec.alias]
+                .into_iter()
+                .flatten()
+                .find(|n| module.get_export_index(n).is_some())
+            else {
+                exports.push(None);
+                continue;
+            };
+            // Checked here once, so instances skip the check (see `typed`).
+            let want_results = usize::from(spec.ret != crate::host::callbacks::Ret::None);
+            let ok = matches!(module.get_export(name), Some(wasmtime::ExternType::Func(t))
+                if t.params().len() == spec.params
+                    && t.params().all(|p| matches!(p, ValType::I32))
+                    && t.results().len() == want_results
+                    && t.results().all(|r| matches!(r, ValType::I32)));
+            if !ok {
+                return Err(EngineError::Compile {
+                    engine: self.name.to_string(),
+                    message: format!("export `{name}` is not the callback's function type"),
+                });
+            }
+            exports.push(module.get_export_index(name));
+        }
         let memory_export = module.get_export_index("memory");
         Ok(Box::new(WasmtimeModule {
             name: self.name,

@@ -49,6 +49,9 @@ pub struct EnvoySettings {
     /// Open-loop rates as fractions of envoy-none's closed-loop maximum in the same process.
     pub rate_fractions: Vec<f64>,
     pub rate_duration: Duration,
+    /// Cross-check our generator's throughput with wrk (none and V8 variants).
+    #[serde(default)]
+    pub wrk: bool,
     /// `--concurrency` values for the memory-per-worker runs.
     pub scaling: Vec<u32>,
     /// Where configs and Envoy logs are kept (beside the results).
@@ -317,7 +320,7 @@ pub fn measure_scenario(
         }
     }
     // wrk on the same target with the same connections, beside our generator's figure.
-    let wrk_rps: Vec<(&'static str, f64)> = if req.body.is_empty() {
+    let wrk_rps: Vec<(&'static str, f64)> = if s.wrk && req.body.is_empty() {
         running
             .iter()
             .filter(|r| [arm::ENVOY_NONE, arm::ENVOY_WASM_V8].contains(&r.variant.name))

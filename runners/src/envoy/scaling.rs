@@ -80,7 +80,7 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
                         &req,
                         &Expect::status(http::status_of(&ex.response.headers)),
                         c * 4,
-                        Duration::from_millis(200),
+                        Duration::from_millis(100),
                         None,
                     );
                     if warm.completed == 0 || warm.errors > 0 {

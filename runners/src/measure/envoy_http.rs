@@ -30,8 +30,11 @@ impl Measurement for EnvoyHttp {
     }
     fn measure(&self, ctx: &FilterCtx, _: &[String], out: &mut WorkerOutput) {
         let Some(s) = &ctx.plan.envoy else { return };
+        // wrk checks our generator, not the filter: once per run is enough in quick.
+        let mut s = s.clone();
+        s.wrk &= ctx.plan.envoy_all || ctx.first_envoy_filter();
         for sc in http(ctx) {
-            crate::envoy::measure_scenario(s, sc, ctx.process, ctx, out);
+            crate::envoy::measure_scenario(&s, sc, ctx.process, ctx, out);
         }
     }
 }

@@ -51,14 +51,25 @@ pub struct Plan {
     pub limits: Limits,
     /// Worker processes (repetitions).
     pub processes: u32,
-    /// Timed duration per scenario × arm per process, split over `rounds` interleaved rounds.
+    /// Most timed time per scenario × arm per process (half batch pass, half latency pass),
+    /// in at least `rounds` interleaved rounds.
     pub measure: Duration,
     pub rounds: u32,
+    /// Stop an arm's batch passes once the 95% CI of its net CPU per request in this process
+    /// is within ± this fraction (0: always run to `measure`).
+    #[serde(default)]
+    pub precision: f64,
+    /// One arm's turn in a round when stopping on `precision`.
+    #[serde(default)]
+    pub turn: Duration,
     pub warmup: Duration,
     /// Thread counts for the multi-VM throughput runs (each thread has its own VM).
     pub threads: Vec<u32>,
     /// Duration of each multi-thread throughput run.
     pub throughput_time: Duration,
+    /// Multi-thread runs on every scenario (full) or each filter's first (quick).
+    #[serde(default)]
+    pub threads_all: bool,
     pub cold_iterations: u32,
     /// Warm instantiations timed per arm and allocator (0: none).
     #[serde(default)]
@@ -88,17 +99,20 @@ impl Plan {
             arms: Vec::new(),
             limits: Limits::default(),
             processes: 3,
-            measure: Duration::from_millis(240),
+            measure: Duration::from_millis(160),
             rounds: 3,
-            warmup: Duration::from_millis(40),
+            precision: 0.03,
+            turn: Duration::from_millis(10),
+            warmup: Duration::from_millis(10),
             threads: vec![cpus.max(2)],
-            throughput_time: Duration::from_millis(150),
-            cold_iterations: 2,
+            throughput_time: Duration::from_millis(40),
+            threads_all: false,
+            cold_iterations: 1,
             instantiations: 200,
             memory_instances: 8,
             harness: true,
-            profile_requests: 2000,
-            profile_time: Duration::from_millis(60),
+            profile_requests: 1000,
+            profile_time: Duration::from_millis(25),
             envoy: None,
             envoy_all: false,
         }
@@ -112,9 +126,12 @@ impl Plan {
             processes: 5,
             measure: Duration::from_secs(2),
             rounds: 4,
+            precision: 0.01,
+            turn: Duration::from_millis(50),
             warmup: Duration::from_millis(200),
             threads: (1..=cpus.max(2)).filter(|t| *t > 1).collect(),
             throughput_time: Duration::from_secs(1),
+            threads_all: true,
             cold_iterations: 5,
             instantiations: 1000,
             memory_instances: 16,

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use filterbench_results::stats::estimate;
 use filterbench_results::vocab::{Metric, Phase, Stage, arm};
 use filterbench_results::{At, Histogram as HistRow};
 use hdrhistogram::Histogram;
@@ -93,6 +94,13 @@ struct Live<'a> {
     requests: u64,
     wall_ns: u64,
     cpu_ns: u64,
+    /// Each round's batch pass as (requests, thread CPU ns); `None` for a round it sat out.
+    rounds: Vec<Option<(u64, u64)>>,
+    /// Wall time spent in latency passes.
+    latency_ns: u64,
+    /// No more batch (latency) passes: settled, capped or failed.
+    batch_done: bool,
+    latency_done: bool,
     errors: u64,
     first_error: Option<String>,
 }
@@ -126,6 +134,10 @@ fn prepare<'a>(sc: &Scenario, arm: &'a LoadedArm, want: Option<&Step>) -> Result
         requests: 0,
         wall_ns: 0,
         cpu_ns: 0,
+        rounds: Vec::new(),
+        latency_ns: 0,
+        batch_done: false,
+        latency_done: false,
         errors: 0,
         first_error: None,
     })
@@ -201,6 +213,7 @@ fn timed_batches(sc: &Scenario, l: &mut Live, budget: Duration) {
     l.requests += n;
     l.wall_ns += wall;
     l.cpu_ns += cpu;
+    l.rounds.push(Some((n, cpu)));
 }
 
 /// The latency pass of one round: a stamp pair per request (their cost stays out of the CPU
@@ -216,9 +229,130 @@ fn timed_latency(sc: &Scenario, l: &mut Live, budget: Duration) {
                 .saturating_record(((t1 - t0).as_nanos() as u64).max(1));
         }
         if t1 - start >= budget {
+            l.latency_ns += (t1 - start).as_nanos() as u64;
             break;
         }
     }
+}
+
+/// Interleaved rounds (A B C, B C A, ...) so drift on a shared machine hits every arm alike;
+/// in each, every arm not yet done runs a batch turn, then a latency turn. An arm's batch
+/// passes stop once its net CPU per request is known to the plan's precision (see
+/// [`Stopping`]) or at half the plan's `measure`; its latency passes once the histogram
+/// holds the p99.9 floor or at the other half.
+fn timed_rounds(plan: &Plan, sc: &Scenario, live: &mut [Live], process: u32) {
+    let stop = Stopping::of(plan);
+    let harness = live.iter().position(|l| l.arm.name == arm::HARNESS);
+    let mut round = 0u32;
+    loop {
+        let order: Vec<usize> = (0..live.len()).filter(|&i| !live[i].batch_done).collect();
+        for &i in &rotated(&order, process + round) {
+            timed_batches(sc, &mut live[i], stop.turn);
+        }
+        for l in live.iter_mut().filter(|l| l.batch_done) {
+            l.rounds.push(None);
+        }
+        let order: Vec<usize> = (0..live.len()).filter(|&i| !live[i].latency_done).collect();
+        for &i in &rotated(&order, process + round + 1) {
+            timed_latency(sc, &mut live[i], stop.turn);
+        }
+        round += 1;
+        let others_done = |live: &[Live]| {
+            live.iter()
+                .enumerate()
+                .all(|(i, l)| Some(i) == harness || l.batch_done)
+        };
+        for i in 0..live.len() {
+            let reference = harness.filter(|&h| h != i).map(|h| live[h].rounds.clone());
+            let l = &mut live[i];
+            let enough = round >= stop.min_rounds;
+            l.batch_done |= l.errors > 0
+                || (enough
+                    && (l.wall_ns >= stop.cap_ns
+                        || (Some(i) != harness && stop.precise(&l.rounds, reference.as_deref()))));
+            // The histogram needs its samples, not rounds: a fast arm has them in one turn.
+            l.latency_done |= l.errors > 0
+                || l.hist.len() >= P999_SAMPLES
+                || (enough && l.latency_ns >= stop.cap_ns);
+        }
+        // The harness is the other arms' reference: timed as long as any of them is.
+        if let Some(h) = harness {
+            let done = others_done(live) || live[h].errors > 0 || live[h].wall_ns >= stop.cap_ns;
+            live[h].batch_done = done && round >= stop.min_rounds;
+        }
+        if live.iter().all(|l| l.batch_done && l.latency_done) {
+            break;
+        }
+    }
+}
+
+/// Samples the latency pass aims for: the p99.9 floor (see [`TAIL_SAMPLES`]).
+const P999_SAMPLES: u64 = 10_000;
+
+/// When an arm's timed passes stop.
+struct Stopping {
+    /// One batch (latency) turn of a round.
+    turn: Duration,
+    min_rounds: u32,
+    /// Each pass's share of the plan's `measure`.
+    cap_ns: u64,
+    /// Target half-width of the 95% CI of net CPU per request, relative to it (0: none, the
+    /// passes run to the cap).
+    precision: f64,
+}
+
+impl Stopping {
+    fn of(plan: &Plan) -> Stopping {
+        let min_rounds = plan.rounds.max(1);
+        let cap = plan.measure / 2;
+        Stopping {
+            // Without a precision target, the rounds split the cap evenly, as fixed-time
+            // runs always did.
+            turn: if plan.precision > 0.0 {
+                plan.turn.min(cap / min_rounds)
+            } else {
+                cap / min_rounds
+            },
+            min_rounds,
+            cap_ns: cap.as_nanos() as u64,
+            precision: plan.precision,
+        }
+    }
+
+    /// Whether `rounds` (net of the harness's same rounds, where there is a harness) give CPU
+    /// per request within the target.
+    fn precise(
+        &self,
+        rounds: &[Option<(u64, u64)>],
+        harness: Option<&[Option<(u64, u64)>]>,
+    ) -> bool {
+        self.precision > 0.0
+            && net_rounds(rounds, harness)
+                .and_then(|v| estimate(&v))
+                .is_some_and(|e| e.n >= 2 && e.mean > 0.0 && e.relative_ci() <= self.precision)
+    }
+}
+
+/// Per-request CPU of each round, minus the harness's in the same round (rounds where either
+/// sat out are left out). `None` without two such rounds.
+fn net_rounds(
+    rounds: &[Option<(u64, u64)>],
+    harness: Option<&[Option<(u64, u64)>]>,
+) -> Option<Vec<f64>> {
+    let per =
+        |r: &Option<(u64, u64)>| r.and_then(|(n, cpu)| (n > 0).then(|| cpu as f64 / n as f64));
+    let v: Vec<f64> = rounds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let a = per(r)?;
+            match harness {
+                None => Some(a),
+                Some(h) => Some(a - per(h.get(i)?)?),
+            }
+        })
+        .collect();
+    (v.len() >= 2).then_some(v)
 }
 
 /// The batch loop's own cost per request, with nothing to do but a black-boxed call.
@@ -275,19 +409,7 @@ pub fn measure(
         // A request that fails in warm-up fails the arm like any other.
         warm_up(sc, l, plan.warmup);
     }
-    // Interleaved rounds (A B C, B C A, ...) so drift on a shared machine hits every arm
-    // alike; each round gives half its time to the batch pass, half to the latency pass.
-    let rounds = plan.rounds.max(1);
-    let half = plan.measure / rounds / 2;
-    let order: Vec<usize> = (0..live.len()).collect();
-    for round in 0..rounds {
-        for i in rotated(&order, process + round) {
-            timed_batches(sc, &mut live[i], half);
-        }
-        for i in rotated(&order, process + round + 1) {
-            timed_latency(sc, &mut live[i], half);
-        }
-    }
+    timed_rounds(plan, sc, &mut live, process);
     // A varying outcome is proven after the clock stopped, request by request, against an
     // untimed VM of the reference arm (the first that applies: native, where there is one).
     if let Some(r) = live.iter().map(|l| l.arm).find(|a| a.name != arm::HARNESS) {
@@ -299,6 +421,10 @@ pub fn measure(
             }
         }
     }
+    let harness_rounds = live
+        .iter()
+        .find(|l| l.arm.name == arm::HARNESS)
+        .map(|l| l.rounds.as_slice());
     let mut passed = Vec::new();
     for l in &live {
         progress.step(&format!("{} / {} / {}", sc.filter, sc.name, l.arm.name));
@@ -334,6 +460,16 @@ pub fn measure(
             Metric::Throughput,
             l.requests as f64 * 1e9 / l.wall_ns as f64,
         );
+        out.record(&at, Metric::TimedNs, l.wall_ns as f64);
+        let reference = harness_rounds.filter(|_| l.arm.name != arm::HARNESS);
+        match net_rounds(&l.rounds, reference).and_then(|v| estimate(&v)) {
+            Some(e) if e.n >= 2 => out.record(&at, Metric::CpuCiWithin, e.relative_ci()),
+            _ => out.absent(
+                &at,
+                Metric::CpuCiWithin,
+                "fewer than two rounds".to_string(),
+            ),
+        }
         if l.arm.name == arm::HARNESS {
             out.record(&at, Metric::LoopCostPerRequest, loop_cost(l.batch));
         }
@@ -345,7 +481,66 @@ pub fn measure(
 
 #[cfg(test)]
 mod tests {
-    use super::{Metric, new_hist, percentiles};
+    use std::time::Duration;
+
+    use super::{Metric, Stopping, net_rounds, new_hist, percentiles};
+
+    fn stop(precision: f64) -> Stopping {
+        Stopping {
+            turn: Duration::from_millis(10),
+            min_rounds: 3,
+            cap_ns: 100_000_000,
+            precision,
+        }
+    }
+
+    #[test]
+    fn rounds_are_netted_round_by_round_and_skip_rounds_sat_out() {
+        let arm = [Some((10, 3_000)), None, Some((20, 5_000)), Some((0, 0))];
+        let harness = [
+            Some((10, 1_000)),
+            Some((10, 1_000)),
+            Some((10, 2_000)),
+            None,
+        ];
+        // Round 0: 300 - 100; round 1 sat out; round 2: 250 - 200; round 3 ran no request.
+        assert_eq!(net_rounds(&arm, Some(&harness)), Some(vec![200.0, 50.0]));
+        assert_eq!(net_rounds(&arm, None), Some(vec![300.0, 250.0]));
+        assert_eq!(net_rounds(&arm[..1], None), None);
+    }
+
+    #[test]
+    fn without_a_target_the_rounds_split_the_cap_evenly() {
+        let mut plan = crate::measure::Plan::quick();
+        plan.measure = Duration::from_millis(300);
+        plan.rounds = 3;
+        plan.precision = 0.0;
+        assert_eq!(Stopping::of(&plan).turn, Duration::from_millis(50));
+        plan.precision = 0.02;
+        plan.turn = Duration::from_millis(10);
+        let s = Stopping::of(&plan);
+        assert_eq!((s.turn, s.cap_ns), (Duration::from_millis(10), 150_000_000));
+    }
+
+    #[test]
+    fn an_arm_stops_on_a_tight_net_interval_only() {
+        let harness: Vec<_> = (0..4).map(|_| Some((100u64, 10_000u64))).collect();
+        // Net 100 ns ± 1 ns: within 2%.
+        let steady: Vec<_> = [20_000, 20_100, 19_900, 20_000]
+            .iter()
+            .map(|&c| Some((100u64, c)))
+            .collect();
+        assert!(stop(0.02).precise(&steady, Some(&harness)));
+        // The same gross figures against a harness that takes most of them: a net of ~5 ns
+        // moving by ±1 ns is not known to 2%.
+        let heavy: Vec<_> = (0..4).map(|_| Some((100u64, 19_500u64))).collect();
+        assert!(!stop(0.02).precise(&steady, Some(&heavy)));
+        // No target: never precise enough to stop early.
+        assert!(!stop(0.0).precise(&steady, Some(&harness)));
+        // A net at or below zero is not a precise figure.
+        let below: Vec<_> = (0..4).map(|_| Some((100u64, 20_500u64))).collect();
+        assert!(!stop(0.02).precise(&steady, Some(&below)));
+    }
 
     #[test]
     fn a_percentile_needs_ten_samples_beyond_it() {

@@ -25,11 +25,11 @@ impl Measurement for Threads {
         !ctx.plan.threads.is_empty()
     }
     fn steps(&self, ctx: &FilterCtx) -> u64 {
-        ctx.scenarios.len() as u64
+        scenarios(ctx) as u64
     }
     fn measure(&self, ctx: &FilterCtx, arms: &[String], out: &mut WorkerOutput) {
         let learned = ctx.learned.lock().expect("not poisoned");
-        for (i, sc) in ctx.scenarios.iter().enumerate() {
+        for (i, sc) in ctx.scenarios.iter().enumerate().take(scenarios(ctx)) {
             ctx.step(&format!("{} / {}: {}", ctx.filter, sc.name, self.name()));
             let arms: Vec<(&LoadedArm, &Learned)> = learned
                 .iter()
@@ -45,6 +45,15 @@ impl Measurement for Threads {
                 .collect();
             measure(ctx.plan, sc, &arms, ctx.process, out);
         }
+    }
+}
+
+/// How many of the filter's scenarios (in catalogue order) the N-thread runs cover.
+fn scenarios(ctx: &FilterCtx) -> usize {
+    if ctx.plan.threads_all {
+        ctx.scenarios.len()
+    } else {
+        ctx.scenarios.len().min(1)
     }
 }
 
