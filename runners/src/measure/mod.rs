@@ -17,6 +17,7 @@ pub mod profile;
 pub mod prove;
 pub mod scenario;
 pub mod steady;
+pub mod stopping;
 pub mod threads;
 
 use std::path::PathBuf;
