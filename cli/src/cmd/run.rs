@@ -70,7 +70,7 @@ pub struct Args {
     /// Envoy worker threads for the timed runs.
     #[arg(long, default_value_t = 1)]
     envoy_concurrency: u32,
-    /// Closed-loop milliseconds per Envoy variant per process (quick 400, full 4000): longer
+    /// Closed-loop milliseconds per Envoy variant per process (quick 600, full 4000): longer
     /// gives Envoy's CPU per request tighter intervals
     #[arg(long)]
     envoy_ms: Option<u64>,
@@ -98,7 +98,7 @@ fn envoy_settings(args: &Args, full: bool, out: &std::path::Path) -> Result<Opti
         connections: 8,
         duration: ms(args
             .envoy_ms
-            .unwrap_or(if full { 4000 } else { 400 })
+            .unwrap_or(if full { 4000 } else { 600 })
             .max(1)),
         rounds: 3,
         warmup: if full { ms(500) } else { ms(100) },
