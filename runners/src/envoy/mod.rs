@@ -392,6 +392,11 @@ pub fn measure_scenario(
     open_loop(s, sc, process, (&upstream, &req), &ok, out);
 }
 
+/// The scenario name an open-loop run at `fraction` of capacity records under.
+pub fn open_loop_scenario(scenario: &str, fraction: f64) -> String {
+    format!("{scenario}@{:.0}%", fraction * 100.0)
+}
+
 /// Latency at fixed rates, each a fraction of the variant's own closed-loop capacity, in
 /// interleaved rounds like the closed loop; coordinated-omission corrected.
 fn open_loop(
@@ -404,7 +409,7 @@ fn open_loop(
 ) {
     let rounds = rounds_for(s, s.rate_duration);
     for &f in &s.rate_fractions {
-        let scenario = format!("{}@{:.0}%", sc.name, f * 100.0);
+        let scenario = open_loop_scenario(&sc.name, f);
         let mut acc: Vec<(u64, Option<String>, hdrhistogram::Histogram<u64>)> =
             ok.iter().map(|_| (0, None, new_hist())).collect();
         let order: Vec<usize> = (0..ok.len()).collect();

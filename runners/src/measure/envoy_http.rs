@@ -1,6 +1,8 @@
 //! The HTTP scenarios in live Envoy: every variant proven against the native arm, then timed
 //! closed and open loop (see [`crate::envoy`]).
 
+use filterbench_results::vocab::{Metric, Phase};
+
 use super::WorkerOutput;
 use super::pipeline::{FilterCtx, Measurement};
 use super::scenario::{Scenario, Workload};
@@ -34,12 +36,47 @@ impl Measurement for EnvoyHttp {
         // wrk cross-check (of our generator, not the filter) and the open-loop latency run on
         // the run's first filter only.
         let mut s = s.clone();
-        if !(ctx.plan.envoy_all || ctx.first_envoy_filter()) {
+        let skipped = if ctx.plan.envoy_all || ctx.first_envoy_filter() {
+            Vec::new()
+        } else {
             s.wrk = false;
-            s.rate_fractions.clear();
-        }
+            std::mem::take(&mut s.rate_fractions)
+        };
         for sc in http(ctx) {
             crate::envoy::measure_scenario(&s, sc, ctx.process, ctx, out);
+            open_loop_absent(sc, &skipped, ctx.process, out);
         }
     }
 }
+
+/// The open-loop percentiles quick leaves out, absent with why, for every variant that ran
+/// the closed loop.
+fn open_loop_absent(sc: &Scenario, fractions: &[f64], process: u32, out: &mut WorkerOutput) {
+    let mut ran: Vec<String> = out
+        .rows
+        .iter()
+        .filter(|r| {
+            r.filter == sc.filter && r.scenario == sc.name && r.metric == Metric::Throughput
+        })
+        .filter(|r| crate::envoy::config::ENVOY_ARMS.contains(&r.arm.as_str()))
+        .map(|r| r.arm.clone())
+        .collect();
+    ran.dedup();
+    for &f in fractions {
+        let scenario = crate::envoy::open_loop_scenario(&sc.name, f);
+        for arm in &ran {
+            let at = crate::envoy::at(sc, &scenario, arm, Phase::Request, process);
+            for m in [
+                Metric::LatencyP50,
+                Metric::LatencyP90,
+                Metric::LatencyP99,
+                Metric::LatencyP999,
+            ] {
+                out.absent(&at, m, OPEN_LOOP_SKIPPED.to_string());
+            }
+        }
+    }
+}
+
+const OPEN_LOOP_SKIPPED: &str =
+    "quick runs the open loop on the run's first filter only (--full: every filter)";
