@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use filterbench_results::stats::estimate;
 use filterbench_results::vocab::{Metric, Phase, Stage, arm};
 use filterbench_results::{At, Histogram as HistRow};
 use hdrhistogram::Histogram;
@@ -14,7 +13,7 @@ use hdrhistogram::Histogram;
 use super::pipeline::{FilterCtx, Learned, Measurement};
 use super::probes::thread_cpu_ns;
 use super::scenario::{Proof, Reference, Scenario, first_difference};
-use super::stopping::{P999_SAMPLES, Stopping, net_rounds};
+use super::stopping::{P999_SAMPLES, Stopping, net_interval};
 use super::{LoadedArm, Plan, Progress, WorkerOutput, rotated};
 use crate::fixtures::Step;
 use crate::host::Vm;
@@ -394,12 +393,12 @@ pub fn measure(
         );
         out.record(&at, Metric::TimedNs, l.wall_ns as f64);
         let reference = harness_rounds.filter(|_| l.arm.name != arm::HARNESS);
-        match net_rounds(&l.rounds, reference).and_then(|v| estimate(&v)) {
-            Some(e) if e.n >= 2 => out.record(&at, Metric::CpuCiWithin, e.relative_ci()),
-            _ => out.absent(
+        match net_interval(&l.rounds, reference) {
+            Some(e) => out.record(&at, Metric::CpuCiWithin, e.relative_ci()),
+            None => out.absent(
                 &at,
                 Metric::CpuCiWithin,
-                "fewer than two rounds".to_string(),
+                "fewer than two rounds paired with the harness".to_string(),
             ),
         }
         if l.arm.name == arm::HARNESS {

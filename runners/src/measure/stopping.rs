@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use filterbench_results::stats::estimate;
+use filterbench_results::stats::{Estimate, estimate};
 
 use super::Plan;
 
@@ -48,10 +48,18 @@ impl Stopping {
         harness: Option<&[Option<(u64, u64)>]>,
     ) -> bool {
         self.precision > 0.0
-            && net_rounds(rounds, harness)
-                .and_then(|v| estimate(&v))
-                .is_some_and(|e| e.n >= 2 && e.mean > 0.0 && e.relative_ci() <= self.precision)
+            && net_interval(rounds, harness)
+                .is_some_and(|e| e.mean > 0.0 && e.relative_ci() <= self.precision)
     }
+}
+
+/// The interval of net CPU per request over the rounds (see [`net_rounds`]): what stopping
+/// judges and what the results record at the stop. `None` without two paired rounds.
+pub(crate) fn net_interval(
+    rounds: &[Option<(u64, u64)>],
+    harness: Option<&[Option<(u64, u64)>]>,
+) -> Option<Estimate> {
+    net_rounds(rounds, harness).and_then(|v| estimate(&v))
 }
 
 /// Per-request CPU of each round, minus the harness's in the same round (rounds where either
