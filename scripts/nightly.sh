@@ -23,7 +23,9 @@
 #       intended change); otherwise a regressed or failed run never becomes the baseline, so a
 #       regression keeps failing the job until it is fixed or accepted.
 #
-# Only the declared gating figures fail a comparison (see `filterbench compare --help`).
+# Only the declared gating figures fail a comparison (see `filterbench compare --help`). In
+# GitHub Actions ($GITHUB_ACTIONS=true) a failing comparison also prints `::error` workflow
+# commands, one per regressed figure, which GitHub shows as annotations of the run.
 # Exit status: 0 no regression, 1 a regressed or unexplained missing gating figure or a failed
 # filter × arm (timed or instruction mode), 2 the job itself failed.
 set -euo pipefail
@@ -63,11 +65,19 @@ measure_and_compare() {
   local against="$baseline"
   [ -f "$baseline" ] || against="$results"
   "$bin" compare "$against" "$results" --threshold-pct "$threshold" \
-    --deterministic-threshold-pct "$det_threshold" -o "$out/compare$suffix.html" --markdown \
+    --deterministic-threshold-pct "$det_threshold" -o "$out/compare$suffix.html" --format markdown \
     --history "$history" --trend "$out/trend$suffix.html" >"$out/compare$suffix.md" || compare_status=$?
   if [ "$compare_status" -ge 2 ]; then
     echo "nightly: compare failed (exit $compare_status)" >&2
     exit 2
+  fi
+  # In GitHub Actions, a regression gets one annotation per regressed or unexplained missing
+  # gating figure and per new failure, on the run's page. The same comparison again, as workflow
+  # commands (no --history: the first call appended the run already; the page is the same).
+  if [ "$compare_status" -eq 1 ] && [ "${GITHUB_ACTIONS:-}" = true ]; then
+    "$bin" compare "$against" "$results" --threshold-pct "$threshold" \
+      --deterministic-threshold-pct "$det_threshold" -o "$out/compare$suffix.html" \
+      --format github || [ $? -eq 1 ] || echo "nightly: the annotations could not be made" >&2
   fi
   if [ ! -f "$baseline" ]; then
     echo "nightly: no baseline $baseline yet; this run becomes the first" | tee "$out/compare$suffix.md"

@@ -52,6 +52,32 @@ pub fn checked_vm(sc: &Scenario, module: &dyn LoadedModule) -> Result<(Vm, Proof
     Ok((vm, proof))
 }
 
+/// A proven VM ready for timed requests, with the module it came from: a native arm's library
+/// must stay loaded while its VM runs, so the module is dropped last (fields drop in order).
+pub struct Benched {
+    pub vm: Vm,
+    pub proof: Proof,
+    _module: Box<dyn LoadedModule>,
+}
+
+/// Loads the scenario's filter on `arm`, proves it and keeps the proven VM to time.
+pub fn benched(sc: &Scenario, arm: &str) -> Result<Benched, String> {
+    let module = load(sc, arm)?;
+    let (vm, proof) = checked_vm(sc, module.as_ref())?;
+    Ok(Benched {
+        vm,
+        proof,
+        _module: module,
+    })
+}
+
+/// Loads the scenario's filter on `arm` and proves it (`checked_vm`).
+pub fn proven(sc: &Scenario, arm: &str) -> Result<Box<dyn LoadedModule>, String> {
+    let module = load(sc, arm)?;
+    checked_vm(sc, module.as_ref())?;
+    Ok(module)
+}
+
 /// One timed request, its full outcome checked.
 pub fn request(sc: &Scenario, vm: &mut Vm, proof: &mut Proof) -> Step {
     let step = sc.run_once(vm).expect("a benched request failed");

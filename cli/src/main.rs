@@ -20,6 +20,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Write a results file as an HTML report (charts, tables) or as Markdown, CSV, .hgrm, BMF…
     Report(cmd::report::Args),
+    /// Print a results file's summary again: the per-filter answer, or every table.
+    Summary(cmd::summary::Args),
     /// Compare two results files; exit status 1 on a significant regression.
     Compare(cmd::compare::Args),
     /// Where a filter's time goes on each arm: host calls, guest code, copies; flame graphs.
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
         Command::Fixtures(args) => cmd::fixtures::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Summary(args) => cmd::summary::run(args),
         Command::Compare(args) => cmd::compare::run(args),
         Command::Profile(args) => cmd::profile::run(args),
         Command::Spin(args) => cmd::profile::spin(args),

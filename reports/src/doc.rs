@@ -95,6 +95,39 @@ pub struct Table {
     pub collapsed: bool,
 }
 
+impl Table {
+    /// Leaves out the columns after the first `keep` in which no row has a figure, so a table
+    /// of one kind of arm shows none of another kind's empty columns. Column groups must be
+    /// empty (their spans would no longer match).
+    pub fn drop_empty_columns(&mut self, keep: usize) {
+        debug_assert!(self.groups.is_empty());
+        let empty: Vec<bool> = (0..self.header.len())
+            .map(|i| {
+                i >= keep
+                    && self
+                        .rows
+                        .iter()
+                        .all(|r| r.get(i).is_none_or(|c| *c == Cell::none()))
+            })
+            .collect();
+        let retain = |v: &mut Vec<_>| {
+            let mut i = 0;
+            v.retain(|_| {
+                i += 1;
+                !empty[i - 1]
+            });
+        };
+        retain(&mut self.header);
+        for r in &mut self.rows {
+            let mut i = 0;
+            r.retain(|_| {
+                i += 1;
+                !empty.get(i - 1).copied().unwrap_or(false)
+            });
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chart {
     pub title: String,
@@ -152,35 +185,149 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// A GitHub-flavoured Markdown table.
+/// Widest line a Markdown table may have: GitHub's page shows about 100 columns of a
+/// pull-request comment or job summary before it scrolls.
+pub const MARKDOWN_WIDTH: usize = 100;
+
+/// A GitHub-flavoured Markdown table, at most [`MARKDOWN_WIDTH`] characters per line: a table
+/// too wide is cut into several, each repeating the leading label columns (filter, scenario).
+/// Group headers become part of the column names.
 pub fn markdown_table(t: &Table) -> String {
     let mut out = String::new();
     if !t.caption.is_empty() {
         let _ = writeln!(out, "**{}**\n", md_escape(&t.caption));
     }
-    let _ = writeln!(
-        out,
-        "| {} |",
-        t.header
-            .iter()
-            .map(|h| md_escape(h))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    // Alignment follows the first row: figures right, labels left.
-    let first = t.rows.first();
-    let align: Vec<&str> = (0..t.header.len())
-        .map(|i| match first.and_then(|r| r.get(i)) {
-            Some(c) if c.num => "---:",
-            _ => "---",
-        })
+    // Column groups as a line each: in a column's name they would widen every column.
+    let mut col = 0;
+    for (label, span) in &t.groups {
+        if !label.is_empty() && *span > 0 {
+            let (a, b) = (t.header.get(col), t.header.get(col + span - 1));
+            if let (Some(a), Some(b)) = (a, b) {
+                let cols = if a == b {
+                    a.clone()
+                } else {
+                    format!("{a} … {b}")
+                };
+                let _ = writeln!(out, "_{}: {}_\n", md_escape(label), md_escape(&cols));
+            }
+        }
+        col += span;
+    }
+    let names: Vec<String> = t.header.clone();
+    // A figure's reason (why absent, why it cannot tell) may be long: cut to what one column
+    // beside the labels can hold — the HTML report has it whole.
+    let mut cells: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| r.iter().map(|c| md_escape(&c.flat())).collect())
         .collect();
-    let _ = writeln!(out, "| {} |", align.join(" | "));
-    for row in &t.rows {
-        let cells: Vec<String> = row.iter().map(|c| md_escape(&c.flat())).collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    let first = t.rows.first();
+    let mut labels = (0..names.len())
+        .take_while(|i| first.and_then(|r| r.get(*i)).is_some_and(|c| !c.num))
+        .count()
+        .clamp(1, names.len().saturating_sub(1).max(1));
+    let label_width = |n: usize| -> usize {
+        (0..n)
+            .map(|i| {
+                cells
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .chain(names.get(i))
+                    .map(|c| c.chars().count() + 3)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    // Labels leave at least 30 columns to the figures.
+    while labels > 1 && label_width(labels) > MARKDOWN_WIDTH - 30 {
+        labels -= 1;
+    }
+    let label_width = label_width(labels);
+    let room = MARKDOWN_WIDTH.saturating_sub(label_width + 4).max(16);
+    for r in &mut cells {
+        for c in r.iter_mut().skip(labels) {
+            *c = clip(c, room);
+        }
+    }
+    let width = |i: usize| {
+        cells
+            .iter()
+            .filter_map(|r| r.get(i))
+            .map(|c| c.chars().count())
+            .chain(names.get(i).map(|n| md_escape(n).chars().count()))
+            .max()
+            .unwrap_or(0)
+            .max(3)
+    };
+    // Leading label columns repeat in every part.
+    let fixed: usize = (0..labels).map(|i| width(i) + 3).sum::<usize>() + 1;
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    let mut used = fixed;
+    for i in labels..names.len() {
+        let w = width(i) + 3;
+        match parts.last_mut() {
+            Some(p) if used + w <= MARKDOWN_WIDTH => p.push(i),
+            _ => {
+                parts.push(vec![i]);
+                used = fixed;
+            }
+        }
+        used += w;
+    }
+    if parts.is_empty() {
+        parts.push(Vec::new());
+    }
+    for (n, part) in parts.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let columns: Vec<usize> = (0..labels).chain(part.iter().copied()).collect();
+        let line = |texts: Vec<String>| format!("| {} |", texts.join(" | "));
+        let _ = writeln!(
+            out,
+            "{}",
+            line(columns.iter().map(|i| md_escape(&names[*i])).collect())
+        );
+        // Alignment follows the first row: figures right, labels left.
+        let _ = writeln!(
+            out,
+            "{}",
+            line(
+                columns
+                    .iter()
+                    .map(|i| match first.and_then(|r| r.get(*i)) {
+                        Some(c) if c.num => "---:".to_string(),
+                        _ => "---".to_string(),
+                    })
+                    .collect()
+            )
+        );
+        for r in &cells {
+            let _ = writeln!(
+                out,
+                "{}",
+                line(
+                    columns
+                        .iter()
+                        .map(|i| r.get(*i).cloned().unwrap_or_default())
+                        .collect()
+                )
+            );
+        }
     }
     out
+}
+
+/// `s` cut to `n` characters, with an ellipsis when cut.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
 }
 
 /// A plain-text table for a terminal: caption, header, a rule, rows; figures right-aligned,

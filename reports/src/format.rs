@@ -17,6 +17,18 @@ pub fn sig3(v: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// `v` with two significant digits (an interval's half-width needs no more).
+pub fn sig2(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let decimals = (1 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{v:.decimals$}")
+}
+
 /// Nanoseconds as ns, µs, ms or s.
 pub fn ns(v: f64) -> String {
     match v.abs() {

@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use filterbench_results::histogram::quantile_points;
+use filterbench_results::merge::HistogramRun;
 use filterbench_results::stats::{Estimate, estimate};
 use filterbench_results::summary::{Key, per_process, ratio, summarize};
 use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
@@ -116,6 +118,39 @@ impl<'a> Analysis<'a> {
         }
     }
 
+    /// [`Analysis::reference`] for one filter: an Envoy variant is set against the first of
+    /// the native module, Envoy's built-in filter and no filter that ran this filter (a filter
+    /// without a native build still has a reference).
+    pub fn reference_for(&self, filter: &str, name: &str) -> Option<&str> {
+        let general = self.reference(name)?;
+        if self.kind(name) != ArmKind::Envoy || self.ran(filter, general) {
+            return Some(general);
+        }
+        let candidates: &[&str] = if name == arm::ENVOY_BUILTIN || name == arm::ENVOY_NATIVE_MODULE
+        {
+            &[arm::ENVOY_NONE]
+        } else {
+            &[
+                arm::ENVOY_NATIVE_MODULE,
+                arm::ENVOY_BUILTIN,
+                arm::ENVOY_NONE,
+            ]
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|c| self.ran(filter, c))
+            .and_then(|c| self.arms.iter().find(|a| a.name == c))
+            .map(|a| a.name.as_str())
+    }
+
+    /// Whether `arm` has a per-request figure of `filter`.
+    fn ran(&self, filter: &str, arm: &str) -> bool {
+        self.table
+            .keys()
+            .any(|k| k.filter == filter && k.arm == arm && k.phase == Phase::Request)
+    }
+
     /// Arms that have a reference, in display order: the columns of the headline table.
     pub fn compared_arms(&self) -> Vec<&ArmInfo> {
         self.arms
@@ -222,14 +257,23 @@ impl<'a> Analysis<'a> {
     }
 
     /// The latency distribution of one scenario × arm, merged over its processes.
+    /// Exact where the file keeps whole histograms (their union, decoded and added); else,
+    /// for older files, from each process's quantile points ([`merge`]).
     pub fn curve(&self, filter: &str, scenario: &str, arm: &str) -> Option<Curve> {
-        let hs: Vec<&Histogram> = self
-            .results
-            .histograms
-            .iter()
-            .filter(|h| h.filter == filter && h.scenario == scenario && h.arm == arm)
-            .collect();
-        merge(&hs)
+        let run = HistogramRun {
+            filter,
+            scenario,
+            arm,
+        };
+        if let Ok(h) = self.results.merged_histogram(run) {
+            let whole = Histogram {
+                count: h.len(),
+                points: quantile_points(&h, 1),
+                ..Default::default()
+            };
+            return merge(&[&whole]);
+        }
+        merge(&self.results.histograms_of(run))
     }
 
     /// What one host call costs on `arm`: (CPU per request of `op` − of `none`) / calls per

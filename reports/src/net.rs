@@ -157,7 +157,7 @@ impl Analysis<'_> {
     /// process. None when the arm has no reference, the reference is its own baseline (a
     /// net of zero), or a figure is missing.
     pub fn net_ratio(&self, key: &Key) -> Option<NetRatio> {
-        let reference = self.reference(&key.arm)?;
+        let reference = self.reference_for(&key.filter, &key.arm)?;
         if Some(reference) == self.baseline(&key.arm) {
             return None;
         }
@@ -257,8 +257,8 @@ pub fn net_ratio_cell(r: &NetRatio) -> Cell {
             if est.n > 1 {
                 c.with_sub(format!(
                     "[{}, {}] {}",
-                    times(est.ci_low),
-                    times(est.ci_high),
+                    times(est.ci_low).trim_end_matches('×'),
+                    times(est.ci_high).trim_end_matches('×'),
                     claim.word()
                 ))
             } else {

@@ -9,11 +9,11 @@ use std::fmt::Write;
 use filterbench_results::Results;
 use filterbench_results::summary::Key;
 
-use crate::doc::{Cell, Table, text_table};
+use crate::doc::{Cell, Table, clip, text_table};
 use crate::format;
 use crate::model::Analysis;
 use crate::net::{self, mean_cell, net_cell};
-use crate::report::headline;
+use crate::report::{answer, headline};
 use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
 const THROUGHPUT: Metric = Metric::Throughput;
@@ -213,6 +213,47 @@ fn wrk(a: &Analysis) -> Table {
     )
 }
 
+/// The default terminal summary, at most 100 columns: what failed or is absent first, then
+/// the answer per filter last (where a terminal's last lines show it). The full tables are
+/// [`render`] (`--verbose`) and the report.
+pub fn summary(results: &Results) -> String {
+    let a = Analysis::new(results);
+    let mut out = String::new();
+    if !results.complete {
+        out.push_str(
+            "INCOMPLETE RUN: the figures cover only what was measured before it stopped.\n",
+        );
+    }
+    if !results.failures.is_empty() {
+        let _ = writeln!(out, "FAILED (not timed, never counted as fast):");
+        for f in &results.failures {
+            let line = format!(
+                "  {} / {} / {} ({}): {}",
+                f.filter, f.scenario, f.arm, f.stage, f.message
+            );
+            let _ = writeln!(out, "{}", clip(&line, 100));
+        }
+    }
+    if !results.absent.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} figures not published, each with its reason (--verbose, or the report).",
+            results.absent.len()
+        );
+    }
+    let answer = answer::text(&a);
+    if answer.is_empty() {
+        // No filter with both a wasm and a native build (e.g. only `hostcalls`): the net
+        // verdicts per arm are the answer.
+        for (sentence, _) in headline::verdicts(&a) {
+            let _ = writeln!(out, "{sentence}");
+        }
+    }
+    out.push_str(&answer);
+    out
+}
+
+/// Every table of the summary, each row on one line (wide): `--verbose`.
 pub fn render(results: &Results) -> String {
     let a = Analysis::new(results);
     let mut out = String::new();
@@ -221,8 +262,10 @@ pub fn render(results: &Results) -> String {
             let _ = writeln!(out, "{}", text_table(&t));
         }
     };
-    if let Some(t) = headline::net_table(&a) {
-        put(&mut out, t);
+    for place in headline::Place::BOTH {
+        if let Some(t) = headline::net_table(&a, place) {
+            put(&mut out, t);
+        }
     }
     for (sentence, _) in headline::verdicts(&a) {
         let _ = writeln!(out, "{sentence}");

@@ -174,7 +174,8 @@ fn absent_figures_show_their_reason_where_the_value_would_be() {
         .find(|l| l.starts_with(&format!("{F} / {S}")) && l.contains(" native "))
         .unwrap_or_else(|| panic!("no native row in\n{out}"));
     assert!(row.contains(&want), "the p99 cell says why: {row}");
-    assert!(markdown(&r).contains(&want));
+    // Markdown cuts a long reason to its 100 columns; the HTML has it whole.
+    assert!(markdown(&r).contains("absent: p99 needs"));
     assert!(html(&r).contains(&want));
 }
 
@@ -196,14 +197,14 @@ fn terminal_markdown_and_html_give_the_same_envoy_ratio() {
     ]);
     let a = Analysis::new(&r);
     assert_eq!(a.reference("envoy-wasm-v8"), Some("envoy-native-module"));
-    let net = "3.00× [2.75×, 3.25×] fails";
+    let net = "3.00× [2.75, 3.25] fails";
     let out = terminal::render(&r);
     let md = markdown(&r);
     let page = html(&r);
     assert!(out.contains(net), "terminal:\n{out}");
     assert!(md.contains(net), "markdown:\n{md}");
     assert!(
-        page.contains("3.00×") && page.contains("[2.75×, 3.25×] fails"),
+        page.contains("3.00×") && page.contains("[2.75, 3.25] fails"),
         "html"
     );
     assert!(!out.contains("6.00×") && !md.contains("6.00×") && !page.contains("6.00×"));

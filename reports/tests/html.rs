@@ -75,8 +75,9 @@ fn report_content_from_a_fixture() {
     for want in [
         "<!doctype html>",
         "WebAssembly as % of native",
-        "wasm vs native",
-        "envoy vs envoy-native",
+        "in process, × native",
+        "in Envoy, × the native build",
+        "What wasm costs, per filter",
         "Latency percentiles",
         "add-header / small-headers",
         "Cold start",
@@ -154,4 +155,65 @@ fn an_empty_or_single_process_file_still_renders() {
     one.histograms.retain(|h| h.process == 0);
     let page = html(&one);
     assert!(page.contains("WebAssembly as % of native") && page.contains("<svg"));
+}
+
+/// Measures, after load, every table's overflow and the page's: injected into a copy of the
+/// page (the report itself carries no script).
+const OVERFLOW_PROBE: &str = r#"<script>
+window.addEventListener('load', () => {
+  const out = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) out.push('page ' + root.scrollWidth + ' > ' + root.clientWidth);
+  document.querySelectorAll('.table-wrap').forEach((w, i) => {
+    if (w.scrollWidth > w.clientWidth + 1) {
+      const sec = w.closest('section');
+      out.push('table ' + i + ' in #' + (sec ? sec.id : '?') + ': ' + w.scrollWidth + ' px > ' + w.clientWidth);
+    }
+  });
+  const pre = document.createElement('pre');
+  pre.textContent = 'OVERFLOW[' + out.join('; ') + ']';
+  document.body.appendChild(pre);
+});
+</script></body>"#;
+
+/// What the probe found on `page` at `width` px (empty: nothing overflows).
+fn overflow(page: &Path, width: u32) -> String {
+    let probed = page.with_extension("probe.html");
+    let text = std::fs::read_to_string(page).unwrap();
+    std::fs::write(&probed, text.replace("</body>", OVERFLOW_PROBE)).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--window-size={width},768"))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The last: the script that writes it holds the marker too.
+    let start = dom.rfind("OVERFLOW[").expect("the probe ran") + "OVERFLOW[".len();
+    let end = start + dom[start..].find(']').unwrap();
+    dom[start..end].to_string()
+}
+
+#[test]
+fn headline_and_tables_fit_1366_px() {
+    let dir = tempfile::tempdir().unwrap();
+    // A quick run's rows (two processes, every filter and arm, Envoy included), trimmed.
+    let results = Results::read(&common::data("quick-envoy.json")).unwrap();
+    let page = dir.path().join("real.html");
+    std::fs::write(&page, html(&results)).unwrap();
+    assert_eq!(overflow(&page, 1366), "", "horizontal overflow at 1366 px");
+    // The probe can fail: the same page in a window too narrow for its tables.
+    assert_ne!(
+        overflow(&page, 700),
+        "",
+        "the probe sees overflow at 700 px"
+    );
 }

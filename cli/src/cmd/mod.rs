@@ -1,3 +1,4 @@
+pub mod atomic;
 pub mod compare;
 pub mod fixtures;
 pub mod flame;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use filterbench_reports::Format;
 use filterbench_results::Results;
 
@@ -42,11 +42,47 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .write_all(&bytes)
             .context("writing to standard output")?;
     } else {
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+        save(&args.results, &out, &bytes)?;
         eprintln!("wrote {} ({})", out.display(), format.name());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `results` as `format` beside it (`<stem>.<extension>`); returns the path.
+pub fn write(results_path: &Path, format: Format) -> Result<PathBuf> {
+    let results = Results::read(results_path)?;
+    let bytes = format.exporter().serialize(&results)?;
+    let out = default_out(results_path, format);
+    save(results_path, &out, &bytes)?;
+    Ok(out)
+}
+
+/// Atomically (a temporary file renamed into place), and never over the results it was made
+/// from.
+fn save(input: &Path, out: &Path, bytes: &[u8]) -> Result<()> {
+    if same_file(input, out) {
+        bail!(
+            "{} is the results file itself; choose another --out",
+            out.display()
+        );
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing into {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("writing {}", out.display()))?;
+    tmp.persist(out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }

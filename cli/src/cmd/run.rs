@@ -74,6 +74,12 @@ pub struct Args {
     /// gives Envoy's CPU per request tighter intervals
     #[arg(long)]
     envoy_ms: Option<u64>,
+    /// Print every table (wide) instead of the per-filter answer.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Do not write the HTML report beside the results.
+    #[arg(long)]
+    no_report: bool,
 }
 
 /// The Envoy settings for this run, or None when Envoy is skipped (or absent and not required).
@@ -222,6 +228,9 @@ fn run_worker(
         } else if let Some(label) = line.strip_prefix("@step ") {
             bar.set_message(format!("process {}: {label}", process + 1));
             bar.inc(1);
+            if bar.is_hidden() {
+                log_step(bar, &format!("process {}: {label}", process + 1));
+            }
         } else {
             other.push(line);
         }
@@ -235,6 +244,20 @@ fn run_worker(
     }
     let text = std::fs::read_to_string(&out_path)?;
     Ok(serde_json::from_str(&text)?)
+}
+
+/// Without a terminal (CI, a log file) the bar draws nothing: a line per step instead, with
+/// the time so far and an estimate of the time left.
+fn log_step(bar: &ProgressBar, label: &str) {
+    let pos = bar.position();
+    let elapsed = bar.elapsed().as_secs_f64();
+    match bar.length() {
+        Some(len) if pos > 0 && len >= pos => {
+            let left = elapsed / pos as f64 * (len - pos) as f64;
+            eprintln!("[{elapsed:>5.0} s] step {pos}/{len}, about {left:.0} s left: {label}");
+        }
+        _ => eprintln!("[{elapsed:>5.0} s] step {pos}: {label}"),
+    }
 }
 
 /// A worker (and, through it, its Envoys) must not outlive `run`, even when `run` is killed
@@ -328,9 +351,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     results.complete = true;
     results.write(&out_path)?;
 
-    print!("{}", super::summary::render(&results));
     if let Some(e) = &plan.envoy {
         println!("Envoy configs and logs: {}", e.dir.display());
+    }
+    if args.verbose {
+        print!("{}", super::summary::render(&results));
+    } else {
+        print!("{}", super::summary::summary(&results));
     }
     println!(
         "results: {} ({} rows, {} processes, {:.0} s)",
@@ -339,6 +366,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         plan.processes,
         results.duration_s
     );
+    if !args.no_report {
+        let html = super::report::write(&out_path, filterbench_reports::Format::Html)?;
+        println!("report:  {} (every figure, charts)", html.display());
+    }
     Ok(if results.failures.is_empty() {
         ExitCode::SUCCESS
     } else {

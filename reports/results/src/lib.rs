@@ -4,16 +4,22 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use vocab::{ArmKind, Metric, Phase, Stage, Unit};
 
 pub mod breakdown;
+pub mod histogram;
 pub mod merge;
+pub mod schema;
 pub mod stats;
 pub mod summary;
 pub mod vocab;
 
+/// The HdrHistogram crate the stored histograms decode into, so readers need no own copy.
+pub use hdrhistogram;
+pub use histogram::{Hdr, HistogramError};
 pub use merge::{At, Batch};
 
 /// Bumped on any incompatible change to the types below.
@@ -43,8 +49,10 @@ pub enum ResultsError {
 }
 
 /// One results file: one run of the suite.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Results {
+    /// The reader refuses any other version.
+    #[schemars(extend("const" = SCHEMA_VERSION))]
     pub schema_version: u32,
     /// filterbench's own version.
     pub filterbench_version: String,
@@ -80,7 +88,7 @@ pub struct Results {
 }
 
 /// A figure that was not published, and why.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Absent {
     pub filter: String,
     pub scenario: String,
@@ -94,7 +102,7 @@ pub struct Absent {
 }
 
 /// A file produced beside the results, e.g. a flame graph of one arm.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Attachment {
     pub filter: String,
     pub scenario: String,
@@ -107,7 +115,7 @@ pub struct Attachment {
     pub note: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Machine {
     pub hostname: String,
     pub os: String,
@@ -120,7 +128,7 @@ pub struct Machine {
 }
 
 /// What one arm ran with.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ArmInfo {
     pub name: String,
     pub kind: ArmKind,
@@ -130,7 +138,7 @@ pub struct ArmInfo {
     pub flags: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FilterInfo {
     pub name: String,
     /// `http` or `tcp`.
@@ -152,7 +160,7 @@ pub struct FilterInfo {
 }
 
 /// One raw figure.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Row {
     pub filter: String,
     /// Benchmark scenario; empty for per-filter figures (cold start, memory).
@@ -171,8 +179,10 @@ pub struct Row {
     pub value: f64,
 }
 
-/// A latency distribution as HdrHistogram quantile points (enough for `.hgrm` and curves).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// One process's latency distribution of one filter × scenario × arm: HdrHistogram quantile
+/// points (enough for `.hgrm` and curves) and, in files written since it is kept, the whole
+/// histogram, which merges exactly with the other processes' (`histogram::merge_exact`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Histogram {
     pub filter: String,
     pub scenario: String,
@@ -184,9 +194,14 @@ pub struct Histogram {
     pub max_ns: u64,
     /// (quantile, value in ns, count recorded since the previous point), in quantile order.
     pub points: Vec<(f64, u64, u64)>,
+    /// The whole histogram: HdrHistogram's V2 deflate serialization (what its interval logs
+    /// carry), base64. Absent in files written before it was kept, which is why it is optional
+    /// and no schema version bump: older files read as before, and older readers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdr_base64: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Failure {
     pub filter: String,
     pub scenario: String,

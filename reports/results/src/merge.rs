@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::histogram::{Hdr, HistogramError, merge_exact};
 use crate::vocab::{Metric, Phase, Stage};
 use crate::{Absent, Failure, Histogram, Results, Row};
 
@@ -162,6 +163,50 @@ impl Results {
     }
 }
 
+/// One filter × scenario × arm that has latency histograms (one per worker process).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HistogramRun<'a> {
+    pub filter: &'a str,
+    pub scenario: &'a str,
+    pub arm: &'a str,
+}
+
+impl Results {
+    /// Every filter × scenario × arm with histograms, in the order the file first lists them.
+    pub fn histogram_runs(&self) -> Vec<HistogramRun<'_>> {
+        let mut runs: Vec<HistogramRun<'_>> = Vec::new();
+        for h in &self.histograms {
+            let run = HistogramRun {
+                filter: &h.filter,
+                scenario: &h.scenario,
+                arm: &h.arm,
+            };
+            if !runs.contains(&run) {
+                runs.push(run);
+            }
+        }
+        runs
+    }
+
+    /// The histograms of one run, one per process, in process order.
+    pub fn histograms_of(&self, run: HistogramRun<'_>) -> Vec<&Histogram> {
+        let mut hs: Vec<&Histogram> = self
+            .histograms
+            .iter()
+            .filter(|h| h.filter == run.filter && h.scenario == run.scenario && h.arm == run.arm)
+            .collect();
+        hs.sort_by_key(|h| h.process);
+        hs
+    }
+
+    /// The latency distribution of one run over all its processes, merged exactly (see
+    /// [`merge_exact`]); Err when the file does not keep whole histograms (written before they
+    /// were) or there are none.
+    pub fn merged_histogram(&self, run: HistogramRun<'_>) -> Result<Hdr, HistogramError> {
+        merge_exact(&self.histograms_of(run))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +271,31 @@ mod tests {
         again.fail("a", "s", "x", Stage::Run, "header missing".into());
         r.merge(again);
         assert_eq!(r.failures.len(), 1);
+    }
+
+    #[test]
+    fn histograms_of_a_run_merge_over_processes_in_process_order() {
+        let hist = |arm: &str, process: u32, values: &[u64]| {
+            let mut h = Hdr::new_with_bounds(1, 100_000_000_000, 3).unwrap();
+            for v in values {
+                h.record(*v).unwrap();
+            }
+            Histogram::from_hdr("f", "s", arm, process, &h)
+        };
+        let mut r = Results::new();
+        r.merge(Batch {
+            histograms: vec![hist("x", 1, &[10, 20]), hist("y", 0, &[5])],
+            ..Default::default()
+        });
+        r.merge(Batch {
+            histograms: vec![hist("x", 0, &[30])],
+            ..Default::default()
+        });
+        let runs = r.histogram_runs();
+        assert_eq!(runs.iter().map(|r| r.arm).collect::<Vec<_>>(), ["x", "y"]);
+        let procs: Vec<u32> = r.histograms_of(runs[0]).iter().map(|h| h.process).collect();
+        assert_eq!(procs, [0, 1]);
+        let m = r.merged_histogram(runs[0]).unwrap();
+        assert_eq!((m.len(), m.min(), m.max()), (3, 10, 30));
     }
 }

@@ -9,33 +9,87 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::ReportError;
-use filterbench_results::vocab::ArmKind;
+use std::collections::BTreeMap;
+
+use filterbench_results::vocab::{ArmKind, arm};
 
 pub const FONT: &str = "sans-serif";
 /// Width of the legend band.
 pub const LEGEND_W: u32 = 180;
 
-/// Colours for arms by display position: the reference in near-black, harnesses in grey, the
-/// rest from the Tableau 10 palette (distinct in print and for common colour blindness).
-const PALETTE: [RGBColor; 9] = [
+/// An arm without a colour of its own.
+pub const GREY: RGBColor = RGBColor(0x9a, 0x9a, 0x9a);
+
+/// Colours of wasm engines (Tableau 10's first six: distinct in print and for common colour
+/// blindness).
+const WASM_PALETTE: [RGBColor; 6] = [
     RGBColor(0x4e, 0x79, 0xa7),
     RGBColor(0xf2, 0x8e, 0x2b),
     RGBColor(0xe1, 0x57, 0x59),
     RGBColor(0x76, 0xb7, 0xb2),
     RGBColor(0x59, 0xa1, 0x4f),
     RGBColor(0xb0, 0x7a, 0xa1),
-    RGBColor(0xff, 0x9d, 0xa7),
-    RGBColor(0x9c, 0x75, 0x5f),
-    RGBColor(0xb8, 0xa2, 0x00),
 ];
 
-/// The colour of an arm: by kind for the reference and harness, else by position.
-pub fn arm_color(kind: ArmKind, index: usize) -> RGBColor {
-    match kind {
-        ArmKind::Native => RGBColor(0x22, 0x22, 0x22),
-        ArmKind::Harness => RGBColor(0x9a, 0x9a, 0x9a),
-        _ => PALETTE[index % PALETTE.len()],
+/// Colours of Envoy variants, in the order of [`arm::ENVOY`] (none, built-in, native module,
+/// Lua, V8): none of the wasm engines'.
+const ENVOY_PALETTE: [RGBColor; 5] = [
+    RGBColor(0xba, 0xb0, 0xac),
+    RGBColor(0x9c, 0x75, 0x5f),
+    RGBColor(0x3b, 0x3b, 0x3b),
+    RGBColor(0xb8, 0xa2, 0x00),
+    RGBColor(0xd3, 0x37, 0x82),
+];
+
+/// Each arm's one colour for the whole report, whatever chart it is in: the reference in
+/// near-black, the harness in grey, Envoy variants by their fixed place in the vocabulary, wasm
+/// engines by a hash of their name (the same colour in every run that has the same engines;
+/// a clash moves the later name in sorted order to the next free colour).
+pub fn arm_colors<'n>(
+    arms: impl IntoIterator<Item = (&'n str, ArmKind)>,
+) -> BTreeMap<String, RGBColor> {
+    let mut out = BTreeMap::new();
+    let mut wasm: Vec<&str> = Vec::new();
+    for (name, kind) in arms {
+        let fixed = match kind {
+            ArmKind::Native => Some(RGBColor(0x22, 0x22, 0x22)),
+            ArmKind::Harness => Some(GREY),
+            ArmKind::Envoy => arm::ENVOY
+                .iter()
+                .position(|e| *e == name)
+                .map(|i| ENVOY_PALETTE[i]),
+            ArmKind::Wasm | ArmKind::Other => None,
+        };
+        match fixed {
+            Some(c) => {
+                out.insert(name.to_string(), c);
+            }
+            None => wasm.push(name),
+        }
     }
+    wasm.sort_unstable();
+    wasm.dedup();
+    let mut taken = [false; WASM_PALETTE.len()];
+    for name in wasm {
+        let mut i = fnv(name) as usize % WASM_PALETTE.len();
+        // Past six engines colours repeat; the legend still names each line.
+        for _ in 0..WASM_PALETTE.len() {
+            if !taken[i] {
+                break;
+            }
+            i = (i + 1) % WASM_PALETTE.len();
+        }
+        taken[i] = true;
+        out.insert(name.to_string(), WASM_PALETTE[i]);
+    }
+    out
+}
+
+/// FNV-1a: a hash that is the same in every build (std's is seeded per process).
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A named, coloured series (one arm).

@@ -3,7 +3,7 @@
 
 use super::{Change, Comparison, Rule, Verdict};
 use crate::charts::bars::{Bar, Bars, Scale, hbars};
-use crate::charts::{Series, arm_color};
+use crate::charts::{GREY, Series, arm_colors};
 use crate::doc::{Block, Cell, Chart, Page, Section, Table, Tone};
 use crate::format;
 use filterbench_results::vocab::{ArmKind, Metric, Phase};
@@ -135,11 +135,12 @@ fn change_chart(cmp: &Comparison, metric: Metric, title: &str) -> Option<Chart> 
                 .collect()
         })
         .collect();
+    let colors = arm_colors(cmp.arms.iter().map(|a| (a.name.as_str(), a.kind)));
     let series = arms
         .iter()
-        .map(|(i, name, kind)| Series {
+        .map(|(_, name, _)| Series {
             name: name.to_string(),
-            color: arm_color(*kind, *i),
+            color: colors.get(*name).copied().unwrap_or(GREY),
         })
         .collect();
     hbars(&Bars {

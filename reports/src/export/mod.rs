@@ -4,10 +4,12 @@
 
 mod bmf;
 mod csv;
+mod fortio;
 mod gab;
 mod hgrm;
 mod html;
 mod markdown;
+mod openmetrics;
 
 use std::str::FromStr;
 
@@ -40,10 +42,14 @@ pub enum Format {
     GabSmaller,
     /// github-action-benchmark `customBiggerIsBetter` (throughput).
     GabBigger,
+    /// Fortio's result JSON of every live-Envoy load run (an array, one document a run).
+    Fortio,
+    /// OpenMetrics text: every figure as gauges (mean and 95% CI bounds), ending in `# EOF`.
+    OpenMetrics,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 9] = [
         Format::Html,
         Format::Markdown,
         Format::Csv,
@@ -51,8 +57,10 @@ impl Format {
         Format::Bmf,
         Format::GabSmaller,
         Format::GabBigger,
+        Format::Fortio,
+        Format::OpenMetrics,
     ];
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 9] = [
         "html",
         "markdown",
         "csv",
@@ -60,6 +68,8 @@ impl Format {
         "bmf",
         "gab-smaller",
         "gab-bigger",
+        "fortio",
+        "openmetrics",
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +86,10 @@ impl Format {
             Format::Bmf => "bmf.json",
             Format::GabSmaller => "gab-smaller.json",
             Format::GabBigger => "gab-bigger.json",
+            Format::Fortio => "fortio.json",
+            // The OpenMetrics text format has no registered extension; `.om.txt` says both
+            // what it is and that it is text.
+            Format::OpenMetrics => "om.txt",
         }
     }
 
@@ -88,6 +102,8 @@ impl Format {
             Format::Bmf => Box::new(bmf::BmfExporter),
             Format::GabSmaller => Box::new(gab::GabExporter { bigger: false }),
             Format::GabBigger => Box::new(gab::GabExporter { bigger: true }),
+            Format::Fortio => Box::new(fortio::FortioExporter),
+            Format::OpenMetrics => Box::new(openmetrics::OpenMetricsExporter),
         }
     }
 }

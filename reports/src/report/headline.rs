@@ -10,7 +10,7 @@ use crate::doc::{Block, Cell, Section, Table, Tone};
 use crate::format::pct;
 use crate::model::{Analysis, HOSTCALL_FILTER};
 use crate::net::{self, Claim, NetRatio, net_ratio_cell};
-use filterbench_results::vocab::{Metric, Phase, arm};
+use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 
 /// Tone of a ratio to the reference: within 10% is on par, within 2× is fair.
 pub(crate) fn tone(r: f64, bigger_better: bool) -> Tone {
@@ -53,36 +53,68 @@ fn ratio_cell(e: Option<&Estimate>, bigger_better: bool) -> Cell {
 /// `key` over the same figure of its reference arm ([`Analysis::reference`]), as a gross
 /// percentage with its interval: the one cell every rendering uses for a gross ratio.
 pub(crate) fn gross_ratio_cell(a: &Analysis, key: &Key, bigger_better: bool) -> Cell {
-    let r = a.reference(&key.arm).and_then(|r| a.ratio(key, r));
+    let r = a
+        .reference_for(&key.filter, &key.arm)
+        .and_then(|r| a.ratio(key, r));
     ratio_cell(r.as_ref(), bigger_better)
 }
 
-/// Ratios of one metric: rows are scenarios, columns the compared arms grouped by kind and
-/// reference, plus a geometric-mean row.
+/// The two places an arm runs, each with its own tables: an Envoy figure over an in-process
+/// one means nothing, and their magnitudes differ a thousandfold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    InProcess,
+    Envoy,
+}
+
+impl Place {
+    pub(crate) const BOTH: [Place; 2] = [Place::InProcess, Place::Envoy];
+
+    pub(crate) fn holds(self, kind: ArmKind) -> bool {
+        match self {
+            Place::InProcess => matches!(kind, ArmKind::Wasm | ArmKind::Native),
+            Place::Envoy => kind == ArmKind::Envoy,
+        }
+    }
+
+    /// A chart title's suffix.
+    pub(crate) fn suffix(self) -> &'static str {
+        match self {
+            Place::InProcess => ", in process",
+            Place::Envoy => ", in Envoy",
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Place::InProcess => "in process, × native",
+            Place::Envoy => {
+                "in Envoy, × the native build (module, else built-in; those × no filter)"
+            }
+        }
+    }
+}
+
+/// Ratios of one metric: rows are scenarios, columns the compared arms of one place, each
+/// against its reference for the row's filter, plus a geometric-mean row.
 pub(crate) fn ratio_table(
     a: &Analysis,
+    place: Place,
     caption: &str,
     metric: Metric,
     threads: u32,
     bigger_better: bool,
 ) -> Option<Table> {
-    let arms = a.compared_arms();
+    let arms: Vec<_> = a
+        .compared_arms()
+        .into_iter()
+        .filter(|x| place.holds(x.kind))
+        .collect();
     let scenarios = a.scenarios();
     if arms.is_empty() || scenarios.is_empty() {
         return None;
     }
-    let mut groups: Vec<(String, usize)> = vec![(String::new(), 2)];
-    for arm in &arms {
-        let label = format!(
-            "{} vs {}",
-            arm.kind,
-            a.reference(&arm.name).unwrap_or_default()
-        );
-        match groups.last_mut() {
-            Some((l, n)) if *l == label => *n += 1,
-            _ => groups.push((label, 1)),
-        }
-    }
+    let groups = vec![(String::new(), 2), (place.label().to_string(), arms.len())];
     let mut header = vec!["filter".to_string(), "scenario".to_string()];
     header.extend(arms.iter().map(|a| a.name.clone()));
     let mut rows = Vec::new();
@@ -91,7 +123,7 @@ pub(crate) fn ratio_table(
         let mut row = vec![Cell::label(f.as_str()), Cell::label(s.as_str())];
         let mut any = false;
         for (i, arm) in arms.iter().enumerate() {
-            let r = a.reference(&arm.name).and_then(|reference| {
+            let r = a.reference_for(f, &arm.name).and_then(|reference| {
                 a.ratio(
                     &Key::new(f, s, &arm.name, Phase::Request, metric, threads),
                     reference,
@@ -146,16 +178,16 @@ pub(crate) fn net_arms<'b>(a: &'b Analysis) -> Vec<&'b str> {
 
 /// CPU per request net of the baseline, × the reference's net, per scenario and arm, with a
 /// geometric-mean row (hostcalls micro-scenarios left out) that has an interval of its own.
-pub fn net_table(a: &Analysis) -> Option<Table> {
-    let arms = net_arms(a);
+pub fn net_table(a: &Analysis, place: Place) -> Option<Table> {
+    let arms: Vec<&str> = net_arms(a)
+        .into_iter()
+        .filter(|n| place.holds(a.kind(n)))
+        .collect();
     if arms.is_empty() {
         return None;
     }
     let mut header = vec!["filter".to_string(), "scenario".to_string()];
-    header.extend(
-        arms.iter()
-            .map(|n| format!("{n} ÷ {}", a.reference(n).unwrap_or_default())),
-    );
+    header.extend(arms.iter().map(|n| n.to_string()));
     let mut rows = Vec::new();
     let mut all: Vec<Vec<NetRatio>> = vec![Vec::new(); arms.len()];
     for (f, s) in a.scenarios() {
@@ -202,12 +234,16 @@ pub fn net_table(a: &Analysis) -> Option<Table> {
     rows.push(gm);
     Some(Table {
         caption: format!(
-            "CPU per request net of the harness: × reference (lower is better); the {:.0}% claim \
+            "CPU per request net of the {}: × reference (lower is better); the {:.0}% claim \
              holds at ≤ {} over the whole interval",
+            match place {
+                Place::InProcess => "harness",
+                Place::Envoy => "Envoy without a filter",
+            },
             net::CLAIM_SPEED * 100.0,
             net::times(net::CLAIM_MAX_COST)
         ),
-        groups: Vec::new(),
+        groups: vec![(String::new(), 2), (place.label().to_string(), arms.len())],
         header,
         rows,
         collapsed: false,
@@ -284,62 +320,65 @@ pub fn section(a: &Analysis) -> Section {
     if let Some(note) = sampling_note(a) {
         s.para(note);
     }
-    if let Some(t) = net_table(a) {
-        for (sentence, claim) in verdicts(a) {
-            s.blocks.push(Block::Callout(sentence, claim.tone()));
-        }
-        s.blocks.push(Block::Table(t));
+    for (sentence, claim) in verdicts(a) {
+        s.blocks.push(Block::Callout(sentence, claim.tone()));
     }
-    s.para(
-        "Gross ratios below include the harness. Each cell is the arm's figure as a percentage of its reference arm's: `native` for \
-         in-process arms; inside Envoy, `envoy-native-module` (the same filter built natively, \
-         as an Envoy dynamic module) where the filter has one, else `envoy-native` (Envoy's \
-         built-in filter for the job), and those two against `envoy-none`. Computed process by \
-         process — the \
-         arms of one worker process ran interleaved, so the ratio cancels most machine drift — \
-         then averaged over processes, with the 95% confidence interval (Student's t) below. \
-         Green: within 10% of the reference; amber: within 2×; red: worse than 2×; grey: the \
-         interval spans more than one of these bands (inconclusive).",
-    );
-    if let Some(t) = ratio_table(
-        a,
-        "Throughput, 1 thread: % of reference (higher is better)",
-        Metric::Throughput,
-        1,
-        true,
-    ) {
-        s.blocks.push(Block::Table(t));
-    }
-    if let Some(t) = ratio_table(
-        a,
-        "p99 latency: % of reference (lower is better)",
-        Metric::LatencyP99,
-        1,
-        false,
-    ) {
-        s.blocks.push(Block::Table(t));
-    }
-    for n in a.multi_threads() {
-        if let Some(mut t) = ratio_table(
-            a,
-            &format!("Throughput, {n} threads (one VM each): % of reference (higher is better)"),
-            Metric::Throughput,
-            n,
-            true,
-        ) {
-            t.collapsed = true;
+    for place in Place::BOTH {
+        if let Some(t) = net_table(a, place) {
             s.blocks.push(Block::Table(t));
         }
     }
-    if let Some(mut t) = ratio_table(
-        a,
-        "CPU time per request, gross (harness included): % of reference (lower is better)",
-        Metric::CpuPerRequest,
-        1,
-        false,
-    ) {
-        t.collapsed = true;
-        s.blocks.push(Block::Table(t));
+    s.para(
+        "Gross ratios below include the harness. Each cell is the arm's figure as a percentage \
+         of its reference arm's: `native` for in-process arms; inside Envoy, for each filter, \
+         `envoy-native-module` (the same filter built natively, as an Envoy dynamic module) \
+         where it has one, else `envoy-native` (Envoy's built-in filter for the job), and those \
+         two against `envoy-none`. Computed process by process — the arms of one worker process \
+         ran interleaved, so the ratio cancels most machine drift — then averaged over \
+         processes, with the 95% confidence interval (Student's t) below. Green: within 10% of \
+         the reference; amber: within 2×; red: worse than 2×; grey: the interval spans more \
+         than one of these bands (inconclusive).",
+    );
+    for place in Place::BOTH {
+        let mut tables = vec![
+            (
+                "Throughput, 1 thread: % of reference (higher is better)".to_string(),
+                Metric::Throughput,
+                1,
+                true,
+                false,
+            ),
+            (
+                "p99 latency: % of reference (lower is better)".into(),
+                Metric::LatencyP99,
+                1,
+                false,
+                false,
+            ),
+        ];
+        for n in a.multi_threads() {
+            tables.push((
+                format!("Throughput, {n} threads (one VM each): % of reference (higher is better)"),
+                Metric::Throughput,
+                n,
+                true,
+                true,
+            ));
+        }
+        tables.push((
+            "CPU time per request, gross (harness included): % of reference (lower is better)"
+                .into(),
+            Metric::CpuPerRequest,
+            1,
+            false,
+            true,
+        ));
+        for (caption, metric, threads, bigger, collapsed) in tables {
+            if let Some(mut t) = ratio_table(a, place, &caption, metric, threads, bigger) {
+                t.collapsed = collapsed;
+                s.blocks.push(Block::Table(t));
+            }
+        }
     }
     if s.blocks.iter().all(|b| matches!(b, Block::Para(_))) {
         s.blocks.clear();

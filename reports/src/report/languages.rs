@@ -319,11 +319,10 @@ mod tests {
             false,
         );
         let has = |want: &str| assert!(md.contains(want), "missing {want:?} in\n{md}");
-        has("| add-header | small | rust | 100 ns ±0.0% | 1.40× [-6.22×, 9.02×] cannot tell |");
-        has("| add-header | small | cpp | 80.0 ns ±0.0% | 1.25× [1.25×, 1.25×] holds |");
-        has(
-            "assemblyscript | 100 ns ±0.0% rust (no native assemblyscript build) | 4.00× [4.00×, 4.00×] fails |",
-        );
+        has("| add-header | small | rust | 100 ns ±0.0% |");
+        has("| add-header | small | rust | 1.40× [-6.22, 9.02] cannot tell |");
+        has("| add-header | small | cpp | 1.25× [1.25, 1.25] holds |");
+        has("| add-header | small | assemblyscript | 4.00× [4.00, 4.00] fails |");
         has(
             "cpp on wasmtime-cranelift: net cost 1.25× of native [1.25×, 1.25×] (geometric \
              mean of 1, 95% CI); the 70% claim holds. Per scenario it holds for \

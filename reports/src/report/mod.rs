@@ -2,6 +2,7 @@
 //! cold start, memory, host-call cost, failures, machine and how to reproduce. Each section is
 //! a group-by over the rows; any arm appears, grouped by kind.
 
+pub(crate) mod answer;
 mod breakdown;
 pub(crate) mod headline;
 mod hostcalls;
@@ -16,7 +17,7 @@ use filterbench_results::stats::Estimate;
 use filterbench_results::summary::Key;
 
 use crate::ReportError;
-use crate::charts::{Series, arm_color, bars::Bar};
+use crate::charts::{GREY, Series, arm_colors, bars::Bar};
 use crate::doc::{Cell, Page};
 use crate::format;
 use crate::model::Analysis;
@@ -29,7 +30,8 @@ pub fn build(results: &Results) -> Result<Page, ReportError> {
         .as_deref()
         .map(|c| &c[..c.len().min(10)])
         .unwrap_or("unknown commit");
-    let mut sections = vec![headline::section(&a)];
+    let mut sections: Vec<_> = answer::section(&a).into_iter().collect();
+    sections.push(headline::section(&a));
     if let Some(s) = instructions::section(&a) {
         sections.push(s);
     }
@@ -101,10 +103,11 @@ pub(crate) fn bar(e: Option<&Estimate>) -> Option<Bar> {
 
 /// The chart series of some arms, coloured consistently across the report.
 pub(crate) fn series(a: &Analysis, arms: &[&str]) -> Vec<Series> {
+    let colors = arm_colors(a.arms.iter().map(|x| (x.name.as_str(), x.kind)));
     arms.iter()
         .map(|n| Series {
             name: n.to_string(),
-            color: arm_color(a.kind(n), a.arm_index(n)),
+            color: colors.get(*n).copied().unwrap_or(GREY),
         })
         .collect()
 }

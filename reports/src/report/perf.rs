@@ -9,26 +9,30 @@ use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::Analysis;
 use crate::net::net_cell;
+use crate::report::headline::Place;
 use filterbench_results::summary::Key;
-use filterbench_results::vocab::{Metric, Phase};
+use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
 pub fn latency(a: &Analysis) -> Result<Section, ReportError> {
     let mut s = Section::new("latency", "Latency percentiles");
     let mut charts = Vec::new();
     for (f, sc) in a.scenarios() {
-        let mut lines = Vec::new();
-        for arm in &a.arms {
-            if let Some(c) = a.curve(&f, &sc, &arm.name) {
-                lines.push(Line {
-                    series: series(a, &[&arm.name]).remove(0),
-                    points: c.points,
-                    count: c.count,
-                });
+        // In process and in Envoy apart: a thousandfold apart, one axis would flatten one.
+        for place in Place::BOTH {
+            let mut lines = Vec::new();
+            for arm in a.arms.iter().filter(|x| place.holds(x.kind)) {
+                if let Some(c) = a.curve(&f, &sc, &arm.name) {
+                    lines.push(Line {
+                        series: series(a, &[&arm.name]).remove(0),
+                        points: c.points,
+                        count: c.count,
+                    });
+                }
             }
-        }
-        let title = format!("{f} / {sc}");
-        if let Some(svg) = percentile_chart(&title, &lines)? {
-            charts.push(Chart { title, svg });
+            let title = format!("{f} / {sc}{}", place.suffix());
+            if let Some(svg) = percentile_chart(&title, &lines)? {
+                charts.push(Chart { title, svg });
+            }
         }
     }
     if !charts.is_empty() {
@@ -54,7 +58,22 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
     }
     let scenarios = a.scenarios();
     let mut charts = Vec::new();
-    for f in a.filters() {
+    let all = arms.clone();
+    for (f, place) in a
+        .filters()
+        .into_iter()
+        .flat_map(|f| Place::BOTH.map(|p| (f.clone(), p)))
+    {
+        let arms: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|n| {
+                place.holds(a.kind(n)) || a.kind(n) == ArmKind::Harness && place == Place::InProcess
+            })
+            .collect();
+        if arms.is_empty() {
+            continue;
+        }
         let groups: Vec<String> = scenarios
             .iter()
             .filter(|(sf, _)| *sf == f)
@@ -80,7 +99,7 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
                     .collect()
             })
             .collect();
-        let title = format!("{f}: throughput, 1 thread");
+        let title = format!("{f}: throughput, 1 thread{}", place.suffix());
         if let Some(svg) = hbars(&Bars {
             title: title.clone(),
             axis: "requests per second".into(),
@@ -89,7 +108,7 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
             values,
             format: format::rate,
             axis_format: format::rate,
-            scale: Scale::Log,
+            scale: Scale::Linear,
         })? {
             charts.push(Chart { title, svg });
         }
@@ -100,7 +119,18 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
          under.",
     );
     s.blocks.push(Block::Charts(charts));
-    s.blocks.push(Block::Table(details(a, &arms)));
+    for place in Place::BOTH {
+        let of_place: Vec<&str> = arms
+            .iter()
+            .copied()
+            .filter(|n| place.holds(a.kind(n)))
+            .collect();
+        let mut t = details(a, &of_place);
+        if !t.rows.is_empty() {
+            t.drop_empty_columns(2);
+            s.blocks.push(Block::Table(t));
+        }
+    }
     Ok(s)
 }
 
@@ -108,8 +138,7 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
 fn details(a: &Analysis, arms: &[&str]) -> Table {
     let mt = a.multi_threads();
     let mut header: Vec<String> = [
-        "filter",
-        "scenario",
+        "filter / scenario",
         "arm",
         "p50",
         "p90",
@@ -135,8 +164,7 @@ fn details(a: &Analysis, arms: &[&str]) -> Table {
                 continue;
             }
             let mut row = vec![
-                Cell::label(f.as_str()),
-                Cell::label(sc.as_str()),
+                Cell::label(f.as_str()).with_sub(sc.as_str()),
                 Cell::label(*arm),
             ];
             for m in [

@@ -12,6 +12,7 @@ use crate::charts::bars::{Bar, Bars, Scale, hbars};
 use crate::doc::{Block, Cell, Chart, Section, Table};
 use crate::format;
 use crate::model::Analysis;
+use crate::report::headline::Place;
 use filterbench_results::vocab::{Metric, Phase};
 
 /// Memory metrics, the per-VM ones first: the VM's private state is the like-with-like figure
@@ -285,8 +286,14 @@ pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
         let values: Vec<Vec<Option<Bar>>> = subj
             .iter()
             .map(|(f, sc)| {
+                // A slope whose interval reaches 0 is noise, not memory: not drawn (the
+                // table below gives it with its interval).
                 arms.iter()
-                    .map(|arm| bar(a.get(&Key::new(f, sc, arm, Phase::Memory, *m, 1))))
+                    .map(|arm| {
+                        bar(a
+                            .get(&Key::new(f, sc, arm, Phase::Memory, *m, 1))
+                            .filter(|e| e.ci_low > 0.0))
+                    })
                     .collect()
             })
             .collect();
@@ -342,33 +349,45 @@ pub fn memory(a: &Analysis) -> Result<Section, ReportError> {
             .iter()
             .map(|(m, _)| m.name().trim_end_matches("_bytes").replace('_', " ")),
     );
-    let mut rows = Vec::new();
-    for (f, sc) in &subj {
-        for arm in &arms {
-            let cells: Vec<Cell> = metrics
-                .iter()
-                .map(|(m, _)| {
-                    figure(
-                        a,
-                        &Key::new(f, sc, arm, Phase::Memory, *m, 1),
-                        format::bytes,
-                    )
-                })
-                .collect();
-            if cells.iter().all(|c| c.text == "–") {
-                continue;
+    for place in Place::BOTH {
+        let mut rows = Vec::new();
+        for (f, sc) in &subj {
+            for arm in arms.iter().filter(|n| place.holds(a.kind(n))) {
+                let cells: Vec<Cell> = metrics
+                    .iter()
+                    .map(|(m, _)| {
+                        figure(
+                            a,
+                            &Key::new(f, sc, arm, Phase::Memory, *m, 1),
+                            format::bytes,
+                        )
+                    })
+                    .collect();
+                if cells.iter().all(|c| c.text == "–") {
+                    continue;
+                }
+                let mut row = vec![Cell::label(label(f, sc)), Cell::label(*arm)];
+                row.extend(cells);
+                rows.push(row);
             }
-            let mut row = vec![Cell::label(label(f, sc)), Cell::label(*arm)];
-            row.extend(cells);
-            rows.push(row);
+        }
+        let mut t = Table {
+            caption: format!(
+                "Memory per filter × arm, {} (mean, ± half-width of the 95% CI)",
+                match place {
+                    Place::InProcess => "in process",
+                    Place::Envoy => "in Envoy",
+                }
+            ),
+            groups: Vec::new(),
+            header: header.clone(),
+            rows,
+            collapsed: true,
+        };
+        if !t.rows.is_empty() {
+            t.drop_empty_columns(2);
+            s.blocks.push(Block::Table(t));
         }
     }
-    s.blocks.push(Block::Table(Table {
-        caption: "Memory per filter × arm (mean, ± half-width of the 95% CI)".into(),
-        groups: Vec::new(),
-        header,
-        rows,
-        collapsed: true,
-    }));
     Ok(s)
 }

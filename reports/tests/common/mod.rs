@@ -192,6 +192,7 @@ pub fn fixture(seed: u64, jitter: f64) -> Results {
                             (0.9999, v * 20, 10),
                             (1.0, v * 20, 0),
                         ],
+                        hdr_base64: None,
                     });
                 }
                 if kind == ArmKind::Harness || kind == ArmKind::Envoy {

@@ -48,28 +48,10 @@ impl Measurement for SteadyState {
     }
 }
 
-/// A latency histogram as the results file keeps it (HdrHistogram quantile points).
+/// A latency histogram as the results file keeps it: quantile points and the whole histogram
+/// serialized, so the report merges processes exactly.
 pub(crate) fn histogram_row(at: &At, h: &Histogram<u64>) -> HistRow {
-    HistRow {
-        filter: at.filter.clone(),
-        scenario: at.scenario.clone(),
-        arm: at.arm.clone(),
-        process: at.process,
-        count: h.len(),
-        mean_ns: h.mean(),
-        stdev_ns: h.stdev(),
-        max_ns: h.max(),
-        points: h
-            .iter_quantiles(1)
-            .map(|v| {
-                (
-                    v.quantile_iterated_to(),
-                    v.value_iterated_to(),
-                    v.count_since_last_iteration(),
-                )
-            })
-            .collect(),
-    }
+    HistRow::from_hdr(&at.filter, &at.scenario, &at.arm, at.process, h)
 }
 
 /// How long a batch of the CPU/throughput pass lasts: its two clock reads (wall and the

@@ -1,0 +1,568 @@
+//! The answer, per filter: what running it as wasm costs against the same filter run natively,
+//! in process and inside Envoy — the first thing the terminal and the report show. Built once
+//! here ([`answers`]) and rendered as a report section and as ≤ 100-column terminal text, so the
+//! two never disagree.
+//!
+//! In process: per wasm engine, the CPU per request it adds over native (paired per process,
+//! so the harness cancels) and its net cost as a multiple of native's ([`Analysis::net_ratio`]).
+//! In Envoy: the CPU per request V8 adds over the same filter built natively (an Envoy dynamic
+//! module; else Envoy's built-in filter for the job) and over Envoy with no filter, V8's
+//! throughput as a share of the native build's, and the resident memory it adds.
+
+use std::fmt::Write;
+
+use filterbench_results::stats::{Estimate, estimate};
+use filterbench_results::summary::Key;
+use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
+
+use crate::doc::{Cell, Section, Table, Tone};
+use crate::format;
+use crate::model::{Analysis, HOSTCALL_FILTER};
+use crate::net::{self, Claim, NetRatio};
+use crate::report::headline::tone;
+
+/// One wasm engine's cost on one filter, in process.
+pub struct EngineCost {
+    pub arm: String,
+    /// CPU per request over native's, paired per process (ns).
+    pub added: Option<Estimate>,
+    /// Net CPU per request ÷ native's net.
+    pub ratio: Option<NetRatio>,
+}
+
+/// V8's cost on one filter inside Envoy.
+pub struct EnvoyCost {
+    /// The arm V8 is set against: the native build as a module, else Envoy's built-in filter;
+    /// None when the filter has neither (then only "over no filter" is known).
+    pub reference: Option<String>,
+    /// CPU per request over the reference's, paired per process (ns).
+    pub over_reference: Option<Estimate>,
+    /// CPU per request over Envoy with no filter (ns).
+    pub over_none: Option<Estimate>,
+    /// Throughput ÷ the reference's, per process.
+    pub throughput: Option<Estimate>,
+    /// Envoy's whole CPU per request with V8 ÷ with the reference, per process.
+    pub cpu_ratio: Option<Estimate>,
+    /// Envoy's resident memory after load minus the reference's (bytes).
+    pub rss: Option<Estimate>,
+}
+
+/// A word for the whole filter, from Envoy's CPU per request with V8 over with the native build
+/// (else the first engine's net cost in process): on par (≤ 1.11×), fair (≤ 2×), costly
+/// (> 2×), unclear when the interval spans more than one of these bands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    OnPar,
+    Fair,
+    Costly,
+    Unclear,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::OnPar => "on par",
+            Verdict::Fair => "fair",
+            Verdict::Costly => "costly",
+            Verdict::Unclear => "unclear",
+        }
+    }
+
+    fn tone(self) -> Tone {
+        match self {
+            Verdict::OnPar => Tone::Good,
+            Verdict::Fair => Tone::Fair,
+            Verdict::Costly => Tone::Poor,
+            Verdict::Unclear => Tone::Muted,
+        }
+    }
+
+    /// From an interval of a ratio (`bigger_better`: throughput; else a cost).
+    fn of(e: &Estimate, bigger_better: bool) -> Verdict {
+        let (lo, hi) = (
+            tone(e.ci_low, bigger_better),
+            tone(e.ci_high, bigger_better),
+        );
+        if e.n < 2 || lo != hi || e.ci_low <= 0.0 {
+            return Verdict::Unclear;
+        }
+        match lo {
+            Tone::Good => Verdict::OnPar,
+            Tone::Fair => Verdict::Fair,
+            Tone::Poor => Verdict::Costly,
+            _ => Verdict::Unclear,
+        }
+    }
+}
+
+pub struct FilterAnswer {
+    pub filter: String,
+    /// The scenario the answer is about: the filter's first (Envoy runs only that one).
+    pub scenario: String,
+    /// The filter whose native build is the in-process reference, when it is not this
+    /// filter's own (a language without native builds: the same job's, e.g. the Rust one).
+    pub native_of: Option<String>,
+    pub engines: Vec<EngineCost>,
+    pub envoy: Option<EnvoyCost>,
+    pub verdict: Verdict,
+}
+
+/// The filter whose native build `filter` is compared with in process: None for its own;
+/// else another filter of the same job measured natively on `scenario`.
+fn native_build(a: &Analysis, filter: &str, scenario: &str) -> Option<String> {
+    if a.table
+        .contains_key(&net::cpu_key(filter, scenario, arm::NATIVE))
+    {
+        return None;
+    }
+    let job = |name: &str| {
+        a.results.filters.iter().find(|f| f.name == name).map(|f| {
+            if f.job.is_empty() {
+                f.name.clone()
+            } else {
+                f.job.clone()
+            }
+        })
+    };
+    let own = job(filter)?;
+    a.results
+        .filters
+        .iter()
+        .filter(|f| f.name != filter && job(&f.name).as_deref() == Some(own.as_str()))
+        .find(|f| {
+            a.table
+                .contains_key(&net::cpu_key(&f.name, scenario, arm::NATIVE))
+        })
+        .map(|f| f.name.clone())
+}
+
+/// `key` minus the same figure of `other`, process by process.
+fn paired_difference(a: &Analysis, key: &Key, other: &str) -> Option<Estimate> {
+    difference(a, key, &key.with_arm(other))
+}
+
+/// `key` minus `other`, process by process.
+fn difference(a: &Analysis, key: &Key, other: &Key) -> Option<Estimate> {
+    let x = a.table.get(key)?;
+    let y = a.table.get(other)?;
+    let d: Vec<f64> = x
+        .iter()
+        .filter_map(|(p, v)| y.get(p).map(|w| v - w))
+        .collect();
+    estimate(&d)
+}
+
+fn envoy_cost(a: &Analysis, filter: &str, scenario: &str) -> Option<EnvoyCost> {
+    let cpu = net::cpu_key(filter, scenario, arm::ENVOY_WASM_V8);
+    if !a.table.contains_key(&cpu) {
+        return None;
+    }
+    let reference = [arm::ENVOY_NATIVE_MODULE, arm::ENVOY_BUILTIN]
+        .into_iter()
+        .find(|r| a.table.contains_key(&cpu.with_arm(r)));
+    let thr = Key::new(
+        filter,
+        scenario,
+        arm::ENVOY_WASM_V8,
+        Phase::Request,
+        Metric::Throughput,
+        1,
+    );
+    let rss = Key::new(
+        filter,
+        "",
+        arm::ENVOY_WASM_V8,
+        Phase::Memory,
+        Metric::EnvoyRssAfterLoadBytes,
+        1,
+    );
+    Some(EnvoyCost {
+        reference: reference.map(String::from),
+        over_reference: reference.and_then(|r| paired_difference(a, &cpu, r)),
+        over_none: paired_difference(a, &cpu, arm::ENVOY_NONE),
+        throughput: reference.and_then(|r| a.ratio(&thr, r)),
+        cpu_ratio: reference.and_then(|r| a.ratio(&cpu, r)),
+        rss: reference.and_then(|r| paired_difference(a, &rss, r)),
+    })
+}
+
+/// Per filter (the `hostcalls` micro-benchmark left out), its answer, in listing order.
+pub fn answers(a: &Analysis) -> Vec<FilterAnswer> {
+    let wasm: Vec<&str> = a
+        .arms
+        .iter()
+        .filter(|x| x.kind == ArmKind::Wasm)
+        .map(|x| x.name.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for filter in a.filters() {
+        if filter == HOSTCALL_FILTER {
+            continue;
+        }
+        let Some((_, scenario)) = a.scenarios().into_iter().find(|(f, _)| *f == filter) else {
+            continue;
+        };
+        let native_of = native_build(a, &filter, &scenario);
+        let native = net::cpu_key(
+            native_of.as_deref().unwrap_or(&filter),
+            &scenario,
+            arm::NATIVE,
+        );
+        let engines: Vec<EngineCost> = wasm
+            .iter()
+            .map(|w| {
+                let k = net::cpu_key(&filter, &scenario, w);
+                EngineCost {
+                    arm: w.to_string(),
+                    added: difference(a, &k, &native),
+                    ratio: a.net_ratio_of(&k, &native),
+                }
+            })
+            .filter(|e| e.added.is_some() || e.ratio.is_some())
+            .collect();
+        let envoy = envoy_cost(a, &filter, &scenario);
+        let verdict = match (&envoy, engines.first().and_then(|e| e.ratio.as_ref())) {
+            (
+                Some(EnvoyCost {
+                    cpu_ratio: Some(c), ..
+                }),
+                _,
+            ) => Verdict::of(c, false),
+            (_, Some(NetRatio::Measured { est, .. })) => Verdict::of(est, false),
+            _ => Verdict::Unclear,
+        };
+        if engines.is_empty() && envoy.is_none() {
+            continue;
+        }
+        out.push(FilterAnswer {
+            filter,
+            scenario,
+            native_of,
+            engines,
+            envoy,
+            verdict,
+        });
+    }
+    out
+}
+
+/// "+412±31 ns" — a difference and the half-width of its 95% CI, in the mean's unit.
+fn added(e: &Estimate, unit: Unit) -> String {
+    let hw = (e.ci_high - e.ci_low) / 2.0;
+    let (scale, suffix) = unit.scale(e.mean.abs().max(hw));
+    let sign = if e.mean >= 0.0 { "+" } else { "" };
+    let m = format::sig3(e.mean / scale);
+    if e.n > 1 {
+        format!("{sign}{m}±{} {suffix}", half_width(hw / scale, &m))
+    } else {
+        format!("{sign}{m} {suffix}")
+    }
+}
+
+/// An interval's half-width to two significant digits, but no finer than the figure it goes
+/// with (`mean` as printed): "±0.04" beside "1.49", not "±0.042".
+fn half_width(hw: f64, mean: &str) -> String {
+    let own = format::sig2(hw);
+    let places = |t: &str| t.split_once('.').map_or(0, |(_, d)| d.len());
+    let decimals = places(&own).min(places(mean));
+    format!("{hw:.decimals$}")
+}
+
+/// The units an added figure is shown in.
+#[derive(Clone, Copy)]
+enum Unit {
+    Ns,
+    Bytes,
+}
+
+impl Unit {
+    /// (divisor, suffix) for a value of this unit.
+    fn scale(self, v: f64) -> (f64, &'static str) {
+        let a = v.abs();
+        match self {
+            Unit::Ns if a >= 1e9 => (1e9, "s"),
+            Unit::Ns if a >= 1e6 => (1e6, "ms"),
+            Unit::Ns if a >= 1e3 => (1e3, "µs"),
+            Unit::Ns => (1.0, "ns"),
+            Unit::Bytes if a >= 1048576.0 => (1048576.0, "MiB"),
+            Unit::Bytes if a >= 1024.0 => (1024.0, "KiB"),
+            Unit::Bytes => (1.0, "B"),
+        }
+    }
+}
+
+/// "2.90×±0.21", or why there is no ratio.
+fn ratio_text(r: Option<&NetRatio>) -> String {
+    match r {
+        Some(NetRatio::Measured { est, .. }) if est.n > 1 => {
+            let hw = (est.ci_high - est.ci_low) / 2.0;
+            let m = net::times(est.mean);
+            let hw = half_width(hw, m.trim_end_matches('×'));
+            format!("{m}±{hw}")
+        }
+        Some(NetRatio::Measured { est, .. }) => net::times(est.mean),
+        Some(NetRatio::CannotTell(_)) => "n/a".into(),
+        None => "–".into(),
+    }
+}
+
+/// "81%±6" — a share with its CI half-width in points.
+fn share(e: &Estimate) -> String {
+    if e.n > 1 {
+        format!(
+            "{:.0}%±{:.0}",
+            e.mean * 100.0,
+            (e.ci_high - e.ci_low) * 50.0
+        )
+    } else {
+        format!("{:.0}%", e.mean * 100.0)
+    }
+}
+
+fn opt(e: Option<&Estimate>, f: impl Fn(&Estimate) -> String) -> String {
+    e.map_or_else(|| "–".into(), f)
+}
+
+/// Sentences on the filters whose Envoy reference is not their native build.
+fn reference_notes(answers: &[FilterAnswer]) -> Vec<String> {
+    answers
+        .iter()
+        .filter_map(|x| {
+            let envoy = match x.envoy.as_ref().map(|e| e.reference.as_deref()) {
+                Some(Some(arm::ENVOY_BUILTIN)) => Some("in Envoy, Envoy's built-in filter"),
+                Some(None) => Some("in Envoy, only its cost over no filter is known"),
+                _ => None,
+            };
+            let own = x.native_of.as_ref().map(|n| format!("in process, {n}'s"));
+            let parts: Vec<String> = own.into_iter().chain(envoy.map(String::from)).collect();
+            (!parts.is_empty())
+                .then(|| format!("{} has no native build: {}.", x.filter, parts.join("; ")))
+        })
+        .collect()
+}
+
+/// The processes behind the figures: "3 processes" (the most any figure had).
+fn processes(a: &Analysis) -> usize {
+    a.est.values().map(|e| e.n).max().unwrap_or_default()
+}
+
+/// The answer as terminal text, at most 100 columns wide: the first wasm engine in process
+/// (every engine is in the report), V8 in Envoy.
+pub fn text(a: &Analysis) -> String {
+    let answers = answers(a);
+    let mut out = String::new();
+    if answers.is_empty() {
+        return out;
+    }
+    let first = answers
+        .iter()
+        .find_map(|x| x.engines.first().map(|e| e.arm.clone()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "WHAT WASM COSTS per request, net of the harness (± 95% CI over {} processes)",
+        processes(a)
+    );
+    let mut rows: Vec<[String; 8]> = vec![
+        [
+            String::new(),
+            format!("in process, {first}"),
+            String::new(),
+            "in Envoy, V8's CPU".into(),
+            String::new(),
+            "through-".into(),
+            "RSS".into(),
+            String::new(),
+        ],
+        [
+            "filter".into(),
+            "CPU added".into(),
+            "× native".into(),
+            "over native".into(),
+            "over none".into(),
+            "put".into(),
+            "added".into(),
+            "verdict".into(),
+        ],
+    ];
+    for x in &answers {
+        let eng = x.engines.first();
+        let env = x.envoy.as_ref();
+        let ns = |e: Option<&Estimate>| opt(e, |d| added(d, Unit::Ns));
+        rows.push([
+            x.filter.clone(),
+            ns(eng.and_then(|e| e.added.as_ref())),
+            eng.map_or_else(|| "–".into(), |e| ratio_text(e.ratio.as_ref())),
+            ns(env.and_then(|e| e.over_reference.as_ref())),
+            ns(env.and_then(|e| e.over_none.as_ref())),
+            opt(env.and_then(|e| e.throughput.as_ref()), share),
+            opt(env.and_then(|e| e.rss.as_ref()), |d| {
+                let (scale, suffix) = Unit::Bytes.scale(d.mean);
+                format!("{:+.0} {suffix}", d.mean / scale)
+            }),
+            x.verdict.word().into(),
+        ]);
+    }
+    // Widths from the header and the figures: the group row's labels may run on.
+    let mut width = [0usize; 8];
+    for r in &rows[1..] {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    // Two spaces between columns where they fit in 100, else one.
+    let gap = if width.iter().sum::<usize>() + 2 * (width.len() - 1) <= 100 {
+        "  "
+    } else {
+        " "
+    };
+    let mut group = String::new();
+    let mut at = 0usize;
+    for (i, c) in rows[0].iter().enumerate() {
+        if !c.is_empty() {
+            let fill = at
+                .saturating_sub(group.chars().count())
+                .max(usize::from(i > 0));
+            group.push_str(&" ".repeat(fill));
+            group.push_str(c);
+        }
+        at += width[i] + gap.len();
+    }
+    let _ = writeln!(out, "{}", group.trim_end());
+    for r in &rows[1..] {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            let pad = " ".repeat(width[i] - c.chars().count());
+            // Labels left, figures right.
+            if i == 0 || i == 7 {
+                let _ = write!(line, "{c}{pad}{gap}");
+            } else {
+                let _ = write!(line, "{pad}{c}{gap}");
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    for note in reference_notes(&answers) {
+        let _ = writeln!(out, "{note}");
+    }
+    let _ = writeln!(
+        out,
+        "Each filter's first scenario. Verdict: Envoy's CPU/request, V8 ÷ native: on par ≤ 1.11×,\n\
+         fair ≤ 2×, costly > 2×, unclear where the interval spans two."
+    );
+    out
+}
+
+/// The answer as the report's first section: one line per filter, so every filter fits the
+/// first screen — the first engine with the CPU it adds and its multiple, the other engines'
+/// multiples, then V8 in Envoy. Every engine's added CPU is in the section after it.
+pub fn section(a: &Analysis) -> Option<Section> {
+    let answers = answers(a);
+    if answers.is_empty() {
+        return None;
+    }
+    let mut s = Section::new("answer", "What wasm costs, per filter");
+    s.summary = true;
+    let mut engines: Vec<String> = Vec::new();
+    for e in answers.iter().flat_map(|x| &x.engines) {
+        if !engines.contains(&e.arm) {
+            engines.push(e.arm.clone());
+        }
+    }
+    let has_envoy = answers.iter().any(|x| x.envoy.is_some());
+    s.para(format!(
+        "Per request, each filter's first scenario; ± is the 95% CI over {} worker processes. \
+         In process: the CPU wasm adds over the native build and its net CPU as a multiple of \
+         native's (net of the harness; green: the 70% claim holds, red: it fails, grey: cannot \
+         tell).{}",
+        processes(a),
+        if has_envoy {
+            " In Envoy: the CPU V8 adds over the same filter built natively (a dynamic module) \
+             and over no filter, its throughput as a share of native's, the memory it adds."
+        } else {
+            ""
+        }
+    ));
+    let mut header = vec!["filter".to_string()];
+    let mut groups = vec![(String::new(), 1)];
+    if let Some(first) = engines.first() {
+        header.push("CPU added".into());
+        header.extend(engines.iter().cloned());
+        groups.push((
+            format!("in process: CPU {first} adds, net CPU × native's"),
+            engines.len() + 1,
+        ));
+    }
+    if has_envoy {
+        header.extend(["over native", "over none", "throughput", "RSS added"].map(String::from));
+        groups.push(("in Envoy, V8: CPU added, throughput, memory".into(), 4));
+    }
+    header.push("verdict".into());
+    groups.push((String::new(), 1));
+    let mut rows = Vec::new();
+    for x in &answers {
+        let mut row = vec![Cell::label(x.filter.as_str())];
+        if !engines.is_empty() {
+            let first = x.engines.iter().find(|e| e.arm == engines[0]);
+            row.push(match first.and_then(|e| e.added.as_ref()) {
+                Some(d) => Cell::num(added(d, Unit::Ns)),
+                None => Cell::none(),
+            });
+        }
+        for name in &engines {
+            row.push(match x.engines.iter().find(|e| e.arm == *name) {
+                Some(e) => {
+                    let claim = e.ratio.as_ref().map_or(Claim::CannotTell, Claim::of_ratio);
+                    Cell::num(ratio_text(e.ratio.as_ref())).tone(claim.tone())
+                }
+                None => Cell::none(),
+            });
+        }
+        if has_envoy {
+            let env = x.envoy.as_ref();
+            let diff = |e: Option<&Estimate>, u: Unit| match e {
+                Some(d) => Cell::num(added(d, u)),
+                None => Cell::none(),
+            };
+            row.push(diff(env.and_then(|e| e.over_reference.as_ref()), Unit::Ns));
+            row.push(diff(env.and_then(|e| e.over_none.as_ref()), Unit::Ns));
+            row.push(match env.and_then(|e| e.throughput.as_ref()) {
+                Some(t) => Cell::num(share(t)).tone(Verdict::of(t, true).tone()),
+                None => Cell::none(),
+            });
+            row.push(match env.and_then(|e| e.rss.as_ref()) {
+                Some(d) => {
+                    let (scale, suffix) = Unit::Bytes.scale(d.mean);
+                    Cell::num(format!("{:+.0} {suffix}", d.mean / scale))
+                }
+                None => Cell::none(),
+            });
+        }
+        row.push(Cell::label(x.verdict.word()).tone(x.verdict.tone()));
+        rows.push(row);
+    }
+    s.blocks.push(crate::doc::Block::Table(Table {
+        caption: String::new(),
+        groups,
+        header,
+        rows,
+        collapsed: false,
+    }));
+    let mut notes = vec![format!(
+        "Scenarios: {}.",
+        answers
+            .iter()
+            .map(|x| format!("{} {}", x.filter, x.scenario))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    notes.extend(reference_notes(&answers));
+    notes.push(
+        "Verdict: Envoy's whole CPU per request with V8 ÷ with the native build (where Envoy \
+         ran; else the first engine's net cost in process): on par ≤ 1.11×, fair ≤ 2×, costly \
+         > 2×, unclear when the interval spans two of these."
+            .into(),
+    );
+    s.para(notes.join(" "));
+    Some(s)
+}
