@@ -17,12 +17,18 @@ enum Command {
     /// Run every filter's fixtures on every arm and compare the arms (the correctness gate).
     Fixtures(cmd::fixtures::Args),
     /// Measure every filter × arm: latency, throughput, CPU per request, cold start, memory.
+    #[command(
+        after_help = "Exit status: 0 every filter × arm measured; 1 some failed (each \
+        listed, never timed; the results file holds the rest); 2 error (nothing measured, or \
+        the results could not be written)."
+    )]
     Run(cmd::run::Args),
     /// Write a results file as an HTML report (charts, tables) or as Markdown, CSV, .hgrm, BMF…
     Report(cmd::report::Args),
     /// Print a results file's summary again: the per-filter answer, or every table.
     Summary(cmd::summary::Args),
-    /// Compare two results files; exit status 1 on a significant regression.
+    /// Compare two results files, or this build with another revision (`--ref`); exit status
+    /// 1 on a significant regression.
     Compare(cmd::compare::Args),
     /// Where a filter's time goes on each arm: host calls, guest code, copies; flame graphs.
     Profile(cmd::profile::Args),
@@ -36,6 +42,23 @@ enum Command {
     /// One repetition of a run, in its own process (started by `run`).
     #[command(name = "__worker", hide = true)]
     Worker(cmd::worker::Args),
+}
+
+/// The error and its causes, each said once: a cause whose text its parent's message already
+/// ends with (libraries that put their source in their own message) is not repeated.
+fn said_once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) || out.contains(&format!("{text}:")) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,7 +78,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", said_once(&e));
             std::process::ExitCode::from(2)
         }
     }

@@ -28,7 +28,9 @@ fn a_short_run_writes_a_complete_results_file() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("Per request"), "{}", text(&o));
+    // The answer per filter, and the report written beside the results.
+    assert!(text(&o).contains("WHAT WASM COSTS"), "{}", text(&o));
+    assert!(out.with_extension("html").is_file(), "{}", text(&o));
     let r = Results::read(&out).unwrap();
     assert!(r.complete);
     assert!(r.failures.is_empty(), "{:?}", r.failures);
@@ -113,12 +115,24 @@ fn a_filter_that_traps_is_reported_and_never_timed() {
 fn bad_arguments_get_clear_errors() {
     let o = filterbench(&["run", "--arms", "v8-turbo"]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("unknown arm `v8-turbo`"), "{}", text(&o));
+    assert!(
+        text(&o).contains("no arm or Envoy variant matches `v8-turbo`"),
+        "{}",
+        text(&o)
+    );
     let o = filterbench(&["run", "--wasm", "/nonexistent/filter.wasm"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("does not exist"), "{}", text(&o));
     let o = filterbench(&["run", "--filters", "nope"]);
-    assert!(text(&o).contains("unknown filter `nope`"), "{}", text(&o));
+    assert!(
+        text(&o).contains("no filter matches `nope`"),
+        "{}",
+        text(&o)
+    );
+    // Each cause said once (a library error that carries its source in its message).
+    let o = filterbench(&["report", "/nonexistent/results.json"]);
+    let e = text(&o);
+    assert_eq!(e.matches("os error 2").count(), 1, "{e}");
 }
 
 #[test]
@@ -208,4 +222,45 @@ fn instruction_counts_repeat_agree_and_gate_a_real_slowdown() {
     let o = compare_files(dir.path(), &a, &c);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("regressed add-header"), "{}", text(&o));
+}
+
+#[test]
+fn globs_aim_filters_scenarios_and_arms() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let o = filterbench(&[
+        "run",
+        "--no-envoy",
+        "--no-profile",
+        "--no-report",
+        "--filters",
+        "no*",
+        "--scenarios",
+        "*large*",
+        "--arms",
+        "wasmtime-c*",
+        "--processes",
+        "1",
+        "--measure-ms",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = Results::read(&out).unwrap();
+    let arms: Vec<&str> = r.arms.iter().map(|a| a.name.as_str()).collect();
+    // Native joins as the reference; the harness as the baseline.
+    assert_eq!(arms, ["native", "wasmtime-cranelift", "harness"]);
+    assert_eq!(r.filters.len(), 1);
+    assert_eq!(r.filters[0].scenarios, ["large-headers"]);
+    assert!(!out.with_extension("html").exists());
+    // A pattern that matches nothing is one clear error, before anything runs.
+    let o = filterbench(&["run", "--no-envoy", "--scenarios", "nosuch*"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o);
+    assert!(
+        e.contains("no scenario of the selected filters matches `nosuch*`"),
+        "{e}"
+    );
+    assert_eq!(e.matches("error:").count(), 1, "{e}");
 }

@@ -181,8 +181,80 @@ impl Section {
     }
 }
 
+/// Text from a results file as inert Markdown: no cell break, line break, code span, inline
+/// HTML, autolink or inline link survives (backslash escapes render as the plain character).
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | '|' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // Only `<` before a letter, `/`, `!` or `?` can open a tag or an autolink; a lone
+            // `<` or `>` (`< 6 ns`) reads as itself.
+            '<' if chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || ['/', '!', '?'].contains(n)) =>
+            {
+                out.push_str("\\<");
+            }
+            ']' if chars.peek() == Some(&'(') => out.push_str("\\]"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A line of prose as Markdown: `backquoted` spans stay code (inert by nature), the rest is
+/// escaped, and a leading character that would open a heading, quote or list is escaped too.
+fn md_inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "`{}`", part.replace(['\n', '\r'], " "));
+        } else {
+            out.push_str(&md_escape(part));
+        }
+    }
+    if out.starts_with(['#', '>', '-', '+', '*', '=', '~']) || starts_numbered(&out) {
+        out.insert(0, '\\');
+    }
+    out
+}
+
+/// `1.` or `1)` opens an ordered list.
+fn starts_numbered(s: &str) -> bool {
+    let rest = s.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.len() < s.len() && rest.starts_with(['.', ')'])
+}
+
+/// A fence of backquotes longer than any run of them in `code`, so nothing inside closes it.
+fn fence(code: &str) -> String {
+    let longest = code.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+/// A link target from a results file, usable in HTML and Markdown: a relative or absolute path
+/// only (no scheme such as `javascript:`, no `//host`), with every character that could end
+/// the target or the attribute percent-encoded. `%` is kept, so that encoding twice changes
+/// nothing. `None` for anything else.
+pub fn local_href(path: &str) -> Option<String> {
+    let before_path = path.split(['/', '?', '#']).next().unwrap_or("");
+    if path.is_empty() || path.starts_with("//") || before_path.contains(':') {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/+,=@%".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    Some(out)
 }
 
 /// Widest line a Markdown table may have: GitHub's page shows about 100 columns of a
@@ -383,36 +455,46 @@ pub fn text_table(t: &Table) -> String {
 /// folded tables; charts are always left out (Markdown has no inline SVG that renders
 /// everywhere).
 pub fn markdown(page: &Page, summary_only: bool) -> String {
-    let mut out = format!("# {}\n\n", page.title);
+    // Titles and prose may carry text of the results file (profile, CPU model, failure
+    // messages), so all of it goes through `md_inline`.
+    let mut out = format!("# {}\n\n", md_inline(&page.title));
     if !page.subtitle.is_empty() {
-        let _ = writeln!(out, "{}\n", page.subtitle);
+        let _ = writeln!(out, "{}\n", md_inline(&page.subtitle));
     }
     for s in page.sections.iter().filter(|s| s.summary || !summary_only) {
-        let _ = writeln!(out, "## {}\n", s.title);
+        let _ = writeln!(out, "## {}\n", md_inline(&s.title));
         for b in &s.blocks {
             match b {
                 Block::Para(p) => {
-                    let _ = writeln!(out, "{p}\n");
+                    let _ = writeln!(out, "{}\n", md_inline(p));
                 }
                 Block::Callout(p, _) => {
-                    let _ = writeln!(out, "> **{p}**\n");
+                    let _ = writeln!(out, "> **{}**\n", md_inline(p));
                 }
                 Block::Table(t) if !(summary_only && t.collapsed) => {
                     let _ = writeln!(out, "{}", markdown_table(t));
                 }
                 Block::Table(_) | Block::Charts(_) => {}
                 Block::Code(c) => {
-                    let _ = writeln!(out, "```sh\n{c}\n```\n");
+                    let f = fence(c);
+                    let _ = writeln!(out, "{f}sh\n{c}\n{f}\n");
                 }
                 Block::Facts(f) => {
                     for (k, v) in f {
-                        let _ = writeln!(out, "- **{k}**: {v}");
+                        let _ = writeln!(out, "- **{}**: {}", md_inline(k), md_inline(v));
                     }
                     out.push('\n');
                 }
                 Block::Links(l) => {
                     for (label, href) in l {
-                        let _ = writeln!(out, "- [{label}]({href})");
+                        match local_href(href) {
+                            Some(h) => {
+                                let _ = writeln!(out, "- [{}]({h})", md_inline(label));
+                            }
+                            None => {
+                                let _ = writeln!(out, "- {}", md_inline(label));
+                            }
+                        }
                     }
                     out.push('\n');
                 }
@@ -436,5 +518,40 @@ mod tests {
         let md = markdown_table(&t);
         assert!(md.contains("| --- | ---: |"), "{md}");
         assert!(md.contains("| a\\|b | 1 [0, 2] |"), "{md}");
+    }
+
+    #[test]
+    fn markdown_text_is_inert() {
+        assert_eq!(
+            md_escape("a\\|b<i>`c`\n[d](e) < 6"),
+            "a\\\\\\|b\\<i>\\`c\\` [d\\](e) < 6"
+        );
+        assert_eq!(md_inline("run `a<b>` <i>"), "run `a<b>` \\<i>");
+        assert_eq!(md_inline("# no\nheading"), "\\# no heading");
+        assert_eq!(md_inline("12. no list"), "\\12. no list");
+        assert_eq!(fence("a ``` b"), "````");
+        assert_eq!(fence("plain"), "```");
+    }
+
+    #[test]
+    fn link_targets_are_local_and_encoded() {
+        assert_eq!(
+            local_href("flame/a b(1).svg").as_deref(),
+            Some("flame/a%20b%281%29.svg")
+        );
+        assert_eq!(
+            local_href("/tmp/x\"><script>").as_deref(),
+            Some("/tmp/x%22%3E%3Cscript%3E")
+        );
+        assert_eq!(local_href("a%20b").as_deref(), Some("a%20b"));
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:x",
+            "data:text/html,x",
+            "//evil/x",
+            "",
+        ] {
+            assert_eq!(local_href(bad), None, "{bad}");
+        }
     }
 }

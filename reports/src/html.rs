@@ -45,3 +45,21 @@ pub fn render(page: &Page, footer: &str) -> Result<String, ReportError> {
         .render()
         .map_err(|e| ReportError::Template(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_escapes_code_spans_and_prose() {
+        let page = Page::default();
+        let html = PageHtml {
+            page: &page,
+            footer: "",
+        };
+        assert_eq!(
+            html.inline("a <b> `<script>` & \"q\" `x"),
+            "a &lt;b&gt; <code>&lt;script&gt;</code> &amp; &quot;q&quot; <code>x</code>"
+        );
+    }
+}

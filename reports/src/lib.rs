@@ -27,6 +27,8 @@ pub enum ReportError {
         format: &'static str,
         source: serde_json::Error,
     },
+    #[error(transparent)]
+    Implausible(#[from] filterbench_results::Refused),
     #[error("unknown format `{0}` (known: {known})", known = Format::NAMES.join(", "))]
     UnknownFormat(String),
 }

@@ -9,11 +9,11 @@ use std::fmt::Write;
 use filterbench_results::Results;
 use filterbench_results::summary::Key;
 
-use crate::doc::{Cell, Table, clip, text_table};
+use crate::doc::{Cell, Table, text_table};
 use crate::format;
 use crate::model::Analysis;
 use crate::net::{self, mean_cell, net_cell};
-use crate::report::{answer, headline};
+use crate::report::{answer_text, headline};
 use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
 const THROUGHPUT: Metric = Metric::Throughput;
@@ -231,7 +231,8 @@ pub fn summary(results: &Results) -> String {
                 "  {} / {} / {} ({}): {}",
                 f.filter, f.scenario, f.arm, f.stage, f.message
             );
-            let _ = writeln!(out, "{}", clip(&line, 100));
+            // Wrapped, not cut: the cause (a CPU bound, a field) is often at the end.
+            let _ = writeln!(out, "{}", wrap(&line, 100, "      "));
         }
     }
     if !results.absent.is_empty() {
@@ -241,7 +242,7 @@ pub fn summary(results: &Results) -> String {
             results.absent.len()
         );
     }
-    let answer = answer::text(&a);
+    let answer = answer_text::text(&a);
     if answer.is_empty() {
         // No filter with both a wasm and a native build (e.g. only `hostcalls`): the net
         // verdicts per arm are the answer.
@@ -251,6 +252,25 @@ pub fn summary(results: &Results) -> String {
     }
     out.push_str(&answer);
     out
+}
+
+/// `s` in lines of at most `width` characters, broken at spaces; lines after the first start
+/// with `indent`.
+fn wrap(s: &str, width: usize, indent: &str) -> String {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in s.split(' ') {
+        let line = lines.last_mut().expect("one line at least");
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(format!("{indent}{word}"));
+        } else {
+            if len > 0 {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("\n")
 }
 
 /// Every table of the summary, each row on one line (wide): `--verbose`.

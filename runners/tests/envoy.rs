@@ -37,6 +37,7 @@ fn settings(bin: PathBuf, dir: &Path) -> EnvoySettings {
         scaling: vec![1, 2],
         dir: dir.to_path_buf(),
         under: Default::default(),
+        variants: Vec::new(),
     }
 }
 

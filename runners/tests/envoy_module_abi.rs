@@ -40,6 +40,7 @@ fn an_abi_mismatch_is_a_clear_error() {
         scaling: Vec::new(),
         dir: dir.path().to_path_buf(),
         under: Default::default(),
+        variants: Vec::new(),
     };
     let mut plan = Plan::quick();
     plan.filters = vec!["noop".into()];

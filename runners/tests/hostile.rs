@@ -9,6 +9,9 @@ use filterbench_runners::fixtures::{self, FixtureFile, Step};
 use filterbench_runners::host::module_check;
 use filterbench_runners::host::{Clock, HostState, HttpExchange, SharedData, Vm};
 
+#[path = "hostile/bounds.rs"]
+mod bounds;
+
 const BASE: &str = include_str!("hostile/base.wat");
 
 fn wat_with(body: &str) -> String {

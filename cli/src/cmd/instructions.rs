@@ -238,6 +238,7 @@ fn envoy_counting(
         scaling: Vec::new(),
         dir: out.with_extension("envoy"),
         under: Default::default(),
+        variants: Vec::new(),
     };
     for name in arm::ENVOY
         .into_iter()

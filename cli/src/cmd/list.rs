@@ -1,4 +1,5 @@
 use anyhow::Result;
+use filterbench_results::vocab::arm;
 use filterbench_runners::{catalog, engines};
 use std::process::ExitCode;
 
@@ -18,6 +19,15 @@ pub fn run() -> Result<ExitCode> {
             },
             f.fixtures.description
         );
+        let scenarios: Vec<&str> = f
+            .fixtures
+            .cases
+            .iter()
+            .filter_map(|c| c.bench.as_deref())
+            .collect();
+        if !scenarios.is_empty() {
+            println!("  {:<18} scenarios: {}", "", scenarios.join(", "));
+        }
     }
     for (name, why) in catalog::skipped() {
         println!("  {name:<18} SKIPPED: {why}");
@@ -31,5 +41,10 @@ pub fn run() -> Result<ExitCode> {
             engines::engine(name, &limits)?.version()
         );
     }
+    println!("Envoy variants (with Envoy; `envoy-none` always runs, the baseline):");
+    for v in arm::ENVOY {
+        println!("  {v}");
+    }
+    println!("--filters, --scenarios and --arms take these names or globs ('wasmtime-*').");
     Ok(ExitCode::SUCCESS)
 }

@@ -24,26 +24,74 @@ pub fn this_program() -> std::io::Result<std::path::PathBuf> {
         std::env::current_exe()
     }
 }
+use filterbench_results::vocab::arm;
 use filterbench_runners::{catalog, engines};
 
-/// The arms named on the command line (all of them when none is given), checked by name.
+/// A child we start (`run`'s worker and, through it, its Envoys; the runs and builds of
+/// `compare --ref`) must not outlive us, even when we are killed with SIGKILL and no destructor
+/// runs: the kernel sends it `signal` when its parent dies. Checked against a parent that died
+/// between fork and exec, too.
+pub fn die_with_parent(cmd: &mut std::process::Command, signal: libc::c_int) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether `name` matches the command-line pattern `pattern` (a shell glob: `*`, `?`, `[…]`;
+/// a plain name matches only itself).
+pub fn matches(pattern: &str, name: &str) -> bool {
+    glob::Pattern::new(pattern).map_or(pattern == name, |p| p.matches(name))
+}
+
+/// Every pattern must match something in `known`, else one error naming the kind and the known
+/// names.
+fn check_patterns(patterns: &[String], known: &[&str], what: &str) -> Result<()> {
+    for p in patterns {
+        if !known.iter().any(|k| matches(p, k)) {
+            bail!("no {what} matches `{p}` (known: {})", known.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// The in-process arms named on the command line (all of them when none is given): names or
+/// globs. A pattern may also name Envoy variants ([`select_envoy_variants`]); one that
+/// matches neither is an error.
 pub fn select_arms(arms: &[String]) -> Result<Vec<&'static str>> {
     let known = engines::arm_names();
     if arms.is_empty() {
         return Ok(known);
     }
-    arms.iter()
-        .map(|a| {
-            known
-                .iter()
-                .find(|k| **k == a.as_str())
-                .copied()
-                .ok_or_else(|| anyhow::anyhow!("unknown arm `{a}` (known: {})", known.join(", ")))
-        })
+    let all: Vec<&str> = known.iter().copied().chain(arm::ENVOY).collect();
+    check_patterns(arms, &all, "arm or Envoy variant")?;
+    Ok(known
+        .into_iter()
+        .filter(|k| arms.iter().any(|p| matches(p, k)))
+        .collect())
+}
+
+/// The Envoy variants named among `--arms` (empty: every one, as when no pattern names one).
+pub fn select_envoy_variants(arms: &[String]) -> Vec<String> {
+    arm::ENVOY
+        .iter()
+        .filter(|v| arms.iter().any(|p| matches(p, v)))
+        .map(|v| v.to_string())
         .collect()
 }
 
-/// The filters named on the command line (when none is given, all but the test filters).
+/// The filters named on the command line, names or globs (when none is given, all but the
+/// test filters).
 pub fn select_filters(names: &[String]) -> Result<Vec<catalog::Filter>> {
     let all = catalog::discover()?;
     let skipped = catalog::skipped();
@@ -54,21 +102,43 @@ pub fn select_filters(names: &[String]) -> Result<Vec<catalog::Filter>> {
         // Filters that test the suite itself run only when named.
         return Ok(all.into_iter().filter(|f| !f.is_test()).collect());
     }
-    if let Some((name, why)) = skipped.iter().find(|(n, _)| names.contains(n)) {
+    if let Some((name, why)) = skipped
+        .iter()
+        .find(|(n, _)| names.iter().any(|p| matches(p, n)))
+    {
         bail!("filter {name} is not built here: {why}");
     }
-    let mut out = Vec::new();
-    for n in names {
-        match all.iter().find(|f| f.name == *n) {
-            Some(f) => out.push(f.clone()),
-            None => bail!(
-                "unknown filter `{n}` (known: {})",
-                all.iter()
-                    .map(|f| f.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+    let known: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
+    check_patterns(names, &known, "filter")?;
+    // A glob (`*`) leaves out the suite's test filters; naming one runs it.
+    Ok(all
+        .iter()
+        .filter(|f| {
+            names
+                .iter()
+                .any(|p| p == &f.name || (!f.is_test() && matches(p, &f.name)))
+        })
+        .cloned()
+        .collect())
+}
+
+/// The benchmark scenarios of `filters` that `patterns` name (every one when none is given).
+pub fn select_scenarios(filters: &[catalog::Filter], patterns: &[String]) -> Result<Vec<String>> {
+    let mut known: Vec<String> = Vec::new();
+    for f in filters {
+        for b in f.fixtures.cases.iter().filter_map(|c| c.bench.clone()) {
+            if !known.contains(&b) {
+                known.push(b);
+            }
         }
     }
-    Ok(out)
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
+    check_patterns(patterns, &names, "scenario of the selected filters")?;
+    Ok(known
+        .into_iter()
+        .filter(|k| patterns.iter().any(|p| matches(p, k)))
+        .collect())
 }

@@ -22,11 +22,11 @@ use super::summary::{bytes, ns};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The filter to profile.
-    #[arg(long)]
+    /// The filter to profile (one name: the same flag as `run`'s).
+    #[arg(long = "filters", alias = "filter")]
     filter: String,
     /// Its benchmark scenario (default: every one).
-    #[arg(long)]
+    #[arg(long = "scenarios", alias = "scenario")]
     scenario: Option<String>,
     /// Arms, comma-separated (default: every arm; native first as the reference).
     #[arg(long, alias = "arm", value_delimiter = ',')]
@@ -181,6 +181,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             scaling: Vec::new(),
             dir: dir.join("envoy"),
             under: Default::default(),
+            variants: Vec::new(),
         })
     } else {
         None

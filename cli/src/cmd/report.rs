@@ -30,9 +30,19 @@ pub fn default_out(results: &Path, format: Format) -> PathBuf {
     results.with_extension(format.extension())
 }
 
+/// Reads a results file, refusing one with an implausible figure (NaN, or beyond its unit's
+/// bound) for every format: see `filterbench_results::check`.
+fn load(path: &Path) -> Result<Results> {
+    let results = Results::read(path)?;
+    results
+        .check()
+        .with_context(|| format!("refusing {}", path.display()))?;
+    Ok(results)
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let format: Format = args.format.parse()?;
-    let results = Results::read(&args.results)?;
+    let results = load(&args.results)?;
     let bytes = format.exporter().serialize(&results)?;
     let out = args
         .out
@@ -50,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// Writes `results` as `format` beside it (`<stem>.<extension>`); returns the path.
 pub fn write(results_path: &Path, format: Format) -> Result<PathBuf> {
-    let results = Results::read(results_path)?;
+    let results = load(results_path)?;
     let bytes = format.exporter().serialize(&results)?;
     let out = default_out(results_path, format);
     save(results_path, &out, &bytes)?;
@@ -66,23 +76,20 @@ fn save(input: &Path, out: &Path, bytes: &[u8]) -> Result<()> {
             out.display()
         );
     }
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing into {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("writing {}", out.display()))?;
-    tmp.persist(out)
-        .with_context(|| format!("writing {}", out.display()))?;
-    Ok(())
+    super::atomic::write(out, bytes)
 }
 
+/// True when `a` and `b` are one file: by path once links are resolved, or as two hard links
+/// to it (the same device and inode), which no path comparison sees.
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b))
+            && (x.dev(), x.ino()) == (y.dev(), y.ino())
+        {
+            return true;
+        }
     }
+    super::atomic::same_file(a, b)
 }

@@ -5,10 +5,13 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use filterbench_results::Results;
+use filterbench_results::vocab::Stage;
 use filterbench_runners::engines::{self, CpuBound, REGISTRY};
 use filterbench_runners::envoy::{self, EnvoySettings};
 use filterbench_runners::measure::{self, ByoFilter, Plan, WorkerOutput, probes};
@@ -22,10 +25,17 @@ pub struct Args {
     /// Longer measurements and more repetitions.
     #[arg(long)]
     full: bool,
-    /// Filters to run, comma-separated (default: the whole catalogue, or none with --wasm).
-    #[arg(long, value_delimiter = ',')]
+    /// Filters to run, comma-separated names or globs (`'*add-header'`; default: the whole
+    /// catalogue, or none with --wasm).
+    #[arg(long, alias = "filter", value_delimiter = ',')]
     filters: Vec<String>,
-    /// Arms (engines) to run, comma-separated (default: every arm).
+    /// Benchmark scenarios to run, comma-separated names or globs (`'*-headers'`; default:
+    /// every scenario of each filter; `filterbench list` shows them).
+    #[arg(long, alias = "scenario", value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Arms to run, comma-separated names or globs: engines (`'wasmtime-*'`) and Envoy variants
+    /// (`envoy-wasm-v8`; `envoy-none`, the baseline, always runs). Default: every arm; naming
+    /// only Envoy variants runs `native` in process (the reference).
     #[arg(long, alias = "engines", value_delimiter = ',')]
     arms: Vec<String>,
     /// Bring your own filter: a proxy-wasm 0.2.1 module to run on every engine.
@@ -118,6 +128,7 @@ fn envoy_settings(args: &Args, full: bool, out: &std::path::Path) -> Result<Opti
         scaling: vec![1, 2, 4],
         dir: out.with_extension("envoy"),
         under: Default::default(),
+        variants: super::select_envoy_variants(&args.arms),
     }))
 }
 
@@ -132,14 +143,13 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
     } else {
         Plan::quick()
     };
-    plan.filters = if args.filters.is_empty() && args.wasm.is_some() {
+    let filters = if args.filters.is_empty() && args.wasm.is_some() {
         Vec::new()
     } else {
         super::select_filters(&args.filters)?
-            .into_iter()
-            .map(|f| f.name)
-            .collect()
     };
+    plan.scenarios = super::select_scenarios(&filters, &args.scenarios)?;
+    plan.filters = filters.into_iter().map(|f| f.name).collect();
     plan.arms = if args.arms.is_empty() && args.wasm.is_some() {
         // A user's filter has a native build only if they give one.
         REGISTRY
@@ -148,10 +158,18 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
             .map(|e| e.name.to_string())
             .collect()
     } else {
-        super::select_arms(&args.arms)?
+        let mut arms: Vec<String> = super::select_arms(&args.arms)?
             .into_iter()
             .map(String::from)
-            .collect()
+            .collect();
+        // Native is every in-process ratio's reference and every proof's: it runs whenever
+        // an engine does, and alone when only Envoy variants are named.
+        let native = filterbench_results::vocab::arm::NATIVE;
+        if !arms.iter().any(|a| a == native) {
+            eprintln!("note: {native} runs too, the reference of every ratio");
+            arms.insert(0, native.into());
+        }
+        arms
     };
     if let Some(wasm) = &args.wasm {
         for p in [Some(wasm), args.config.as_ref(), args.native.as_ref()]
@@ -199,10 +217,11 @@ fn run_worker(
     process: u32,
     dir: &std::path::Path,
     bar: &ProgressBar,
+    current: &AtomicU32,
 ) -> Result<WorkerOutput> {
     let out_path = dir.join(format!("worker-{process}.json"));
     let mut cmd = Command::new(super::this_program()?);
-    die_with_parent(&mut cmd);
+    super::die_with_parent(&mut cmd, libc::SIGKILL);
     let child = cmd
         .arg("__worker")
         .arg("--plan")
@@ -217,15 +236,20 @@ fn run_worker(
         .spawn()
         .context("starting a worker process")?;
     let mut guard = WorkerGuard(child);
+    current.store(guard.0.id(), Ordering::SeqCst);
     let stderr = guard.0.stderr.take().expect("piped stderr");
     let mut other = Vec::new();
+    let mut last_step = None;
     for line in BufReader::new(stderr).lines() {
         let line = line?;
         if let Some(n) = line.strip_prefix("@total ") {
             if process == 0 {
                 bar.set_length(n.parse::<u64>().unwrap_or(0) * bar.length().unwrap_or(1).max(1));
             }
+        } else if let Some(label) = line.strip_prefix("@doing ") {
+            last_step = Some(label.to_string());
         } else if let Some(label) = line.strip_prefix("@step ") {
+            last_step = Some(label.to_string());
             bar.set_message(format!("process {}: {label}", process + 1));
             bar.inc(1);
             if bar.is_hidden() {
@@ -236,13 +260,23 @@ fn run_worker(
         }
     }
     let status = guard.0.wait()?;
+    current.store(0, Ordering::SeqCst);
+    // The step it was on: a worker dies inside a filter's callback far more often than not.
+    let during = last_step.map_or(String::new(), |l| format!(", during `{l}`"));
+    let n = process + 1;
     if !status.success() {
         bail!(
-            "worker process {process} failed ({status}): {}",
+            "worker process {n} failed ({status}{during}): {}",
             other.join("\n")
         );
     }
-    let text = std::fs::read_to_string(&out_path)?;
+    let text = std::fs::read_to_string(&out_path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!(
+            "worker process {n} exited ({status}{during}) without its results: a filter's \
+             native build may have called exit()"
+        ),
+        _ => anyhow::Error::new(e).context(format!("reading {}", out_path.display())),
+    })?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -260,26 +294,6 @@ fn log_step(bar: &ProgressBar, label: &str) {
     }
 }
 
-/// A worker (and, through it, its Envoys) must not outlive `run`, even when `run` is killed
-/// with SIGKILL and no destructor runs: the kernel sends the worker SIGKILL when its parent
-/// dies. Checked against a parent that died between fork and exec, too.
-fn die_with_parent(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-}
-
 /// Fails before any measurement if the results cannot be written where asked: a run that
 /// measures for minutes and then cannot save loses everything.
 fn check_writable(out: &std::path::Path) -> Result<()> {
@@ -290,11 +304,67 @@ fn check_writable(out: &std::path::Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
+    // A file where a folder should be: name it (create_dir_all only says "File exists").
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        bail!(
+            "cannot create the folder of --out {}: {} is a file",
+            out.display(),
+            file.display()
+        );
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the folder of --out {}", out.display()))?;
     tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write into {} (for --out)", dir.display()))?;
     Ok(())
+}
+
+/// Adds to the plan the filter × arm pairs this worker could not load or prove, so later
+/// processes do not pay for the same failure (a looping callback costs its CPU bound each
+/// time). Returns whether the plan changed.
+fn refuse(plan: &mut Plan, output: &WorkerOutput) -> bool {
+    let mut changed = false;
+    for f in &output.failures {
+        let pair = (f.filter.clone(), f.arm.clone());
+        if matches!(f.stage, Stage::Load | Stage::Verify)
+            && plan.arms.contains(&f.arm)
+            && !plan.refused.contains(&pair)
+        {
+            plan.refused.push(pair);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// On SIGINT or SIGTERM: kills the running worker, removes the temporary folder (plan, worker
+/// outputs) and exits 130 or 143; the results file keeps what earlier processes measured.
+/// Returns the flag set once a signal has arrived.
+fn on_signal_clean_up(dir: &std::path::Path, current: &Arc<AtomicU32>) -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("handling SIGINT and SIGTERM")?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let (flag, current, dir) = (interrupted.clone(), current.clone(), dir.to_path_buf());
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            flag.store(true, Ordering::SeqCst);
+            let pid = current.load(Ordering::SeqCst);
+            if pid != 0 {
+                // SAFETY: kill has no memory effects; the worker's Envoys die with it.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            let name = if signal == SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            eprintln!("\nstopped by {name}: the results file holds the processes that finished");
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(interrupted)
 }
 
 fn git_commit() -> Option<String> {
@@ -332,6 +402,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     results.filters = measure::describe_filters(&plan).map_err(anyhow::Error::msg)?;
 
     let dir = tempfile::tempdir()?;
+    let current = Arc::new(AtomicU32::new(0));
+    let interrupted = on_signal_clean_up(dir.path(), &current)?;
+    let mut plan = plan;
     let plan_path = dir.path().join("plan.json");
     std::fs::write(&plan_path, serde_json::to_vec(&plan)?)?;
     let bar = ProgressBar::new(plan.processes as u64);
@@ -342,7 +415,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     );
     let t0 = Instant::now();
     for process in 0..plan.processes {
-        let output = run_worker(&plan_path, process, dir.path(), &bar)?;
+        let output = match run_worker(&plan_path, process, dir.path(), &bar, &current) {
+            Ok(o) => o,
+            // The signal's thread is removing the temporary folder and ends the process with
+            // the signal's status: the worker it killed is no failure to report.
+            Err(_) if interrupted.load(Ordering::SeqCst) => loop {
+                std::thread::park();
+            },
+            Err(e) => return Err(e),
+        };
+        if refuse(&mut plan, &output) {
+            std::fs::write(&plan_path, serde_json::to_vec(&plan)?)?;
+        }
         results.merge(output);
         results.duration_s = t0.elapsed().as_secs_f64();
         results.write(&out_path)?;
@@ -359,17 +443,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         print!("{}", super::summary::summary(&results));
     }
+    // One line, so the answer above keeps the terminal's last lines.
+    let report = if args.no_report {
+        String::new()
+    } else {
+        // The results are saved: a report that cannot be made is said, not an error.
+        match super::report::write(&out_path, filterbench_reports::Format::Html) {
+            Ok(html) => format!("; report: {}", html.display()),
+            Err(e) => format!("; no report: {e:#}"),
+        }
+    };
     println!(
-        "results: {} ({} rows, {} processes, {:.0} s)",
+        "results: {} ({} rows, {} processes, {:.0} s){report}",
         out_path.display(),
         results.rows.len(),
         plan.processes,
         results.duration_s
     );
-    if !args.no_report {
-        let html = super::report::write(&out_path, filterbench_reports::Format::Html)?;
-        println!("report:  {} (every figure, charts)", html.display());
-    }
     Ok(if results.failures.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -1,5 +1,6 @@
 //! One repetition of `filterbench run`, in a process of its own: reads the plan, measures,
-//! writes its rows, and reports progress on stderr as `@progress` lines for the parent.
+//! writes its rows, and reports progress on stderr as `@total`, `@step` and `@doing` lines
+//! for the parent.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ impl Progress for StderrProgress {
     }
     fn step(&self, label: &str) {
         eprintln!("@step {label}");
+    }
+    fn doing(&self, label: &str) {
+        eprintln!("@doing {label}");
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use vocab::{ArmKind, Metric, Phase, Stage, Unit};
 
 pub mod breakdown;
+pub mod check;
 pub mod histogram;
 pub mod merge;
 pub mod schema;
@@ -17,6 +18,7 @@ pub mod stats;
 pub mod summary;
 pub mod vocab;
 
+pub use check::{Implausible, Refused};
 /// The HdrHistogram crate the stored histograms decode into, so readers need no own copy.
 pub use hdrhistogram;
 pub use histogram::{Hdr, HistogramError};

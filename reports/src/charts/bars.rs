@@ -5,7 +5,9 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{FONT, LEGEND_W, Series, decades, err, finish_svg, legend, log_label, once};
+use super::{
+    FONT, LEGEND_W, Series, drawable, err, finish_svg, legend, log_label, log_start, once,
+};
 use crate::ReportError;
 
 /// A bar's value and its confidence interval.
@@ -94,11 +96,14 @@ pub fn hbars(b: &Bars) -> Result<Option<String>, ReportError> {
         let (plot, side) = root.split_horizontally(w - LEGEND_W);
         // Room to the right of the longest bar for its value label.
         let (x0, x1) = if log {
-            let (a, _) = decades(positive_lo.min(lo.max(positive_lo)) / 1.05, 1.0);
-            (a, hi * 6.0)
+            (
+                log_start(positive_lo.min(lo.max(positive_lo)) / 1.05, hi * 6.0),
+                hi * 6.0,
+            )
         } else {
             (lo.min(0.0) * 1.1, hi.max(0.0) * 1.35 + f64::EPSILON)
         };
+        drawable(&b.title, x0, x1)?;
         let y_range = 0.0..(n_groups * group_h) as f64;
         let fmt = b.axis_format;
         let span = (x1 / x0).log10();

@@ -3,7 +3,9 @@
 
 use plotters::prelude::*;
 
-use super::{FONT, LEGEND_W, Series, decades, err, finish_svg, legend, log_label, once};
+use super::{
+    FONT, LEGEND_W, Series, decades, drawable, err, finish_svg, legend, log_label, log_start, once,
+};
 use crate::ReportError;
 use crate::format;
 
@@ -62,7 +64,9 @@ pub fn percentile_chart(title: &str, lines: &[Line]) -> Result<Option<String>, R
     let y_hi = all.map(|p| p.1).fold(0.0, f64::max);
     let (_, x_hi) = decades(1.0, x_max);
     // Start at a decade: plotters labels a log axis only from its first power of ten up.
-    let (y_lo, y_hi) = (decades(y_lo, y_hi).0, y_hi * 1.15);
+    let (y_lo, y_hi) = (log_start(y_lo, y_hi * 1.15), y_hi * 1.15);
+    drawable(title, 1.0, x_hi)?;
+    drawable(title, y_lo, y_hi)?;
     let span = (y_hi / y_lo).log10();
     let (w, h) = (780u32, 400u32);
     let mut svg = String::new();

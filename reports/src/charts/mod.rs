@@ -160,6 +160,33 @@ pub fn finish_svg(svg: String, title: &str) -> String {
     )
 }
 
+/// Largest magnitude an axis may reach. Results are refused far below it
+/// ([`filterbench_results::check`]); this is the charts' own guard, because plotters' search
+/// for tick positions over a huge or non-finite range runs practically forever.
+pub const AXIS_LIMIT: f64 = 1e18;
+/// Most decades a log axis spans; a smaller figure is drawn at the axis' start.
+pub const MAX_DECADES: f64 = 18.0;
+
+/// Refuses an axis from `lo` to `hi` that is not finite, not increasing or beyond
+/// [`AXIS_LIMIT`].
+pub fn drawable(title: &str, lo: f64, hi: f64) -> Result<(), ReportError> {
+    let ok = |v: f64| v.is_finite() && v.abs() <= AXIS_LIMIT;
+    if ok(lo) && ok(hi) && lo < hi {
+        Ok(())
+    } else {
+        Err(ReportError::Chart(format!(
+            "chart \"{title}\" would need an axis from {lo:e} to {hi:e} (at most ±{AXIS_LIMIT:e})"
+        )))
+    }
+}
+
+/// The start of a log axis ending at `hi`: the power of ten at or below `lo`, but at most
+/// [`MAX_DECADES`] below `hi`, so the tick count stays small whatever the smallest figure.
+pub fn log_start(lo: f64, hi: f64) -> f64 {
+    let floor = hi / 10f64.powf(MAX_DECADES);
+    decades(lo.max(floor), 1.0).0
+}
+
 /// Powers of ten bracketing [lo, hi] on a log axis.
 pub fn decades(lo: f64, hi: f64) -> (f64, f64) {
     (
@@ -209,5 +236,20 @@ mod tests {
         assert_eq!(log_label(3000.0, 2.0, f), "");
         assert_eq!(log_label(2000.0, 5.0, f), "");
         assert_eq!(decades(300.0, 41951.0), (100.0, 100000.0));
+        assert_eq!(log_start(300.0, 1e5), 100.0);
+        assert_eq!(log_start(1e-300, 1e6), 1e-12);
+    }
+
+    #[test]
+    fn axes_must_be_finite_and_bounded() {
+        assert!(drawable("t", 0.0, 1e6).is_ok());
+        for (lo, hi) in [
+            (0.0, f64::INFINITY),
+            (f64::NAN, 1.0),
+            (0.0, 1e308),
+            (1.0, 1.0),
+        ] {
+            assert!(drawable("t", lo, hi).is_err(), "{lo}..{hi}");
+        }
     }
 }

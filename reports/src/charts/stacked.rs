@@ -30,6 +30,7 @@ pub fn stacked(s: &Stacked) -> Result<Option<String>, ReportError> {
     if hi <= 0.0 {
         return Ok(None);
     }
+    super::drawable(&s.title, 0.0, hi * 1.3)?;
     let label_w = (s.rows.iter().map(|r| r.chars().count()).max().unwrap_or(4) as u32 * 8 + 24)
         .clamp(70, 260);
     let (top, bottom) = (44i32, 56i32);

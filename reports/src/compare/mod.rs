@@ -29,7 +29,9 @@ pub use stats::{holm, relative_change, welch};
 
 use crate::format;
 use crate::model::Analysis;
-use filterbench_results::vocab::{Better, Phase, Stage};
+use filterbench_results::Implausible;
+use filterbench_results::check::plausible;
+use filterbench_results::vocab::{Better, Metric, Phase, Stage};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Thresholds {
@@ -137,6 +139,11 @@ pub struct Comparison {
     pub gates: Vec<Change>,
     /// Gating figures of the base missing from the new run.
     pub missing: Vec<Missing>,
+    /// Implausible figures (not finite, or beyond their unit's bound) that a gating figure
+    /// is derived from, in either run, and gating figures that came out so: each fails the
+    /// comparison, which must not pass on figures it cannot trust. The rows are left out of
+    /// every verdict and chart.
+    pub implausible: Vec<String>,
     /// Every raw figure present in both, in key order: reported, never gating.
     pub changes: Vec<Change>,
     pub only_base: Vec<Key>,
@@ -209,8 +216,46 @@ fn failure_set(r: &Results) -> BTreeMap<(String, String, String, Stage), Failure
         .collect()
 }
 
+/// Implausible figures listed by name; a corrupt file may have thousands, and the first few
+/// say what is wrong.
+pub const SHOWN: usize = 10;
+
+/// Whether rows of `phase` and `metric` at `threads` feed a gating figure.
+fn feeds_gate(phase: Phase, metric: Metric, threads: u32) -> bool {
+    gate::GATES
+        .iter()
+        .any(|g| g.phase == phase && g.metric == metric && g.threads.is_none_or(|t| t == threads))
+}
+
+/// `r` without its implausible rows; each one named in `gating` when it feeds a gating
+/// figure, else in `other`.
+fn plausible_part(
+    r: &Results,
+    which: &str,
+    gating: &mut Vec<String>,
+    other: &mut Vec<String>,
+) -> Results {
+    let mut kept = r.clone();
+    kept.rows.retain(|row| match Implausible::row(row) {
+        None => true,
+        Some(bad) => {
+            let list = if feeds_gate(row.phase, row.metric, row.threads) {
+                &mut *gating
+            } else {
+                &mut *other
+            };
+            list.push(format!("{which} run: {bad}"));
+            false
+        }
+    });
+    kept
+}
+
 /// Compares every figure the two runs share, and the gating set.
 pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Comparison {
+    let (mut implausible, mut ignored) = (Vec::new(), Vec::new());
+    let base = &plausible_part(base, "base", &mut implausible, &mut ignored);
+    let new = &plausible_part(new, "new", &mut implausible, &mut ignored);
     let (eb, en) = (summarize(base), summarize(new));
     // The instrumented breakdown is for attribution and comes from one process; costs are
     // compared through the request and instruction figures.
@@ -254,6 +299,27 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
         }
     }
     judge::control(&mut gates, thresholds);
+    // Plausible rows can still derive an implausible figure (a ratio over a near-zero base).
+    for c in &gates {
+        let unit = c.key.metric.unit();
+        for (which, e) in [("base", &c.base), ("new", &c.new)] {
+            if !plausible(e.mean, unit) {
+                implausible.push(format!(
+                    "{which} run: gating figure {}: {} {} is implausible",
+                    page::subject(c),
+                    e.mean,
+                    unit.name()
+                ));
+            }
+        }
+    }
+    let mut notes = setup_notes(base, new);
+    if let Some(first) = ignored.first() {
+        notes.push(format!(
+            "{} implausible figure(s) that gate nothing were left out, the first: {first}",
+            ignored.len()
+        ));
+    }
     let kb: BTreeSet<&Key> = eb.keys().filter(compared).collect();
     let kn: BTreeSet<&Key> = en.keys().filter(compared).collect();
     let (fb, fn_) = (failure_set(base), failure_set(new));
@@ -264,6 +330,7 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
         new_name: describe(new),
         gates,
         missing,
+        implausible,
         changes,
         only_base: kb.difference(&kn).map(|k| (*k).clone()).collect(),
         only_new: kn.difference(&kb).map(|k| (*k).clone()).collect(),
@@ -277,7 +344,7 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
             .filter(|(k, _)| !fn_.contains_key(*k))
             .map(|(_, f)| f.clone())
             .collect(),
-        notes: setup_notes(base, new),
+        notes,
         scenarios: analysis.scenarios(),
         arms: analysis.arms,
     }
@@ -301,10 +368,11 @@ impl Comparison {
         self.missing.iter().filter(|m| m.reason.is_none()).collect()
     }
 
-    /// True when a gating figure regressed or is missing without a reason, or a filter × arm
-    /// newly fails: the exit status of `filterbench compare`.
+    /// True when a gating figure regressed, is implausible, or is missing without a reason, or
+    /// a filter × arm newly fails: the exit status of `filterbench compare`.
     pub fn has_regression(&self) -> bool {
-        !self.new_failures.is_empty()
+        !self.implausible.is_empty()
+            || !self.new_failures.is_empty()
             || self.count(Verdict::Regressed) > 0
             || !self.unexplained_missing().is_empty()
     }
@@ -362,13 +430,21 @@ impl Comparison {
                 m.reason.as_deref().unwrap_or("no reason given: gates")
             ));
         }
+        for i in self.implausible.iter().take(SHOWN) {
+            out.push_str(&format!("implausible {i}\n"));
+        }
+        if let Some(more) = self.implausible.len().checked_sub(SHOWN).filter(|n| *n > 0) {
+            out.push_str(&format!("implausible … and {more} more\n"));
+        }
         for f in &self.new_failures {
             out.push_str(&format!(
                 "new failure: {} / {} / {} at {}: {}\n",
                 f.filter, f.scenario, f.arm, f.stage, f.message
             ));
         }
-        out.push_str(if self.has_regression() {
+        out.push_str(if !self.implausible.is_empty() {
+            "RESULT: failed: implausible gating figures, nothing can be concluded\n"
+        } else if self.has_regression() {
             "RESULT: significant regression\n"
         } else {
             "RESULT: no significant regression\n"

@@ -8,7 +8,7 @@ use crate::doc::{Block, Cell, Chart, Page, Section, Table, Tone};
 use crate::format;
 use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
-fn subject(c: &Change) -> String {
+pub(super) fn subject(c: &Change) -> String {
     let k = &c.key;
     let scope = if k.scenario.is_empty() {
         k.filter.clone()
@@ -164,7 +164,12 @@ fn change_chart(cmp: &Comparison, metric: Metric, title: &str) -> Option<Chart> 
 pub fn build(cmp: &Comparison) -> Page {
     let mut verdict = Section::new("verdict", "Verdict");
     verdict.summary = true;
-    verdict.blocks.push(if cmp.has_regression() {
+    verdict.blocks.push(if !cmp.implausible.is_empty() {
+        Block::Callout(
+            "Failed: implausible gating figures, nothing can be concluded.".into(),
+            Tone::Poor,
+        )
+    } else if cmp.has_regression() {
         Block::Callout("Significant regression.".into(), Tone::Poor)
     } else {
         Block::Callout("No significant regression.".into(), Tone::Good)
@@ -202,6 +207,17 @@ pub fn build(cmp: &Comparison) -> Page {
         ),
         ("unsure".into(), "neither".into()),
     ]));
+    for i in cmp.implausible.iter().take(super::SHOWN) {
+        verdict.para(format!("Implausible: {i}."));
+    }
+    if let Some(more) = cmp
+        .implausible
+        .len()
+        .checked_sub(super::SHOWN)
+        .filter(|n| *n > 0)
+    {
+        verdict.para(format!("Implausible: {more} more."));
+    }
     for n in &cmp.notes {
         verdict.para(format!("Note: {n}."));
     }

@@ -59,8 +59,16 @@ impl Entry {
             started_unix: r.started_unix,
             commit: r.git_commit.clone(),
             profile: r.profile.clone(),
+            // An implausible figure (a corrupt run, which its comparison fails) would flatten
+            // every later chart of its series: it stays out of the history.
             points: super::gate::figures(r)
                 .into_iter()
+                .filter(|(_, f)| {
+                    let unit = f.gate.name.unit();
+                    [f.value.mean, f.value.ci_low, f.value.ci_high]
+                        .iter()
+                        .all(|v| filterbench_results::check::plausible(*v, unit))
+                })
                 .map(|(k, f)| Point {
                     filter: k.filter,
                     scenario: k.scenario,

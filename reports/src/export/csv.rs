@@ -12,9 +12,15 @@ pub struct CsvExporter;
 
 pub const HEADER: &str = "filter,scenario,arm,phase,metric,unit,threads,process,iteration,value";
 
+/// One text cell: quoted when it holds a separator, quote or line break (RFC 4180), and
+/// neutralised when it starts like a formula (`=`, `+`, `-`, `@`, tab, carriage return):
+/// prefixed with `'` and quoted, as OWASP's CSV-injection advice says, so a spreadsheet shows
+/// the text rather than running it.
 fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if formula || s.contains([',', '"', '\n', '\r']) {
+        let q = if formula { "'" } else { "" };
+        format!("\"{q}{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
     }
@@ -54,5 +60,15 @@ mod tests {
         assert_eq!(field("plain"), "plain");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("wasm-x"), "wasm-x");
+    }
+
+    #[test]
+    fn formulas_are_text() {
+        assert_eq!(field("=1+1"), "\"'=1+1\"");
+        assert_eq!(field("-2+3"), "\"'-2+3\"");
+        assert_eq!(field("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(field("+\"x\""), "\"'+\"\"x\"\"\"");
+        assert_eq!(field("\tcmd"), "\"'\tcmd\"");
     }
 }

@@ -9,8 +9,6 @@
 //! module; else Envoy's built-in filter for the job) and over Envoy with no filter, V8's
 //! throughput as a share of the native build's, and the resident memory it adds.
 
-use std::fmt::Write;
-
 use filterbench_results::stats::{Estimate, estimate};
 use filterbench_results::summary::Key;
 use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
@@ -247,7 +245,7 @@ pub fn answers(a: &Analysis) -> Vec<FilterAnswer> {
 }
 
 /// "+412±31 ns" — a difference and the half-width of its 95% CI, in the mean's unit.
-fn added(e: &Estimate, unit: Unit) -> String {
+pub(crate) fn added(e: &Estimate, unit: Unit) -> String {
     let hw = (e.ci_high - e.ci_low) / 2.0;
     let (scale, suffix) = unit.scale(e.mean.abs().max(hw));
     let sign = if e.mean >= 0.0 { "+" } else { "" };
@@ -270,14 +268,14 @@ fn half_width(hw: f64, mean: &str) -> String {
 
 /// The units an added figure is shown in.
 #[derive(Clone, Copy)]
-enum Unit {
+pub(crate) enum Unit {
     Ns,
     Bytes,
 }
 
 impl Unit {
     /// (divisor, suffix) for a value of this unit.
-    fn scale(self, v: f64) -> (f64, &'static str) {
+    pub(crate) fn scale(self, v: f64) -> (f64, &'static str) {
         let a = v.abs();
         match self {
             Unit::Ns if a >= 1e9 => (1e9, "s"),
@@ -292,7 +290,7 @@ impl Unit {
 }
 
 /// "2.90×±0.21", or why there is no ratio.
-fn ratio_text(r: Option<&NetRatio>) -> String {
+pub(crate) fn ratio_text(r: Option<&NetRatio>) -> String {
     match r {
         Some(NetRatio::Measured { est, .. }) if est.n > 1 => {
             let hw = (est.ci_high - est.ci_low) / 2.0;
@@ -307,7 +305,7 @@ fn ratio_text(r: Option<&NetRatio>) -> String {
 }
 
 /// "81%±6" — a share with its CI half-width in points.
-fn share(e: &Estimate) -> String {
+pub(crate) fn share(e: &Estimate) -> String {
     if e.n > 1 {
         format!(
             "{:.0}%±{:.0}",
@@ -319,12 +317,12 @@ fn share(e: &Estimate) -> String {
     }
 }
 
-fn opt(e: Option<&Estimate>, f: impl Fn(&Estimate) -> String) -> String {
+pub(crate) fn opt(e: Option<&Estimate>, f: impl Fn(&Estimate) -> String) -> String {
     e.map_or_else(|| "–".into(), f)
 }
 
 /// Sentences on the filters whose Envoy reference is not their native build.
-fn reference_notes(answers: &[FilterAnswer]) -> Vec<String> {
+pub(crate) fn reference_notes(answers: &[FilterAnswer]) -> Vec<String> {
     answers
         .iter()
         .filter_map(|x| {
@@ -342,115 +340,8 @@ fn reference_notes(answers: &[FilterAnswer]) -> Vec<String> {
 }
 
 /// The processes behind the figures: "3 processes" (the most any figure had).
-fn processes(a: &Analysis) -> usize {
+pub(crate) fn processes(a: &Analysis) -> usize {
     a.est.values().map(|e| e.n).max().unwrap_or_default()
-}
-
-/// The answer as terminal text, at most 100 columns wide: the first wasm engine in process
-/// (every engine is in the report), V8 in Envoy.
-pub fn text(a: &Analysis) -> String {
-    let answers = answers(a);
-    let mut out = String::new();
-    if answers.is_empty() {
-        return out;
-    }
-    let first = answers
-        .iter()
-        .find_map(|x| x.engines.first().map(|e| e.arm.clone()))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "WHAT WASM COSTS per request, net of the harness (± 95% CI over {} processes)",
-        processes(a)
-    );
-    let mut rows: Vec<[String; 8]> = vec![
-        [
-            String::new(),
-            format!("in process, {first}"),
-            String::new(),
-            "in Envoy, V8's CPU".into(),
-            String::new(),
-            "through-".into(),
-            "RSS".into(),
-            String::new(),
-        ],
-        [
-            "filter".into(),
-            "CPU added".into(),
-            "× native".into(),
-            "over native".into(),
-            "over none".into(),
-            "put".into(),
-            "added".into(),
-            "verdict".into(),
-        ],
-    ];
-    for x in &answers {
-        let eng = x.engines.first();
-        let env = x.envoy.as_ref();
-        let ns = |e: Option<&Estimate>| opt(e, |d| added(d, Unit::Ns));
-        rows.push([
-            x.filter.clone(),
-            ns(eng.and_then(|e| e.added.as_ref())),
-            eng.map_or_else(|| "–".into(), |e| ratio_text(e.ratio.as_ref())),
-            ns(env.and_then(|e| e.over_reference.as_ref())),
-            ns(env.and_then(|e| e.over_none.as_ref())),
-            opt(env.and_then(|e| e.throughput.as_ref()), share),
-            opt(env.and_then(|e| e.rss.as_ref()), |d| {
-                let (scale, suffix) = Unit::Bytes.scale(d.mean);
-                format!("{:+.0} {suffix}", d.mean / scale)
-            }),
-            x.verdict.word().into(),
-        ]);
-    }
-    // Widths from the header and the figures: the group row's labels may run on.
-    let mut width = [0usize; 8];
-    for r in &rows[1..] {
-        for (i, c) in r.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    // Two spaces between columns where they fit in 100, else one.
-    let gap = if width.iter().sum::<usize>() + 2 * (width.len() - 1) <= 100 {
-        "  "
-    } else {
-        " "
-    };
-    let mut group = String::new();
-    let mut at = 0usize;
-    for (i, c) in rows[0].iter().enumerate() {
-        if !c.is_empty() {
-            let fill = at
-                .saturating_sub(group.chars().count())
-                .max(usize::from(i > 0));
-            group.push_str(&" ".repeat(fill));
-            group.push_str(c);
-        }
-        at += width[i] + gap.len();
-    }
-    let _ = writeln!(out, "{}", group.trim_end());
-    for r in &rows[1..] {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            let pad = " ".repeat(width[i] - c.chars().count());
-            // Labels left, figures right.
-            if i == 0 || i == 7 {
-                let _ = write!(line, "{c}{pad}{gap}");
-            } else {
-                let _ = write!(line, "{pad}{c}{gap}");
-            }
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
-    for note in reference_notes(&answers) {
-        let _ = writeln!(out, "{note}");
-    }
-    let _ = writeln!(
-        out,
-        "Each filter's first scenario. Verdict: Envoy's CPU/request, V8 ÷ native: on par ≤ 1.11×,\n\
-         fair ≤ 2×, costly > 2×, unclear where the interval spans two."
-    );
-    out
 }
 
 /// The answer as the report's first section: one line per filter, so every filter fits the

@@ -8,7 +8,7 @@ use plotters::style::RGBColor;
 use crate::ReportError;
 use crate::charts::Series;
 use crate::charts::stacked::{Stacked, stacked};
-use crate::doc::{Block, Cell, Chart, Section, Table};
+use crate::doc::{Block, Cell, Chart, Section, Table, local_href};
 use crate::format;
 use crate::model::{Analysis, REFERENCE_ARM};
 use filterbench_results::vocab::Phase;
@@ -127,13 +127,14 @@ pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
             .attachments
             .iter()
             .filter(|x| x.filter == filter && x.scenario == scenario)
-            .map(|x| {
+            .filter_map(|x| {
                 let label = if x.note.is_empty() {
                     format!("{} of {}", x.kind, x.arm)
                 } else {
                     format!("{} of {}: {}", x.kind, x.arm, x.note)
                 };
-                (label, x.path.clone())
+                // A target with a scheme (`javascript:`) is no file beside the report.
+                Some((label, local_href(&x.path)?))
             })
             .collect();
         if !links.is_empty() {
@@ -150,14 +151,14 @@ pub fn section(a: &Analysis) -> Result<Option<Section>, ReportError> {
                 r.phase == Phase::Profile && r.filter == x.filter && r.scenario == x.scenario
             })
         })
-        .map(|x| {
-            (
+        .filter_map(|x| {
+            Some((
                 format!(
                     "{} / {}: {} of {} {}",
                     x.filter, x.scenario, x.kind, x.arm, x.note
                 ),
-                x.path.clone(),
-            )
+                local_href(&x.path)?,
+            ))
         })
         .collect();
     if !orphan.is_empty() {

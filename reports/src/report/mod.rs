@@ -3,6 +3,7 @@
 //! a group-by over the rows; any arm appears, grouped by kind.
 
 pub(crate) mod answer;
+pub(crate) mod answer_text;
 mod breakdown;
 pub(crate) mod headline;
 mod hostcalls;
@@ -22,8 +23,11 @@ use crate::doc::{Cell, Page};
 use crate::format;
 use crate::model::Analysis;
 
-/// Builds the whole report.
+/// Builds the whole report, refusing a file with an implausible figure (see
+/// [`filterbench_results::check`]): a report must not publish the rest of a corrupt file as if
+/// sound, and the figure would wreck every sum and chart it enters.
 pub fn build(results: &Results) -> Result<Page, ReportError> {
+    results.check()?;
     let a = Analysis::new(results);
     let short = results
         .git_commit

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::host::Callback;
 use crate::host::HostState;
 use crate::host::abi::HostError;
+use crate::host::bounds::HostBounds;
 use crate::host::module_check::ModuleError;
 
 pub mod native;
@@ -37,7 +38,9 @@ pub enum CpuBound {
 }
 
 /// Bounds every VM runs under, the same meaning on every engine that supports them.
+/// Missing fields deserialize to their defaults, so settings saved before a bound existed load.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Largest linear memory a guest may grow to; growing past it fails (memory.grow = -1).
     pub max_memory_bytes: u64,
@@ -48,6 +51,25 @@ pub struct Limits {
     pub deadline: Duration,
     /// wasmtime: the pooling instance allocator instead of on-demand allocation.
     pub pooling: bool,
+    /// Most elements any one table may grow to; `table.grow` past it fails (-1) and a table
+    /// declared larger fails instantiation. Tables are not linear memory, so
+    /// `max_memory_bytes` does not cover them.
+    pub max_table_elements: u32,
+    /// Most bytes one host call may read from guest memory or produce for it (WASI
+    /// `random_get`); past it the call traps naming this bound, before the host allocates.
+    pub max_host_call_bytes: u64,
+    /// Most bytes of log records (`proxy_log`, WASI stdout/stderr) one VM keeps; a capturing
+    /// VM that logs past it traps.
+    pub max_log_bytes: u64,
+    /// Most bytes of shared data and shared-queue contents (keys, values, queue names and
+    /// messages) per plugin, across its VMs; a write past it traps.
+    pub max_shared_data_bytes: u64,
+    /// Most bytes a guest may store in host state: per request the header, body and local
+    /// reply bytes it sets; per VM its properties and metric names. A write past it traps.
+    pub max_host_state_bytes: u64,
+    /// Most nested guest allocations: a host call made from inside the guest allocator may
+    /// allocate again only this deep, so a re-entrant allocator cannot overflow the stack.
+    pub max_alloc_depth: u32,
 }
 
 impl Default for Limits {
@@ -55,11 +77,45 @@ impl Default for Limits {
         Limits {
             max_memory_bytes: 256 << 20,
             cpu: CpuBound::Auto,
-            // ~a few seconds of interpretation; far above any sane filter callback.
-            fuel_per_call: 10_000_000_000,
+            // ~0.7–1.7 s of guest code here, at or under the wasmtime deadline; body-1MiB, the
+            // dearest request, takes ~260 ms on wasmi: far above any sane filter callback.
+            fuel_per_call: 2_000_000_000,
             deadline: Duration::from_secs(2),
             pooling: false,
+            // Far above a real filter's table (a few thousand functions); 8–16 MiB per table.
+            max_table_elements: 1 << 20,
+            max_host_call_bytes: 16 << 20,
+            max_log_bytes: 64 << 20,
+            max_shared_data_bytes: 64 << 20,
+            max_host_state_bytes: 64 << 20,
+            max_alloc_depth: 2,
         }
+    }
+}
+
+impl Limits {
+    /// The host-side bounds a VM enforces (the engine sets them on each instance).
+    pub fn host_bounds(&self) -> HostBounds {
+        HostBounds {
+            max_host_call_bytes: self.max_host_call_bytes,
+            max_log_bytes: self.max_log_bytes,
+            max_shared_data_bytes: self.max_shared_data_bytes,
+            max_host_state_bytes: self.max_host_state_bytes,
+            max_alloc_depth: self.max_alloc_depth,
+        }
+    }
+
+    /// The bounds every wasm arm's flags state, after its CPU and memory bounds.
+    pub(crate) fn bounds_flags(&self) -> String {
+        format!(
+            "tables={} host-call={}MiB logs={}MiB shared={}MiB state={}MiB alloc-depth={}",
+            self.max_table_elements,
+            self.max_host_call_bytes >> 20,
+            self.max_log_bytes >> 20,
+            self.max_shared_data_bytes >> 20,
+            self.max_host_state_bytes >> 20,
+            self.max_alloc_depth
+        )
     }
 }
 

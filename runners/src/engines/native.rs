@@ -185,7 +185,8 @@ impl NativeInstance {
         copy.write_all(bytes)
             .map_err(|e| err(format!("cannot make a private copy: {e}")))?;
         // SAFETY: loading runs the library's initialisers; filters are our own trusted builds.
-        let lib = unsafe { Library::new(copy.path()) }.map_err(|e| err(e.to_string()))?;
+        let lib =
+            unsafe { Library::new(copy.path()) }.map_err(|e| err(dlopen_error(&e, copy.path())))?;
         if std::env::var_os("FILTERBENCH_PERFMAP").is_some() {
             // Profiling: keep the file so perf can symbolise the library's frames.
             let _ = copy.into_temp_path().keep();
@@ -227,6 +228,16 @@ impl NativeInstance {
             _lib: lib,
         })
     }
+}
+
+/// Why dlopen refused the library: dlerror's text (libloading keeps it as the source of a bare
+/// "dlopen failed"), without the private copy's path, which names nothing the user gave.
+fn dlopen_error(e: &libloading::Error, copy: &Path) -> String {
+    let why = std::error::Error::source(e).map_or_else(|| e.to_string(), |s| s.to_string());
+    let why = why
+        .strip_prefix(&format!("{}: ", copy.display()))
+        .unwrap_or(&why);
+    format!("cannot load it as a shared library: {why}")
 }
 
 impl Instance for NativeInstance {

@@ -52,16 +52,25 @@ super::typed_host_functions!(link_one(
     imports: &mut Imports
 ));
 
-/// Caps every linear memory's maximum, so `memory.grow` past the limit fails.
+/// Caps every linear memory's and table's maximum, so `memory.grow` / `table.grow` past the
+/// limit fails (and a table declared larger fails instantiation).
 struct LimitingTunables {
     base: BaseTunables,
     max: Pages,
+    max_table_elements: u32,
 }
 
 impl LimitingTunables {
     fn cap(&self, ty: &MemoryType) -> MemoryType {
         let mut t = *ty;
         t.maximum = Some(t.maximum.map_or(self.max, |m| m.min(self.max)));
+        t
+    }
+
+    fn cap_table(&self, ty: &TableType) -> TableType {
+        let mut t = *ty;
+        let max = self.max_table_elements;
+        t.maximum = Some(t.maximum.map_or(max, |m| m.min(max)));
         t
     }
 }
@@ -71,7 +80,7 @@ impl Tunables for LimitingTunables {
         self.base.memory_style(&self.cap(memory))
     }
     fn table_style(&self, table: &TableType) -> TableStyle {
-        self.base.table_style(table)
+        self.base.table_style(&self.cap_table(table))
     }
     fn create_host_memory(
         &self,
@@ -90,7 +99,7 @@ impl Tunables for LimitingTunables {
         unsafe { self.base.create_vm_memory(&self.cap(ty), style, loc) }
     }
     fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {
-        self.base.create_host_table(ty, style)
+        self.base.create_host_table(&self.cap_table(ty), style)
     }
     unsafe fn create_vm_table(
         &self,
@@ -99,7 +108,7 @@ impl Tunables for LimitingTunables {
         loc: NonNull<VMTableDefinition>,
     ) -> Result<VMTable, String> {
         // SAFETY: forwarded unchanged from the caller's contract.
-        unsafe { self.base.create_vm_table(ty, style, loc) }
+        unsafe { self.base.create_vm_table(&self.cap_table(ty), style, loc) }
     }
 }
 
@@ -125,6 +134,7 @@ impl WasmerEngine {
         engine.set_tunables(LimitingTunables {
             base: BaseTunables::new(),
             max: Pages(pages),
+            max_table_elements: limits.max_table_elements,
         });
         Box::new(WasmerEngine {
             name,
@@ -157,7 +167,11 @@ impl Engine for WasmerEngine {
             Some(p) => format!("cpu=metering({p})"),
             None => "cpu=off".into(),
         };
-        format!("{cpu} mem={}MiB", self.limits.max_memory_bytes >> 20)
+        format!(
+            "{cpu} mem={}MiB {}",
+            self.limits.max_memory_bytes >> 20,
+            self.limits.bounds_flags()
+        )
     }
 
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
@@ -171,6 +185,7 @@ impl Engine for WasmerEngine {
             engine: self.engine.clone(),
             module,
             points: self.points,
+            limits: self.limits.clone(),
         }))
     }
 }
@@ -180,6 +195,7 @@ struct WasmerModule {
     engine: wasmer::Engine,
     module: Module,
     points: Option<u64>,
+    limits: Limits,
 }
 
 struct StoreData {
@@ -208,11 +224,12 @@ enum TypedCb {
 }
 
 impl LoadedModule for WasmerModule {
-    fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+    fn instantiate(&self, mut host: HostState) -> Result<Box<dyn Instance>, EngineError> {
         let err = |message: String| EngineError::Instantiate {
             engine: self.name.to_string(),
             message,
         };
+        host.bounds = self.limits.host_bounds();
         let mut store = Store::new(self.engine.clone());
         let env = FunctionEnv::new(
             &mut store,

@@ -75,7 +75,11 @@ impl Engine for WasmiEngine {
             Some(f) => format!("cpu=fuel({f})"),
             None => "cpu=off".into(),
         };
-        format!("{cpu} mem={}MiB", self.limits.max_memory_bytes >> 20)
+        format!(
+            "{cpu} mem={}MiB {}",
+            self.limits.max_memory_bytes >> 20,
+            self.limits.bounds_flags()
+        )
     }
 
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
@@ -136,14 +140,19 @@ struct WasmiModule {
 }
 
 impl LoadedModule for WasmiModule {
-    fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+    fn instantiate(&self, mut host: HostState) -> Result<Box<dyn Instance>, EngineError> {
         let err = |e: wasmi::Error| EngineError::Instantiate {
             engine: "wasmi".into(),
             message: e.to_string(),
         };
+        host.bounds = self.limits.host_bounds();
+        // One instance with one memory per store; module_check bounds the number of tables.
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.max_memory_bytes as usize)
+            .table_elements(self.limits.max_table_elements as usize)
             .instances(1)
+            .memories(1)
+            .tables(crate::host::module_check::MAX_TABLES as usize)
             .build();
         let mut store = Store::new(
             &self.engine,

@@ -171,8 +171,9 @@ impl Engine for WasmtimeEngine {
             "on-demand".into()
         };
         format!(
-            "{cpu} mem={}MiB alloc={alloc}",
-            self.limits.max_memory_bytes >> 20
+            "{cpu} mem={}MiB {} alloc={alloc}",
+            self.limits.max_memory_bytes >> 20,
+            self.limits.bounds_flags()
         )
     }
 
@@ -271,14 +272,19 @@ struct WasmtimeModule {
 }
 
 impl LoadedModule for WasmtimeModule {
-    fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+    fn instantiate(&self, mut host: HostState) -> Result<Box<dyn Instance>, EngineError> {
         let err = |e: wasmtime::Error| EngineError::Instantiate {
             engine: self.name.to_string(),
             message: format!("{e:#}"),
         };
+        host.bounds = self.limits.host_bounds();
+        // One instance with one memory per store; module_check bounds the number of tables.
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.max_memory_bytes as usize)
+            .table_elements(self.limits.max_table_elements as usize)
             .instances(1)
+            .memories(1)
+            .tables(crate::host::module_check::MAX_TABLES as usize)
             .build();
         let mut store = Store::new(
             &self.engine,

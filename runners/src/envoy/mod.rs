@@ -59,6 +59,19 @@ pub struct EnvoySettings {
     /// What Envoy runs under (nothing for the timed runs; callgrind for instruction counts).
     #[serde(default)]
     pub under: process::Under,
+    /// The variants to run (empty: every one); `envoy-none`, the baseline every net figure
+    /// needs, always runs.
+    #[serde(default)]
+    pub variants: Vec<String>,
+}
+
+impl EnvoySettings {
+    /// Whether the variant `name` runs.
+    pub fn selects(&self, name: &str) -> bool {
+        self.variants.is_empty()
+            || name == arm::ENVOY_NONE
+            || self.variants.iter().any(|v| v == name)
+    }
 }
 
 /// What an Envoy arm's flags say about how it was measured (placement, CPU, checks).
@@ -251,7 +264,10 @@ pub fn measure_scenario(
     let config_text = String::from_utf8_lossy(&config).into_owned();
     let _ = std::fs::create_dir_all(&s.dir);
     let mut running: Vec<Running> = Vec::new();
-    for variant in config::variants(&sc.filter, &builds, &config_text) {
+    for variant in config::variants(&sc.filter, &builds, &config_text)
+        .into_iter()
+        .filter(|v| s.selects(v.name))
+    {
         progress.step(&format!(
             "envoy {} / {} / {}",
             sc.filter, sc.name, variant.name
@@ -469,5 +485,8 @@ pub fn http_variants(s: &EnvoySettings, sc: &Scenario) -> u64 {
     let ((Some(builds), _), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
         return 0;
     };
-    config::variants(&sc.filter, &builds, &String::from_utf8_lossy(&config)).len() as u64
+    config::variants(&sc.filter, &builds, &String::from_utf8_lossy(&config))
+        .iter()
+        .filter(|v| s.selects(v.name))
+        .count() as u64
 }

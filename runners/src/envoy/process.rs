@@ -228,6 +228,13 @@ impl Envoy {
         let admin_path = dir.join(format!("{name}.admin"));
         let log = dir.join(format!("{name}.log"));
         let _ = std::fs::remove_file(&admin_path);
+        // Envoy's stderr goes to its log too: what it says before its logger is up (a bad
+        // config, a missing library) is what explains an Envoy that exits at once. Both write
+        // in append mode, so neither overwrites the other.
+        let stderr = std::fs::File::create(&log)
+            .and_then(|_| std::fs::OpenOptions::new().append(true).open(&log))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
         let mut cmd = match under.program.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
@@ -247,7 +254,7 @@ impl Envoy {
             .args(["-l", "warning"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         // Never fewer CPUs than workers: a wider Envoy (the scaling runs) is left unpinned.
         let envoy_cpus = pinning()
             .filter(|p| concurrency as usize <= p.envoy.len() && under.program.is_empty())

@@ -211,7 +211,11 @@ pub fn measure_scenario(
     let _ = std::fs::create_dir_all(&s.dir);
     let mut running: Vec<(&'static str, Envoy)> = Vec::new();
     let ours = Some((sc.filter.as_str(), wasm.as_path(), config.as_str()));
-    for (arm, filter) in VARIANTS.into_iter().zip([None, ours]) {
+    for (arm, filter) in VARIANTS
+        .into_iter()
+        .zip([None, ours])
+        .filter(|(arm, _)| s.selects(arm))
+    {
         progress.step(&format!("envoy {} / {} / {arm}", sc.filter, sc.name));
         let name = format!("{}.{}.{arm}.p{process}", sc.filter, sc.name);
         match launch(s, filter, echo.port, &name)

@@ -7,6 +7,7 @@
 
 use filterbench_abi::ImportId;
 
+use super::bounds::{ENTRY_OVERHEAD, Exceeded};
 use super::state::{CasResult, HeaderMap, HostState, LocalReply, MetricKind};
 
 /// `proxy_status_t` values of ABI 0.2.1.
@@ -30,6 +31,13 @@ pub enum HostError {
     Alloc(String),
     #[error("module called proc_exit({0})")]
     Exit(i32),
+    #[error(transparent)]
+    Bound(#[from] super::bounds::Exceeded),
+    #[error(
+        "guest allocator re-entered: a host call made while it ran needed another allocation, \
+         past `max_alloc_depth` ({0})"
+    )]
+    AllocDepth(u32),
 }
 
 /// What the ABI needs from an engine: the guest's memory, its allocator and the host state.
@@ -57,13 +65,13 @@ impl dyn GuestMemory + '_ {
     }
     /// Copies `data` into a fresh guest allocation and stores its address and size.
     fn return_bytes(&mut self, data: &[u8], ret_ptr: u64, ret_size: u64) -> Result<(), HostError> {
-        let p = self.alloc(data.len() as u64)?;
+        let p = self.guest_alloc(data.len() as u64)?;
         self.write(p, data)?;
         self.write_ptr(ret_ptr, p)?;
         self.write_ptr(ret_size, data.len() as u64)
     }
     fn read_key(&mut self, ptr: u64, len: u64) -> Result<Vec<u8>, HostError> {
-        let mut k = self.read(ptr, len)?;
+        let mut k = self.take(ptr, len)?;
         k.make_ascii_lowercase();
         Ok(k)
     }
@@ -127,6 +135,15 @@ pub fn dispatch(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32,
     }
 }
 
+fn shared_full(needed: u64, limit: u64) -> HostError {
+    HostError::Bound(Exceeded {
+        what: "shared data",
+        bound: "max_shared_data_bytes",
+        needed,
+        limit,
+    })
+}
+
 fn unimplemented(m: &mut dyn GuestMemory, id: ImportId) -> Result<u32, HostError> {
     *m.host().unimplemented.entry(id.spec().name).or_default() += 1;
     Ok(UNIMPLEMENTED)
@@ -139,12 +156,14 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
     debug_assert_eq!(a.len(), id.spec().params.len());
     match id {
         proxy_log => {
-            let msg = m.read(a[1], a[2])?;
+            let msg = m.take(a[1], a[2])?;
             let h = m.host();
             if h.capture_logs && h.logs.len() < super::state::MAX_LOG_RECORDS {
+                let message = String::from_utf8_lossy(&msg).into_owned();
+                h.charge_log(message.len() as u64)?;
                 h.logs.push(super::state::LogRecord {
                     level: a[0] as u32,
-                    message: String::from_utf8_lossy(&msg).into_owned(),
+                    message,
                 });
             }
             Ok(OK)
@@ -179,11 +198,14 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             Ok(OK)
         }
         proxy_set_buffer_bytes => {
-            let data = m.read(a[3], a[4])?;
+            let data = m.take(a[3], a[4])?;
             let (start, size) = (a[1] as usize, a[2] as usize);
-            let Some(buf) = m.host().stream.buffers.get_mut(a[0] as usize) else {
+            let h = m.host();
+            if a[0] >= h.stream.buffers.len() as u64 {
                 return Ok(NOT_FOUND);
-            };
+            }
+            h.charge_stream(data.len() as u64)?;
+            let buf = &mut h.stream.buffers[a[0] as usize];
             if start > buf.len() {
                 return Ok(BAD_ARGUMENT);
             }
@@ -200,10 +222,12 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             Ok(OK)
         }
         proxy_set_header_map_pairs => {
-            let bytes = m.read(a[1], a[2])?;
+            let bytes = m.take(a[1], a[2])?;
             let Some(mut new) = deserialize_map(&bytes) else {
                 return Ok(BAD_ARGUMENT);
             };
+            let entries = new.len() as u64 * ENTRY_OVERHEAD;
+            m.host().charge_stream(bytes.len() as u64 + entries)?;
             for (k, _) in &mut new {
                 k.make_ascii_lowercase();
             }
@@ -237,10 +261,14 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
         }
         proxy_replace_header_map_value | proxy_add_header_map_value => {
             let key = m.read_key(a[1], a[2])?;
-            let value = m.read(a[3], a[4])?;
-            let Some(map) = map_mut(m.host(), a[0]) else {
+            let value = m.take(a[3], a[4])?;
+            let stored = (key.len() + value.len()) as u64 + ENTRY_OVERHEAD;
+            let h = m.host();
+            if map_mut(h, a[0]).is_none() {
                 return Ok(NOT_FOUND);
-            };
+            }
+            h.charge_stream(stored)?;
+            let map = map_mut(h, a[0]).expect("checked above");
             // Replace keeps the first occurrence's position and drops the others, like
             // Envoy's setCopy; add always appends.
             if id == proxy_replace_header_map_value
@@ -258,7 +286,7 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             Ok(OK)
         }
         proxy_get_property => {
-            let path = m.read(a[0], a[1])?;
+            let path = m.take(a[0], a[1])?;
             match property(m.host(), &path) {
                 Some(v) => {
                     m.return_bytes(&v, a[2], a[3])?;
@@ -268,13 +296,17 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             }
         }
         proxy_set_property => {
-            let path = m.read(a[0], a[1])?;
-            let value = m.read(a[2], a[3])?;
-            m.host().properties.insert(path, value);
+            let path = m.take(a[0], a[1])?;
+            let value = m.take(a[2], a[3])?;
+            let h = m.host();
+            let entry = |v: &[u8]| (path.len() + v.len()) as u64 + ENTRY_OVERHEAD;
+            let freed = h.properties.get(&path).map_or(0, |old| entry(old));
+            h.charge_vm_state(entry(&value), freed)?;
+            h.properties.insert(path, value);
             Ok(OK)
         }
         proxy_get_shared_data => {
-            let key = m.read(a[0], a[1])?;
+            let key = m.take(a[0], a[1])?;
             match m.host().shared.get(&key) {
                 Some((v, cas)) => {
                     m.return_bytes(&v, a[2], a[3])?;
@@ -285,23 +317,31 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             }
         }
         proxy_set_shared_data => {
-            let key = m.read(a[0], a[1])?;
-            let value = m.read(a[2], a[3])?;
-            match m.host().shared.set(&key, &value, a[4] as u32) {
+            let key = m.take(a[0], a[1])?;
+            let value = m.take(a[2], a[3])?;
+            let h = m.host();
+            let max = h.bounds.max_shared_data_bytes;
+            match h.shared.set(&key, &value, a[4] as u32, max) {
                 CasResult::Ok => Ok(OK),
                 CasResult::Mismatch => Ok(CAS_MISMATCH),
+                CasResult::OverBound { needed } => Err(shared_full(needed, max)),
             }
         }
         proxy_register_shared_queue => {
-            let name = m.read(a[0], a[1])?;
-            let qid = m.host().shared.register_queue(&name);
+            let name = m.take(a[0], a[1])?;
+            let h = m.host();
+            let max = h.bounds.max_shared_data_bytes;
+            let qid = h
+                .shared
+                .register_queue(&name, max)
+                .map_err(|needed| shared_full(needed, max))?;
             m.write_u32(a[2], qid)?;
             Ok(OK)
         }
         proxy_resolve_shared_queue => {
             // One VM id per plugin here, so the vm_id argument only has to be readable.
-            m.read(a[0], a[1])?;
-            let name = m.read(a[2], a[3])?;
+            m.take(a[0], a[1])?;
+            let name = m.take(a[2], a[3])?;
             match m.host().shared.resolve_queue(&name) {
                 Some(qid) => {
                     m.write_u32(a[4], qid)?;
@@ -319,11 +359,13 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             }
         },
         proxy_enqueue_shared_queue => {
-            let v = m.read(a[1], a[2])?;
-            if m.host().shared.enqueue(a[0] as u32, &v) {
-                Ok(OK)
-            } else {
-                Ok(NOT_FOUND)
+            let v = m.take(a[1], a[2])?;
+            let h = m.host();
+            let max = h.bounds.max_shared_data_bytes;
+            match h.shared.enqueue(a[0] as u32, &v, max) {
+                Ok(true) => Ok(OK),
+                Ok(false) => Ok(NOT_FOUND),
+                Err(needed) => Err(shared_full(needed, max)),
             }
         }
         proxy_continue_stream => Ok(if a[0] < 4 { OK } else { BAD_ARGUMENT }),
@@ -335,15 +377,19 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             None => Ok(BAD_ARGUMENT),
         },
         proxy_send_local_response => {
-            let details = m.read(a[1], a[2])?;
-            let body = m.read(a[3], a[4])?;
-            let headers = m.read(a[5], a[6])?;
-            let Some(mut headers) = deserialize_map(&headers) else {
+            let details = m.take(a[1], a[2])?;
+            let body = m.take(a[3], a[4])?;
+            let serialized = m.take(a[5], a[6])?;
+            let Some(mut headers) = deserialize_map(&serialized) else {
                 return Ok(SERIALIZATION_FAILURE);
             };
             for (k, _) in &mut headers {
                 k.make_ascii_lowercase();
             }
+            let stored = (details.len() + body.len()) as u64
+                + serialized.len() as u64
+                + headers.len() as u64 * ENTRY_OVERHEAD;
+            m.host().charge_stream(stored)?;
             m.host().stream.local_reply = Some(LocalReply {
                 status: a[0] as u32,
                 details,
@@ -362,7 +408,7 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
         }
         // No foreign functions are registered, as in a stock Envoy for unknown names.
         proxy_call_foreign_function => {
-            m.read(a[0], a[1])?;
+            m.take(a[0], a[1])?;
             Ok(NOT_FOUND)
         }
         proxy_done => Ok(OK),
@@ -370,9 +416,18 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             let Some(kind) = MetricKind::from_abi(a[0] as u32) else {
                 return Ok(BAD_ARGUMENT);
             };
-            let name = m.read(a[1], a[2])?;
+            let name = m.take(a[1], a[2])?;
             let name = String::from_utf8_lossy(&name).into_owned();
-            let mid = m.host().metrics.define(kind, &name);
+            let h = m.host();
+            let defined = h.metrics.list.len();
+            let mid = h.metrics.define(kind, &name);
+            if h.metrics.list.len() > defined {
+                // Checked after defining so a repeated definition stays free; undone if over.
+                if let Err(e) = h.charge_vm_state(name.len() as u64 + ENTRY_OVERHEAD, 0) {
+                    h.metrics.undefine_last();
+                    return Err(e);
+                }
+            }
             m.write_u32(a[3], mid)?;
             Ok(OK)
         }

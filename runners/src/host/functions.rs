@@ -86,7 +86,9 @@ impl HostCall {
 /// Runs a host function with the guest's arguments (one `u64` per parameter). Every engine
 /// and the native arm come through here, so this is where profiling counts.
 pub fn call(f: HostCall, m: &mut dyn GuestMemory, args: &[u64]) -> Result<u32, HostError> {
-    if m.host().profile.is_none() {
+    let h = m.host();
+    h.call_bytes = 0;
+    if h.profile.is_none() {
         return dispatch(f, m, args);
     }
     let start = Instant::now();

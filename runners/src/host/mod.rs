@@ -1,6 +1,7 @@
 //! The one proxy-wasm host: ABI, state, callbacks, module checks and the VM driver.
 
 pub mod abi;
+pub mod bounds;
 pub mod callbacks;
 pub mod functions;
 pub mod module_check;

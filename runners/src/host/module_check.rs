@@ -6,6 +6,15 @@ use wasmparser::{Parser, Payload, TypeRef, ValType};
 
 use super::callbacks::{ABI_MARKERS_ACCEPTED, Callback};
 
+/// Deepest block nesting (block, loop, if, try) a function may have. Compile time grows
+/// with it on some compilers (1M nested blocks took > 90 s on wasmer-cranelift); real code,
+/// even a large `match` lowered to nested blocks, stays in the hundreds.
+pub const MAX_NESTING_DEPTH: u32 = 10_000;
+
+/// Most tables a module may declare: each may grow to `Limits::max_table_elements`, so
+/// their number bounds table memory too. Toolchains emit one.
+pub const MAX_TABLES: u32 = 16;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
     #[error("not a WebAssembly module (no \\0asm header)")]
@@ -27,6 +36,17 @@ pub enum ModuleError {
         expected: String,
         found: String,
     },
+    #[error("module declares {found} {what}; at most {max} are allowed")]
+    TooMany {
+        what: &'static str,
+        found: u32,
+        max: u32,
+    },
+    #[error(
+        "function {func} nests blocks more than {max} deep (`MAX_NESTING_DEPTH`, a bound on \
+         compile time)"
+    )]
+    NestingTooDeep { func: u32, max: u32 },
     #[error("module exports `{name}` with type {found}, but the ABI says {expected}")]
     ExportSignature {
         name: String,
@@ -78,8 +98,18 @@ pub fn check(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
     };
     let mut exported_funcs: Vec<(String, u32)> = Vec::new();
     let mut has_memory = false;
+    // Function indices count imported functions first.
+    let mut first_defined = 0u32;
+    let mut code_entries = 0u32;
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(|e| ModuleError::Invalid(e.to_string()))? {
+            Payload::TableSection(r) => at_most("tables", r.count(), MAX_TABLES)?,
+            // Memory imports are refused as unknown host functions, so this is all of them.
+            Payload::MemorySection(r) => at_most("memories", r.count(), 1)?,
+            Payload::CodeSectionEntry(body) => {
+                check_nesting(&body, first_defined + code_entries)?;
+                code_entries += 1;
+            }
             Payload::TypeSection(r) => {
                 for ty in r.into_iter_err_on_gc_types() {
                     let f = ty.map_err(|e| ModuleError::Invalid(e.to_string()))?;
@@ -102,6 +132,7 @@ pub fn check(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
                 }
             }
             Payload::FunctionSection(r) => {
+                first_defined = func_types.len() as u32;
                 for ti in r {
                     func_types.push(ti.map_err(|e| ModuleError::Invalid(e.to_string()))?);
                 }
@@ -168,6 +199,38 @@ pub fn check(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
         return Err(ModuleError::MissingExport("proxy_on_memory_allocate"));
     }
     Ok(info)
+}
+
+fn at_most(what: &'static str, found: u32, max: u32) -> Result<(), ModuleError> {
+    if found > max {
+        return Err(ModuleError::TooMany { what, found, max });
+    }
+    Ok(())
+}
+
+/// Refuses a function whose blocks nest deeper than [`MAX_NESTING_DEPTH`].
+fn check_nesting(body: &wasmparser::FunctionBody<'_>, func: u32) -> Result<(), ModuleError> {
+    use wasmparser::Operator as Op;
+    let invalid = |e: wasmparser::BinaryReaderError| ModuleError::Invalid(e.to_string());
+    let mut ops = body.get_operators_reader().map_err(invalid)?;
+    let mut depth = 0u32;
+    while !ops.eof() {
+        match ops.read().map_err(invalid)? {
+            Op::Block { .. } | Op::Loop { .. } | Op::If { .. } | Op::TryTable { .. } => {
+                depth += 1;
+                if depth > MAX_NESTING_DEPTH {
+                    return Err(ModuleError::NestingTooDeep {
+                        func,
+                        max: MAX_NESTING_DEPTH,
+                    });
+                }
+            }
+            // The validator has checked the structure; the function's own `end` ends at 0.
+            Op::End => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_import(

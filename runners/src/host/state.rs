@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{ENTRY_OVERHEAD, HostBounds};
+
 /// An ordered header map, as Envoy keeps it (names lowercased by the host).
 pub type HeaderMap = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -50,6 +52,8 @@ pub struct StreamState {
     pub local_reply: Option<LocalReply>,
     /// `proxy_close_stream` per StreamType (request, response, downstream, upstream).
     pub closed: [bool; 4],
+    /// Bytes the guest stored in this stream so far (`max_host_state_bytes`).
+    pub guest_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,6 +113,13 @@ impl Metrics {
         id
     }
 
+    /// Removes the newest definition (one the host refused after making it).
+    pub(crate) fn undefine_last(&mut self) {
+        if let Some(m) = self.list.pop() {
+            self.by_name.remove(&(m.name, m.kind));
+        }
+    }
+
     pub fn get_mut(&mut self, id: u32) -> Option<&mut Metric> {
         let i = id.checked_sub(Self::ID_BASE)? as usize;
         self.list.get_mut(i)
@@ -145,6 +156,8 @@ pub struct SharedData {
 struct SharedInner {
     kv: HashMap<Vec<u8>, (Vec<u8>, u32)>,
     queues: Vec<(Vec<u8>, VecDeque<Vec<u8>>)>,
+    /// Keys, values, queue names and queued messages held, each entry with its overhead.
+    bytes: u64,
 }
 
 /// Result of a compare-and-swap write.
@@ -152,6 +165,15 @@ struct SharedInner {
 pub enum CasResult {
     Ok,
     Mismatch,
+    /// Storing it would hold `needed` bytes, past the bound the caller passed.
+    OverBound {
+        needed: u64,
+    },
+}
+
+/// Bytes an entry of `key` and `value` holds, for the shared-data bound.
+fn entry_bytes(key: &[u8], value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64 + ENTRY_OVERHEAD
 }
 
 impl SharedData {
@@ -163,14 +185,28 @@ impl SharedData {
         self.inner.lock().unwrap().kv.get(key).cloned()
     }
 
-    /// `cas == 0` writes unconditionally; otherwise it must match the stored cas.
-    pub fn set(&self, key: &[u8], value: &[u8], cas: u32) -> CasResult {
+    /// Bytes held now (keys, values, queues), as counted against the caller's bound.
+    pub fn bytes(&self) -> u64 {
+        self.inner.lock().unwrap().bytes
+    }
+
+    /// `cas == 0` writes unconditionally; otherwise it must match the stored cas. Refused if
+    /// the plugin's shared data would then hold more than `max_bytes`.
+    pub fn set(&self, key: &[u8], value: &[u8], cas: u32, max_bytes: u64) -> CasResult {
         let mut inner = self.inner.lock().unwrap();
+        let held = inner.bytes;
+        let new = entry_bytes(key, value);
         match inner.kv.get_mut(key) {
             Some((v, c)) => {
                 if cas != 0 && cas != *c {
                     return CasResult::Mismatch;
                 }
+                let needed = held - entry_bytes(key, v) + new;
+                if needed > max_bytes {
+                    return CasResult::OverBound { needed };
+                }
+                inner.bytes = needed;
+                let (v, c) = inner.kv.get_mut(key).expect("found above");
                 v.clear();
                 v.extend_from_slice(value);
                 // Never hand out cas 0: the SDK reads 0 as "no cas".
@@ -180,19 +216,31 @@ impl SharedData {
                 if cas != 0 {
                     return CasResult::Mismatch;
                 }
+                let needed = held + new;
+                if needed > max_bytes {
+                    return CasResult::OverBound { needed };
+                }
+                inner.bytes = needed;
                 inner.kv.insert(key.to_vec(), (value.to_vec(), 1));
             }
         }
         CasResult::Ok
     }
 
-    pub fn register_queue(&self, name: &[u8]) -> u32 {
+    /// The queue's id, registering it first if new; `Err(needed)` if registering would hold
+    /// more than `max_bytes`.
+    pub fn register_queue(&self, name: &[u8], max_bytes: u64) -> Result<u32, u64> {
         let mut inner = self.inner.lock().unwrap();
         if let Some(i) = inner.queues.iter().position(|(n, _)| n == name) {
-            return i as u32 + 1;
+            return Ok(i as u32 + 1);
         }
+        let needed = inner.bytes + entry_bytes(name, &[]);
+        if needed > max_bytes {
+            return Err(needed);
+        }
+        inner.bytes = needed;
         inner.queues.push((name.to_vec(), VecDeque::new()));
-        inner.queues.len() as u32
+        Ok(inner.queues.len() as u32)
     }
 
     pub fn resolve_queue(&self, name: &[u8]) -> Option<u32> {
@@ -208,21 +256,30 @@ impl SharedData {
     pub fn dequeue(&self, id: u32) -> Option<Option<Vec<u8>>> {
         let mut inner = self.inner.lock().unwrap();
         let q = inner.queues.get_mut(id.checked_sub(1)? as usize)?;
-        Some(q.1.pop_front())
+        let v = q.1.pop_front();
+        if let Some(v) = &v {
+            inner.bytes -= entry_bytes(&[], v);
+        }
+        Some(v)
     }
 
-    pub fn enqueue(&self, id: u32, value: &[u8]) -> bool {
+    /// `Ok(false)` when the queue does not exist; `Err(needed)` if the message would make the
+    /// plugin's shared data hold more than `max_bytes`.
+    pub fn enqueue(&self, id: u32, value: &[u8], max_bytes: u64) -> Result<bool, u64> {
         let mut inner = self.inner.lock().unwrap();
-        match id
-            .checked_sub(1)
-            .and_then(|i| inner.queues.get_mut(i as usize))
-        {
-            Some(q) => {
-                q.1.push_back(value.to_vec());
-                true
-            }
-            None => false,
+        let needed = inner.bytes + entry_bytes(&[], value);
+        let Some(i) = id.checked_sub(1).map(|i| i as usize) else {
+            return Ok(false);
+        };
+        if i >= inner.queues.len() {
+            return Ok(false);
         }
+        if needed > max_bytes {
+            return Err(needed);
+        }
+        inner.bytes = needed;
+        inner.queues[i].1.push_back(value.to_vec());
+        Ok(true)
     }
 }
 
@@ -259,6 +316,16 @@ pub struct HostState {
     /// Instrumentation for `filterbench profile`; `None` (the default, and always while timing)
     /// costs one predictable branch per host call and callback.
     pub profile: Option<Box<Profile>>,
+    /// What the guest may make the host spend; the engine sets them from its `Limits`.
+    pub bounds: HostBounds,
+    /// Bytes the current host call has read or produced (`max_host_call_bytes`).
+    pub call_bytes: u64,
+    /// Bytes of log records kept (`max_log_bytes`).
+    pub log_bytes: u64,
+    /// Bytes of properties and metric definitions the guest stored (`max_host_state_bytes`).
+    pub vm_state_bytes: u64,
+    /// Guest allocations in progress (`max_alloc_depth`).
+    pub alloc_depth: u32,
 }
 
 /// Where a VM's time and bytes went, accumulated while profiling is on.
@@ -309,6 +376,11 @@ impl HostState {
             unimplemented: BTreeMap::new(),
             rng: 0x9e37_79b9_7f4a_7c15,
             profile: None,
+            bounds: HostBounds::default(),
+            call_bytes: 0,
+            log_bytes: 0,
+            vm_state_bytes: 0,
+            alloc_depth: 0,
         }
     }
 
@@ -330,13 +402,38 @@ mod tests {
     #[test]
     fn cas_semantics() {
         let s = SharedData::default();
-        assert_eq!(s.set(b"k", b"v1", 5), CasResult::Mismatch);
-        assert_eq!(s.set(b"k", b"v1", 0), CasResult::Ok);
+        let max = u64::MAX;
+        assert_eq!(s.set(b"k", b"v1", 5, max), CasResult::Mismatch);
+        assert_eq!(s.set(b"k", b"v1", 0, max), CasResult::Ok);
         let (v, cas) = s.get(b"k").unwrap();
         assert_eq!(v, b"v1");
-        assert_eq!(s.set(b"k", b"v2", cas + 1), CasResult::Mismatch);
-        assert_eq!(s.set(b"k", b"v2", cas), CasResult::Ok);
+        assert_eq!(s.set(b"k", b"v2", cas + 1, max), CasResult::Mismatch);
+        assert_eq!(s.set(b"k", b"v2", cas, max), CasResult::Ok);
         assert_eq!(s.get(b"k").unwrap().0, b"v2");
+    }
+
+    #[test]
+    fn shared_data_is_bounded_and_freed() {
+        let s = SharedData::default();
+        let one = entry_bytes(b"k", b"v1");
+        assert_eq!(s.set(b"k", b"v1", 0, one), CasResult::Ok);
+        // Replacing counts the new value in place of the old one, not on top of it.
+        assert_eq!(s.set(b"k", b"v2", 0, one), CasResult::Ok);
+        assert_eq!(
+            s.set(b"k2", b"v", 0, one),
+            CasResult::OverBound {
+                needed: one + entry_bytes(b"k2", b"v")
+            }
+        );
+        let q = s.register_queue(b"q", u64::MAX).unwrap();
+        let before = s.bytes();
+        assert_eq!(
+            s.enqueue(q, b"msg", before),
+            Err(before + entry_bytes(b"", b"msg"))
+        );
+        assert_eq!(s.enqueue(q, b"msg", u64::MAX), Ok(true));
+        assert_eq!(s.dequeue(q), Some(Some(b"msg".to_vec())));
+        assert_eq!(s.bytes(), before);
     }
 
     #[test]

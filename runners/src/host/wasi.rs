@@ -50,11 +50,6 @@ wasi_fns! {
     proc_exit(U32) -> 0;
 }
 
-fn read_u32(m: &mut dyn GuestMemory, ptr: u64) -> Result<u32, HostError> {
-    let b = m.read(ptr, 4)?;
-    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
 /// Runs WASI function `f`; returns its errno.
 pub fn dispatch(f: WasiFn, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostError> {
     let stdio = |fd: u64| fd <= 2;
@@ -63,11 +58,14 @@ pub fn dispatch(f: WasiFn, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, Ho
             if a[0] != 1 && a[0] != 2 {
                 return Ok(EBADF);
             }
+            // The iovec array in one read: its length is charged to the call and checked
+            // against guest memory before anything is allocated.
+            let iovs = m.take(a[1], a[2].saturating_mul(8))?;
             let mut text = Vec::new();
-            for i in 0..a[2] {
-                let iov = a[1] + i * 8;
-                let (ptr, len) = (read_u32(m, iov)?, read_u32(m, iov + 4)?);
-                text.extend(m.read(ptr as u64, len as u64)?);
+            for iov in iovs.chunks_exact(8) {
+                let word =
+                    |i: usize| u32::from_le_bytes([iov[i], iov[i + 1], iov[i + 2], iov[i + 3]]);
+                text.extend(m.take(word(0) as u64, word(4) as u64)?);
             }
             m.write(a[3], &(text.len() as u32).to_le_bytes())?;
             let h = m.host();
@@ -75,6 +73,7 @@ pub fn dispatch(f: WasiFn, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, Ho
                 // stdout as info, stderr as error, like Envoy's wasm log routing.
                 let level = if a[0] == 1 { 2 } else { 4 };
                 let message = String::from_utf8_lossy(&text).trim_end().to_string();
+                h.charge_log(message.len() as u64)?;
                 h.logs.push(LogRecord { level, message });
             }
             Ok(ESUCCESS)
@@ -105,6 +104,8 @@ pub fn dispatch(f: WasiFn, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, Ho
         WasiFn::random_get => {
             let bytes: Vec<u8> = {
                 let h = m.host();
+                // Charged before generating: the length is the guest's.
+                h.charge_call("random_get output", a[1])?;
                 (0..a[1]).map(|_| h.next_random() as u8).collect()
             };
             m.write(a[0], &bytes)?;

@@ -24,7 +24,12 @@ impl Measurement for EnvoyTcp {
         !tcp(ctx).is_empty()
     }
     fn steps(&self, ctx: &FilterCtx) -> u64 {
-        (tcp(ctx).len() * VARIANTS.len()) as u64
+        let selected = ctx
+            .plan
+            .envoy
+            .as_ref()
+            .map_or(0, |s| VARIANTS.iter().filter(|v| s.selects(v)).count());
+        (tcp(ctx).len() * selected) as u64
     }
     fn measure(&self, ctx: &FilterCtx, _: &[String], out: &mut WorkerOutput) {
         let Some(s) = &ctx.plan.envoy else { return };

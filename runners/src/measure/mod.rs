@@ -49,6 +49,13 @@ pub struct Plan {
     pub filters: Vec<String>,
     pub byo: Option<ByoFilter>,
     pub arms: Vec<String>,
+    /// Filter × arm pairs an earlier process refused (could not load or prove): later
+    /// processes leave them out rather than hit the same failure (a CPU bound) again.
+    #[serde(default)]
+    pub refused: Vec<(String, String)>,
+    /// The benchmark scenarios to run, by name (empty: every one of each filter).
+    #[serde(default)]
+    pub scenarios: Vec<String>,
     pub limits: Limits,
     /// Worker processes (repetitions).
     pub processes: u32,
@@ -98,6 +105,8 @@ impl Plan {
             filters: Vec::new(),
             byo: None,
             arms: Vec::new(),
+            refused: Vec::new(),
+            scenarios: Vec::new(),
             limits: Limits::default(),
             processes: 3,
             measure: Duration::from_millis(160),
@@ -148,6 +157,8 @@ impl Plan {
 pub trait Progress: Sync {
     fn total(&self, _steps: u64) {}
     fn step(&self, _label: &str) {}
+    /// Work that is not a counted step (a filter's proof): what a worker that dies was doing.
+    fn doing(&self, _label: &str) {}
 }
 
 /// A [`Progress`] that ignores everything.

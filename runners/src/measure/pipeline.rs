@@ -74,7 +74,8 @@ pub struct FilterCtx<'a> {
     pub scenarios: Vec<&'a Scenario>,
     /// Every scenario of the run (what is measured once per run looks at the other filters).
     pub all: &'a [Scenario],
-    /// The plan's arms that apply to this filter, in plan order, before any proof.
+    /// The plan's arms that apply to this filter, in plan order, before any proof (less those
+    /// an earlier process refused).
     pub arms: Vec<String>,
     /// The proof's results: the proven arms, loaded, their outcomes, the harness.
     pub proven: Proven,
@@ -100,6 +101,7 @@ impl<'a> FilterCtx<'a> {
                 .arms
                 .iter()
                 .filter(|a| engines::applies(a, &sc.artifacts))
+                .filter(|a| !plan.refused.iter().any(|(f, r)| f == filter && r == *a))
                 .cloned()
                 .collect(),
         };
@@ -213,6 +215,7 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
             .sum(),
     );
     for (mut ctx, measurements) in planned {
+        progress.doing(&format!("{}: proof", ctx.filter));
         ctx.proven = prove(plan, &ctx.scenarios, &ctx.arms, process, &mut out);
         let arms = ctx.proven_names();
         let mut stepped = vec![0; measurements.len()];
@@ -338,13 +341,13 @@ mod tests {
         let trap: Vec<_> = out
             .failures
             .iter()
-            .filter(|f| f.filter == "traps")
+            .filter(|f| f.filter == "byo-traps")
             .collect();
         // wasmi proves and fails; native does not apply; the harness has no path to mirror.
         assert_eq!(trap.len(), 2, "{trap:#?}");
         assert!(trap.iter().all(|f| f.stage == Stage::Verify), "{trap:#?}");
-        assert!(!out.rows.iter().any(|r| r.filter == "traps"));
-        assert!(!out.histograms.iter().any(|h| h.filter == "traps"));
+        assert!(!out.rows.iter().any(|r| r.filter == "byo-traps"));
+        assert!(!out.histograms.iter().any(|h| h.filter == "byo-traps"));
 
         assert!(
             !out.failures.iter().any(|f| f.filter == "add-header"),

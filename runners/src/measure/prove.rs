@@ -7,7 +7,7 @@
 use filterbench_results::At;
 use filterbench_results::vocab::{Phase, Stage, arm};
 
-use super::scenario::Scenario;
+use super::scenario::{Refusal, Scenario};
 use super::{LoadedArm, Plan, WorkerOutput};
 use crate::engines::null::NullModule;
 use crate::engines::{self};
@@ -93,15 +93,44 @@ pub fn prove_loaded(
         return Proven::default();
     };
     let filter = first.filter.as_str();
+    // Each arm proves in a thread of its own: a filter that loops costs every arm its CPU bound
+    // (seconds each), paid side by side rather than one arm after another. A thread stops at
+    // its arm's first failure.
+    let checked: Vec<Vec<Result<Step, Refusal>>> = std::thread::scope(|s| {
+        let threads: Vec<_> = loaded
+            .iter()
+            .map(|arm| {
+                s.spawn(move || {
+                    let mut v = Vec::new();
+                    for sc in scenarios {
+                        let r = sc.check(arm.module.as_ref());
+                        let failed = r.is_err();
+                        v.push(r);
+                        if failed {
+                            break;
+                        }
+                    }
+                    v
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut checked: Vec<_> = checked.into_iter().map(Vec::into_iter).collect();
     // Per arm: its outcome on each scenario, or None once it failed one.
     let mut outcomes: Vec<Option<Vec<Step>>> = loaded.iter().map(|_| Some(Vec::new())).collect();
     for sc in scenarios {
         // A filter without fixtures must at least behave the same on every arm.
         let mut reference: Option<(&str, Step)> = None;
-        for (arm, got) in loaded.iter().zip(outcomes.iter_mut()) {
+        for ((arm, got), results) in loaded.iter().zip(outcomes.iter_mut()).zip(&mut checked) {
             let Some(steps) = got else { continue };
-            let step = sc
-                .verify(arm.module.as_ref())
+            let step = results
+                .next()
+                .expect("a proof per scenario up to the arm's first failure")
+                .map_err(|e| refusal(arm, e))
                 .and_then(|step| match &reference {
                     Some((ref_arm, want)) if sc.byo && *want != step => Err(format!(
                         "outcome differs from {ref_arm}'s on the same request"
@@ -181,4 +210,58 @@ fn harness_arm(sc: &Scenario, reference: &LoadedArm) -> Result<LoadedArm, String
         module: Box::new(module),
         engine: None,
     })
+}
+
+/// A failed proof as the results say it; the CPU bound with the arm's own bound.
+fn refusal(arm: &LoadedArm, e: Refusal) -> String {
+    match e {
+        Refusal::CpuBound(callback) => {
+            let bound = arm
+                .engine
+                .as_ref()
+                .map_or("no bound".into(), |e| bound(&e.flags()));
+            format!("{callback} ran past the CPU bound ({bound}); not measured")
+        }
+        Refusal::Failed(m) => m,
+    }
+}
+
+/// The CPU bound of an engine's flags (`cpu=epoch(2000ms) mem=…`), in words.
+fn bound(flags: &str) -> String {
+    let cpu = flags.split_whitespace().next().unwrap_or("");
+    let Some((kind, n)) = cpu
+        .strip_prefix("cpu=")
+        .and_then(|c| c.strip_suffix(')'))
+        .and_then(|c| c.split_once('('))
+    else {
+        return cpu.to_string();
+    };
+    let count = |n: &str| match n.parse::<u64>() {
+        Ok(v) if v >= 1_000_000_000 && v % 1_000_000_000 == 0 => {
+            format!("{} billion", v / 1_000_000_000)
+        }
+        Ok(v) if v >= 1_000_000 && v % 1_000_000 == 0 => format!("{} million", v / 1_000_000),
+        _ => n.to_string(),
+    };
+    match (kind, n.strip_suffix("ms").map(str::parse::<u64>)) {
+        ("epoch", Some(Ok(ms))) if ms % 1000 == 0 => format!("{} s deadline", ms / 1000),
+        ("epoch", _) => format!("{n} deadline"),
+        ("metering", _) => format!("{} metering points", count(n)),
+        _ => format!("{} {kind}", count(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bounds_read_in_words() {
+        assert_eq!(super::bound("cpu=epoch(2000ms) mem=256MiB"), "2 s deadline");
+        assert_eq!(super::bound("cpu=epoch(250ms)"), "250ms deadline");
+        assert_eq!(
+            super::bound("cpu=metering(10000000000) mem=256MiB"),
+            "10 billion metering points"
+        );
+        assert_eq!(super::bound("cpu=fuel(20000000)"), "20 million fuel");
+        assert_eq!(super::bound("cpu=off"), "cpu=off");
+    }
 }

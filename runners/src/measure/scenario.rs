@@ -1,6 +1,8 @@
 //! Benchmark scenarios: a filter's `bench` fixture cases (or a generic request for a filter
 //! the user brought), with what each must produce before its time counts.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
 use super::Plan;
@@ -89,20 +91,69 @@ impl Scenario {
     /// Proves the filter works on this arm: the whole fixture case must pass. Returns the
     /// outcome of the first request, which the timed VM's first request must reproduce.
     pub fn verify(&self, module: &dyn LoadedModule) -> Result<Step, String> {
+        self.check(module).map_err(|e| e.to_string())
+    }
+
+    /// [`verify`](Self::verify), telling a callback stopped by the CPU bound from other failures.
+    pub fn check(&self, module: &dyn LoadedModule) -> Result<Step, Refusal> {
+        let started = Instant::now();
         let out = fixtures::run_case(module, &self.file, &self.case);
+        if let Some(callback) = cpu_bound_hit(&out, started.elapsed()) {
+            return Err(Refusal::CpuBound(callback));
+        }
         let problems = fixtures::check_expectations(&self.case, &out);
         if !problems.is_empty() {
             let p: Vec<String> = problems
                 .iter()
                 .map(|m| format!("{}: expected {}, got {}", m.field, m.expected, m.actual))
                 .collect();
-            return Err(format!("output differs from the fixture: {}", p.join("; ")));
+            return Err(Refusal::Failed(format!(
+                "output differs from the fixture: {}",
+                p.join("; ")
+            )));
         }
         out.steps
             .into_iter()
             .next()
-            .ok_or_else(|| "the case ran no request".to_string())
+            .ok_or_else(|| Refusal::Failed("the case ran no request".into()))
     }
+}
+
+/// Why an arm failed its proof.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// A callback (or the start function) ran until the engine's CPU bound stopped it.
+    #[error("{0} ran past the CPU bound")]
+    CpuBound(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The callback the CPU bound stopped in a case, if it did (named without `proxy_`).
+fn cpu_bound_hit(out: &fixtures::CaseOutcome, took: Duration) -> Option<String> {
+    let failed = out.steps.iter().filter_map(|s| match s {
+        Step::Failed(m) => Some(m),
+        _ => None,
+    });
+    // `cpu limit in <callback>`: the fixtures' engine-independent text for a stopped callback.
+    if let Some(cb) = out
+        .start_error
+        .iter()
+        .chain(failed)
+        .find_map(|m| m.strip_prefix("cpu limit in "))
+    {
+        return Some(cb.trim_start_matches("proxy_").to_string());
+    }
+    // A start function runs inside instantiation, whose errors the engines give as text:
+    // wasmtime's epoch trap says "interrupt", fuel says "all fuel consumed", and wasmer's
+    // metering traps as a plain "unreachable", told from a real one by the time it took: the
+    // default budget (2·10^9 points) lasts ~0.7 s there, a start function that traps at once
+    // takes microseconds.
+    let e = out.start_error.as_deref()?;
+    let stopped = e.contains("wasm trap: interrupt")
+        || e.contains("all fuel consumed")
+        || e.contains("unreachable") && took >= Duration::from_millis(100);
+    stopped.then(|| "the start function".to_string())
 }
 
 /// Every scenario of the plan, grouped by filter in plan order.
@@ -110,7 +161,11 @@ pub fn scenarios(plan: &Plan) -> Result<Vec<Scenario>, String> {
     let mut out = Vec::new();
     for name in &plan.filters {
         let f = catalog::find(name).map_err(|e| e.to_string())?;
-        for case in f.fixtures.cases.iter().filter(|c| c.bench.is_some()) {
+        for case in f.fixtures.cases.iter().filter(|c| {
+            c.bench
+                .as_ref()
+                .is_some_and(|b| plan.scenarios.is_empty() || plan.scenarios.contains(b))
+        }) {
             out.extend(Scenario::new(
                 &f.name,
                 &f.fixtures,
@@ -128,10 +183,11 @@ pub fn scenarios(plan: &Plan) -> Result<Vec<Scenario>, String> {
             ),
             None => None,
         };
-        let name = byo
-            .wasm
-            .file_stem()
-            .map_or("filter".to_string(), |s| s.to_string_lossy().into_owned());
+        // Prefixed: a module named like a catalogue filter must not pass for it (its
+        // language, Envoy's built-in equivalent).
+        let name = byo.wasm.file_stem().map_or("byo-filter".to_string(), |s| {
+            format!("byo-{}", s.to_string_lossy())
+        });
         // A generic request: the only proof available for an unknown filter is that it
         // configures, completes every request, and gives every arm the same outcome.
         let file: FixtureFile = serde_json::from_value(json!({

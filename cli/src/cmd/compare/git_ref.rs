@@ -215,7 +215,7 @@ impl Cache {
             .env_remove("CLIPPY_ARGS")
             .env_remove("CARGO_BUILD_TARGET")
             .stdin(Stdio::null());
-        super::run_both::die_with_parent(&mut cmd, libc::SIGTERM);
+        crate::cmd::die_with_parent(&mut cmd, libc::SIGTERM);
         let status = cmd.status().context("starting cargo")?;
         if !status.success() {
             bail!(

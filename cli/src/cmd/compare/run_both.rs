@@ -66,26 +66,6 @@ pub struct Side {
     pub bin: PathBuf,
 }
 
-/// The child gets `signal` when this process dies, even by SIGKILL, when no destructor runs:
-/// no measurement or build left running for nobody. Checked against a parent that died between
-/// fork and exec, too.
-pub fn die_with_parent(cmd: &mut Command, signal: libc::c_int) {
-    use std::os::unix::process::CommandExt;
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-}
-
 /// The last lines of a log, for an error message.
 fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -107,7 +87,7 @@ fn run_once(side: &Side, run: &RunArgs, dir: &Path, process: u32) -> Result<Path
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    die_with_parent(&mut cmd, libc::SIGKILL);
+    crate::cmd::die_with_parent(&mut cmd, libc::SIGKILL);
     let status = cmd
         .status()
         .with_context(|| format!("starting {}", side.bin.display()))?;

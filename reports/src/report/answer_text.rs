@@ -1,0 +1,115 @@
+//! The per-filter answer ([`super::answer`]) as terminal text, at most 100 columns wide: what
+//! `run` prints last, so a terminal's last lines hold it.
+
+use std::fmt::Write;
+
+use filterbench_results::stats::Estimate;
+
+use super::answer::{Unit, added, answers, opt, processes, ratio_text, reference_notes, share};
+use crate::model::Analysis;
+
+/// The answer as terminal text, at most 100 columns wide: the first wasm engine in process
+/// (every engine is in the report), V8 in Envoy.
+pub fn text(a: &Analysis) -> String {
+    let answers = answers(a);
+    let mut out = String::new();
+    if answers.is_empty() {
+        return out;
+    }
+    let first = answers
+        .iter()
+        .find_map(|x| x.engines.first().map(|e| e.arm.clone()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "WHAT WASM COSTS per request (each filter's first scenario; ± 95% CI over {} processes)",
+        processes(a)
+    );
+    let mut rows: Vec<[String; 8]> = vec![
+        [
+            String::new(),
+            format!("in process, {first}"),
+            String::new(),
+            "in Envoy, V8's CPU".into(),
+            String::new(),
+            "through-".into(),
+            "RSS".into(),
+            String::new(),
+        ],
+        [
+            "filter".into(),
+            "CPU added".into(),
+            "× native".into(),
+            "over native".into(),
+            "over none".into(),
+            "put".into(),
+            "added".into(),
+            "verdict".into(),
+        ],
+    ];
+    for x in &answers {
+        let eng = x.engines.first();
+        let env = x.envoy.as_ref();
+        let ns = |e: Option<&Estimate>| opt(e, |d| added(d, Unit::Ns));
+        rows.push([
+            x.filter.clone(),
+            ns(eng.and_then(|e| e.added.as_ref())),
+            eng.map_or_else(|| "–".into(), |e| ratio_text(e.ratio.as_ref())),
+            ns(env.and_then(|e| e.over_reference.as_ref())),
+            ns(env.and_then(|e| e.over_none.as_ref())),
+            opt(env.and_then(|e| e.throughput.as_ref()), share),
+            opt(env.and_then(|e| e.rss.as_ref()), |d| {
+                let (scale, suffix) = Unit::Bytes.scale(d.mean);
+                format!("{:+.0} {suffix}", d.mean / scale)
+            }),
+            x.verdict.word().into(),
+        ]);
+    }
+    // Widths from the header and the figures: the group row's labels may run on.
+    let mut width = [0usize; 8];
+    for r in &rows[1..] {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    // Two spaces between columns where they fit in 100, else one.
+    let gap = if width.iter().sum::<usize>() + 2 * (width.len() - 1) <= 100 {
+        "  "
+    } else {
+        " "
+    };
+    let mut group = String::new();
+    let mut at = 0usize;
+    for (i, c) in rows[0].iter().enumerate() {
+        if !c.is_empty() {
+            let fill = at
+                .saturating_sub(group.chars().count())
+                .max(usize::from(i > 0));
+            group.push_str(&" ".repeat(fill));
+            group.push_str(c);
+        }
+        at += width[i] + gap.len();
+    }
+    let _ = writeln!(out, "{}", group.trim_end());
+    for r in &rows[1..] {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            let pad = " ".repeat(width[i] - c.chars().count());
+            // Labels left, figures right.
+            if i == 0 || i == 7 {
+                let _ = write!(line, "{c}{pad}{gap}");
+            } else {
+                let _ = write!(line, "{pad}{c}{gap}");
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    for note in reference_notes(&answers) {
+        let _ = writeln!(out, "{note}");
+    }
+    let _ = writeln!(
+        out,
+        "Verdict (Envoy CPU/request, V8 ÷ native): on par ≤ 1.11×, fair ≤ 2×, costly; unclear: CI spans two"
+    );
+    out
+}
