@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Bencher, Criterion, Throughput, criterion_group, criterion_main};
 use filterbench_benches::bytes::ResidentBytes;
 use filterbench_benches::{Benched, arms, benched, proven, request, scenarios};
+use filterbench_results::vocab::Phase;
 use filterbench_runners::engines::{self, Limits, LoadedModule};
 use filterbench_runners::host::Vm;
 use filterbench_runners::measure::scenario::Scenario;
@@ -88,7 +89,7 @@ fn coldstart(c: &mut Criterion) {
         let quick = (20, Duration::from_secs(1));
         phase(
             c,
-            "compile",
+            Phase::Compile.name(),
             sc,
             &cells,
             (10, Duration::from_secs(2)),
@@ -106,10 +107,15 @@ fn coldstart(c: &mut Criterion) {
                 )
             },
         );
-        phase(c, "instantiate", sc, &cells, quick, |b, _, module| {
-            b.iter(|| module.instantiate(sc.host()).unwrap())
-        });
-        phase(c, "start", sc, &cells, quick, |b, _, module| {
+        phase(
+            c,
+            Phase::Instantiate.name(),
+            sc,
+            &cells,
+            quick,
+            |b, _, module| b.iter(|| module.instantiate(sc.host()).unwrap()),
+        );
+        phase(c, Phase::Start.name(), sc, &cells, quick, |b, _, module| {
             b.iter_batched(
                 || module.instantiate(sc.host()).unwrap(),
                 |inst| {

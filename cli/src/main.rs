@@ -48,15 +48,17 @@ enum Command {
 /// ends with (libraries that put their source in their own message) is not repeated.
 fn said_once(e: &anyhow::Error) -> String {
     let mut out = String::new();
+    let mut previous = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
-        if out.ends_with(&text) || out.contains(&format!("{text}:")) {
-            continue;
+        let said = previous.ends_with(&text) || previous.contains(&format!("{text}:"));
+        if !said {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
         }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
+        previous = text;
     }
     out
 }

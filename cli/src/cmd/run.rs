@@ -148,6 +148,9 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
     } else {
         super::select_filters(&args.filters)?
     };
+    if filters.is_empty() && args.wasm.is_none() {
+        bail!("no filter is selected (the patterns matched only filters not built here)");
+    }
     plan.scenarios = super::select_scenarios(&filters, &args.scenarios)?;
     plan.filters = filters.into_iter().map(|f| f.name).collect();
     plan.arms = if args.arms.is_empty() && args.wasm.is_some() {
@@ -164,8 +167,10 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
             .collect();
         // Native is every in-process ratio's reference and every proof's: it runs whenever
         // an engine does, and alone when only Envoy variants are named.
+        // A brought filter has a native build only if one is given.
         let native = filterbench_results::vocab::arm::NATIVE;
-        if !arms.iter().any(|a| a == native) {
+        let has_native = args.wasm.is_none() || args.native.is_some();
+        if has_native && !arms.iter().any(|a| a == native) {
             eprintln!("note: {native} runs too, the reference of every ratio");
             arms.insert(0, native.into());
         }

@@ -87,6 +87,16 @@ impl Batch {
             );
             return;
         }
+        // What readers would refuse (`check`) is absent here, with the value said: a writer
+        // and its readers agree on what a figure can be.
+        if !crate::check::plausible(value, metric.unit()) {
+            self.absent(
+                at,
+                metric,
+                format!("the measurement gave {value:e}, beyond what a {metric} can be"),
+            );
+            return;
+        }
         self.rows.push(Row {
             filter: at.filter.clone(),
             scenario: at.scenario.clone(),

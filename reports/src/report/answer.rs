@@ -166,21 +166,26 @@ fn envoy_cost(a: &Analysis, filter: &str, scenario: &str) -> Option<EnvoyCost> {
         Metric::Throughput,
         1,
     );
-    let rss = Key::new(
-        filter,
-        "",
-        arm::ENVOY_WASM_V8,
-        Phase::Memory,
-        Metric::EnvoyRssAfterLoadBytes,
-        1,
-    );
+    // Envoy records its memory at the run's --concurrency, whatever it was.
+    let rss = a
+        .table
+        .keys()
+        .find(|k| {
+            k.filter == filter
+                && k.arm == arm::ENVOY_WASM_V8
+                && k.phase == Phase::Memory
+                && k.metric == Metric::EnvoyRssAfterLoadBytes
+        })
+        .cloned();
     Some(EnvoyCost {
         reference: reference.map(String::from),
         over_reference: reference.and_then(|r| paired_difference(a, &cpu, r)),
         over_none: paired_difference(a, &cpu, arm::ENVOY_NONE),
         throughput: reference.and_then(|r| a.ratio(&thr, r)),
         cpu_ratio: reference.and_then(|r| a.ratio(&cpu, r)),
-        rss: reference.and_then(|r| paired_difference(a, &rss, r)),
+        rss: reference
+            .zip(rss)
+            .and_then(|(r, k)| paired_difference(a, &k, r)),
     })
 }
 
@@ -219,7 +224,10 @@ pub fn answers(a: &Analysis) -> Vec<FilterAnswer> {
             .filter(|e| e.added.is_some() || e.ratio.is_some())
             .collect();
         let envoy = envoy_cost(a, &filter, &scenario);
-        let verdict = match (&envoy, engines.first().and_then(|e| e.ratio.as_ref())) {
+        let first = engines
+            .iter()
+            .find(|e| Some(e.arm.as_str()) == wasm.first().copied());
+        let verdict = match (&envoy, first.and_then(|e| e.ratio.as_ref())) {
             (
                 Some(EnvoyCost {
                     cpu_ratio: Some(c), ..
@@ -422,10 +430,7 @@ pub fn section(a: &Analysis) -> Option<Section> {
                 None => Cell::none(),
             });
             row.push(match env.and_then(|e| e.rss.as_ref()) {
-                Some(d) => {
-                    let (scale, suffix) = Unit::Bytes.scale(d.mean);
-                    Cell::num(format!("{:+.0} {suffix}", d.mean / scale))
-                }
+                Some(d) => Cell::num(added(d, Unit::Bytes)),
                 None => Cell::none(),
             });
         }

@@ -48,7 +48,8 @@ pub fn text(a: &Analysis) -> String {
         ],
     ];
     for x in &answers {
-        let eng = x.engines.first();
+        // By name: a filter on which the first engine failed shows "–" there, not another's.
+        let eng = x.engines.iter().find(|e| e.arm == first);
         let env = x.envoy.as_ref();
         let ns = |e: Option<&Estimate>| opt(e, |d| added(d, Unit::Ns));
         rows.push([
@@ -58,10 +59,7 @@ pub fn text(a: &Analysis) -> String {
             ns(env.and_then(|e| e.over_reference.as_ref())),
             ns(env.and_then(|e| e.over_none.as_ref())),
             opt(env.and_then(|e| e.throughput.as_ref()), share),
-            opt(env.and_then(|e| e.rss.as_ref()), |d| {
-                let (scale, suffix) = Unit::Bytes.scale(d.mean);
-                format!("{:+.0} {suffix}", d.mean / scale)
-            }),
+            opt(env.and_then(|e| e.rss.as_ref()), |d| added(d, Unit::Bytes)),
             x.verdict.word().into(),
         ]);
     }

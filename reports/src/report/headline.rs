@@ -123,7 +123,12 @@ pub(crate) fn ratio_table(
         let mut row = vec![Cell::label(f.as_str()), Cell::label(s.as_str())];
         let mut any = false;
         for (i, arm) in arms.iter().enumerate() {
-            let r = a.reference_for(f, &arm.name).and_then(|reference| {
+            // Against no filter only where that is the arm's own reference (the native builds):
+            // a V8 cell over `envoy-none` would read as over native under this table's label.
+            let reference = a.reference_for(f, &arm.name).filter(|r| {
+                *r != arm::ENVOY_NONE || a.reference(&arm.name) == Some(arm::ENVOY_NONE)
+            });
+            let r = reference.and_then(|reference| {
                 a.ratio(
                     &Key::new(f, s, &arm.name, Phase::Request, metric, threads),
                     reference,

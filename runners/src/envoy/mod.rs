@@ -59,8 +59,9 @@ pub struct EnvoySettings {
     /// What Envoy runs under (nothing for the timed runs; callgrind for instruction counts).
     #[serde(default)]
     pub under: process::Under,
-    /// The variants to run (empty: every one); `envoy-none`, the baseline every net figure
-    /// needs, always runs.
+    /// The variants to run (empty: every one); `envoy-none` (the baseline every net figure
+    /// needs) and the native builds (the module, Envoy's built-in filter: the references) always
+    /// run.
     #[serde(default)]
     pub variants: Vec<String>,
 }
@@ -68,8 +69,13 @@ pub struct EnvoySettings {
 impl EnvoySettings {
     /// Whether the variant `name` runs.
     pub fn selects(&self, name: &str) -> bool {
+        let reference = [
+            arm::ENVOY_NONE,
+            arm::ENVOY_NATIVE_MODULE,
+            arm::ENVOY_BUILTIN,
+        ];
         self.variants.is_empty()
-            || name == arm::ENVOY_NONE
+            || reference.contains(&name)
             || self.variants.iter().any(|v| v == name)
     }
 }
