@@ -41,7 +41,9 @@ pub fn run() -> Result<ExitCode> {
             engines::engine(name, &limits)?.version()
         );
     }
-    println!("Envoy variants (with Envoy; `envoy-none` always runs, the baseline):");
+    println!(
+        "Envoy variants (with Envoy; `envoy-none` and the native builds always run, the references):"
+    );
     for v in arm::ENVOY {
         println!("  {v}");
     }

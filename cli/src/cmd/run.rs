@@ -34,8 +34,8 @@ pub struct Args {
     #[arg(long, alias = "scenario", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Arms to run, comma-separated names or globs: engines (`'wasmtime-*'`) and Envoy variants
-    /// (`envoy-wasm-v8`; `envoy-none`, the baseline, always runs). Default: every arm; naming
-    /// only Envoy variants runs `native` in process (the reference).
+    /// (`envoy-wasm-v8`; `envoy-none` and the native builds, the references, always run).
+    /// Default: every arm; `native`, the in-process reference, always runs.
     #[arg(long, alias = "engines", value_delimiter = ',')]
     arms: Vec<String>,
     /// Bring your own filter: a proxy-wasm 0.2.1 module to run on every engine.
