@@ -4,35 +4,14 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Pids of the live (not zombie) processes whose parent is `ppid`.
-fn children(ppid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-        if rest[0] != "Z" && rest[1] == ppid.to_string() {
-            out.push(pid);
-        }
-    }
-    out
-}
+#[path = "common/procs.rs"]
+mod procs;
+use procs::{alive, children};
 
 fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
         .unwrap_or_default()
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
-        .unwrap_or(false)
 }
 
 fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {

@@ -12,6 +12,9 @@ use filterbench_results::vocab::Stage;
 
 mod common;
 use common::{filterbench, text};
+#[path = "common/procs.rs"]
+mod procs;
+use procs::{alive, children};
 
 const BASE: &str = include_str!("../../runners/tests/hostile/base.wat");
 
@@ -248,33 +251,6 @@ fn a_module_named_like_a_catalogue_filter_is_not_that_filter() {
     assert_eq!(names, ["byo-add-header"]);
     assert_eq!(r.filters[0].language, "unknown");
     assert!(r.rows.iter().all(|x| x.filter == "byo-add-header"));
-}
-
-/// Pids of the live (not zombie) processes whose parent is `ppid`.
-fn children(ppid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid …: comm may hold spaces, so split after its ')'.
-        let mut rest = stat.rsplit_once(')').map_or("", |r| r.1).split_whitespace();
-        let state = rest.next().unwrap_or("");
-        if state != "Z" && rest.next() == Some(&ppid.to_string()) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .is_some_and(|r| !r.1.trim_start().starts_with('Z'))
-    })
 }
 
 #[test]
