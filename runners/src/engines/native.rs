@@ -21,13 +21,20 @@ use libloading::Library;
 use super::{Artifacts, CallError, Engine, EngineError, Instance, Limits, LoadedModule};
 use crate::host::HostState;
 use crate::host::abi::{GuestMemory, HostError};
+use crate::host::bounds::HostBounds;
 use crate::host::callbacks::{CALLBACKS, Callback, Ret};
 
-pub struct NativeEngine;
+/// The host-side bounds apply to native code's host calls too (its guest memory is not
+/// bounded: it is the harness's own).
+pub struct NativeEngine {
+    bounds: HostBounds,
+}
 
 impl NativeEngine {
-    pub fn make(_: &Limits) -> Box<dyn Engine> {
-        Box::new(NativeEngine)
+    pub fn make(limits: &Limits) -> Box<dyn Engine> {
+        Box::new(NativeEngine {
+            bounds: limits.host_bounds(),
+        })
     }
 }
 
@@ -58,6 +65,7 @@ impl Engine for NativeEngine {
             path,
             bytes,
             spare: Mutex::new(Some(first)),
+            bounds: self.bounds,
         }))
     }
 }
@@ -67,10 +75,12 @@ struct NativeModule {
     bytes: Vec<u8>,
     /// A copy already written and opened, for the next instance.
     spare: Mutex<Option<NativeInstance>>,
+    bounds: HostBounds,
 }
 
 impl LoadedModule for NativeModule {
-    fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+    fn instantiate(&self, mut host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+        host.bounds = self.bounds;
         let spare = self
             .spare
             .lock()

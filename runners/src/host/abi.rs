@@ -204,13 +204,13 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             if a[0] >= h.stream.buffers.len() as u64 {
                 return Ok(NOT_FOUND);
             }
-            h.charge_stream(data.len() as u64)?;
-            let buf = &mut h.stream.buffers[a[0] as usize];
-            if start > buf.len() {
+            let len = h.stream.buffers[a[0] as usize].len();
+            if start > len {
                 return Ok(BAD_ARGUMENT);
             }
-            let end = start.saturating_add(size).min(buf.len());
-            buf.splice(start..end, data);
+            let end = start.saturating_add(size).min(len);
+            h.charge_stream(data.len() as u64, (end - start) as u64)?;
+            h.stream.buffers[a[0] as usize].splice(start..end, data);
             Ok(OK)
         }
         proxy_get_header_map_pairs => {
@@ -227,7 +227,15 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
                 return Ok(BAD_ARGUMENT);
             };
             let entries = new.len() as u64 * ENTRY_OVERHEAD;
-            m.host().charge_stream(bytes.len() as u64 + entries)?;
+            let held = |map: &HeaderMap| -> u64 {
+                map.iter()
+                    .map(|(k, v)| (k.len() + v.len()) as u64 + ENTRY_OVERHEAD)
+                    .sum()
+            };
+            let Some(old) = map_mut(m.host(), a[0]).map(|map| held(map)) else {
+                return Ok(NOT_FOUND);
+            };
+            m.host().charge_stream(bytes.len() as u64 + entries, old)?;
             for (k, _) in &mut new {
                 k.make_ascii_lowercase();
             }
@@ -267,7 +275,7 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             if map_mut(h, a[0]).is_none() {
                 return Ok(NOT_FOUND);
             }
-            h.charge_stream(stored)?;
+            h.charge_stream(stored, 0)?;
             let map = map_mut(h, a[0]).expect("checked above");
             // Replace keeps the first occurrence's position and drops the others, like
             // Envoy's setCopy; add always appends.
@@ -389,7 +397,7 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             let stored = (details.len() + body.len()) as u64
                 + serialized.len() as u64
                 + headers.len() as u64 * ENTRY_OVERHEAD;
-            m.host().charge_stream(stored)?;
+            m.host().charge_stream(stored, 0)?;
             m.host().stream.local_reply = Some(LocalReply {
                 status: a[0] as u32,
                 details,

@@ -67,9 +67,16 @@ impl HostState {
         Ok(())
     }
 
-    /// Charges `n` bytes the guest stores in this request's stream state.
-    pub(crate) fn charge_stream(&mut self, n: u64) -> Result<(), HostError> {
-        let needed = self.stream.guest_bytes.saturating_add(n);
+    /// Charges `add` bytes of request state set by the guest, `freed` of them released by the
+    /// same change (bytes a set replaces): what is held counts, not what was ever written, so
+    /// a filter that re-sets its body on every chunk does not pay quadratically.
+    pub(crate) fn charge_stream(&mut self, add: u64, freed: u64) -> Result<(), HostError> {
+        // Saturating: bytes the harness stored itself (the request) were never charged.
+        let needed = self
+            .stream
+            .guest_bytes
+            .saturating_sub(freed)
+            .saturating_add(add);
         check(
             "request state set by the guest",
             "max_host_state_bytes",
@@ -137,5 +144,25 @@ impl dyn GuestMemory + '_ {
         h.alloc_depth -= 1;
         h.call_bytes = spent;
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::host::{Clock, HostState, SharedData};
+
+    #[test]
+    fn request_state_counts_what_is_held_not_what_was_written() {
+        let mut h = HostState::new(None, Clock::Fixed(0), SharedData::new());
+        h.bounds.max_host_state_bytes = 100;
+        h.charge_stream(60, 0).unwrap();
+        // A body re-set a thousand times in place holds 60 bytes, not 60 000.
+        for _ in 0..1000 {
+            h.charge_stream(60, 60).unwrap();
+        }
+        assert_eq!(h.stream.guest_bytes, 60);
+        // Growth past the bound is still refused.
+        assert!(h.charge_stream(41, 0).is_err());
+        assert_eq!(h.stream.guest_bytes, 60, "a refused charge holds nothing");
     }
 }
