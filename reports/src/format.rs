@@ -120,11 +120,11 @@ pub fn for_unit(unit: &str) -> fn(f64) -> String {
     }
 }
 
-/// UTC date and time of a Unix timestamp, `YYYY-MM-DD HH:MM UTC` (no time-zone crate needed).
-pub fn utc(unix: u64) -> String {
+/// A Unix timestamp's UTC civil date and time: (year, month, day, hour, minute, second).
+pub fn civil(unix: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = (unix / 86400) as i64;
     let secs = unix % 86400;
-    // Howard Hinnant's civil-from-days.
+    // Howard Hinnant's civil-from-days (proleptic Gregorian, 400-year eras).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -134,11 +134,13 @@ pub fn utc(unix: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+    (y, m, d, secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// UTC date and time of a Unix timestamp, `YYYY-MM-DD HH:MM UTC` (no time-zone crate needed).
+pub fn utc(unix: u64) -> String {
+    let (y, m, d, h, min, _) = civil(unix);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02} UTC")
 }
 
 /// A command line a POSIX shell reads back as the same arguments.

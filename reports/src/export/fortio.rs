@@ -316,18 +316,7 @@ fn go_g9(x: f64) -> String {
 
 /// (RFC 3339 UTC, Fortio's ID prefix `YYYY-MM-DD-HHMMSS`) of a Unix time.
 fn timestamps(unix: u64) -> (String, String) {
-    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian, 400-year eras).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let (year, month, day, h, m, s) = crate::format::civil(unix);
     (
         format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z"),
         format!("{year:04}-{month:02}-{day:02}-{h:02}{m:02}{s:02}"),
