@@ -2,8 +2,9 @@
 //! natively, so a plain `cargo build`/`test`/`bench` on a fresh clone has both artifacts. Rust
 //! filters use the `filters` profile (nested cargo with its own target dir and the outer
 //! jobserver); C++ filters use clang for wasm32-wasi and for the host; AssemblyScript filters
-//! use `asc` (wasm only). A language whose toolchain is missing is skipped with the reason,
-//! which the catalogue reports — never a fake artifact.
+//! use `asc` and Go filters the pinned `go` (both wasm only; `build/go.rs`). A language whose
+//! toolchain is missing is skipped with the reason, which the catalogue reports — never a fake
+//! artifact.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,15 @@ use std::process::Command;
 #[path = "src/languages.rs"]
 #[allow(dead_code)]
 mod languages;
+
+// The flag lists `filterbench build` builds users' filters with: one copy of each.
+#[path = "src/source/flags.rs"]
+#[allow(dead_code)]
+mod flags;
+
+// The Go filters' build (kept apart to keep this file small).
+#[path = "build/go.rs"]
+mod go;
 
 fn package_name(manifest: &Path) -> Option<String> {
     let text = std::fs::read_to_string(manifest).ok()?;
@@ -45,15 +55,7 @@ fn locked_version(lock: &str, name: &str) -> String {
 /// The outer build's flags are for the host crates, not for wasm filters; clippy's wrapper
 /// must not lint the nested build.
 fn scrub(cmd: &mut Command) {
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CLIPPY_ARGS",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
+    for var in flags::SCRUBBED_ENV {
         cmd.env_remove(var);
     }
 }
@@ -162,6 +164,7 @@ fn main() {
         let result = match d.language.name {
             "cpp" => build_cpp(&filters, d, &wasm_dir, &native_dir),
             "assemblyscript" => build_assemblyscript(&filters, d, &wasm_dir),
+            "go" => go::build(&filters, d, &wasm_dir, &filter_target),
             _ => Ok(()),
         };
         if let Err(why) = result {
@@ -223,7 +226,7 @@ fn main() {
 
 /// The C++ compiler for both builds (same compiler, same flags but the target).
 fn cxx() -> String {
-    env::var("FILTERBENCH_CXX").unwrap_or_else(|_| "clang++-19".into())
+    flags::cxx()
 }
 
 fn sources(dir: &Path) -> Vec<PathBuf> {
@@ -262,39 +265,23 @@ fn build_cpp(
     }
     let sdk = filters.join("cpp/sdk");
     let stem = languages::artifact_stem(&d.name);
-    let common = [
-        "-std=c++17",
-        "-O3",
-        "-fno-exceptions",
-        "-fno-rtti",
-        "-Wall",
-        "-Werror",
-    ];
+    let common = flags::CXX_COMMON;
     std::fs::create_dir_all(wasm_dir).map_err(|e| e.to_string())?;
     let mut wasm = Command::new(cxx());
-    wasm.args([
-        "--target=wasm32-wasi",
-        "-mexec-model=reactor",
-        "-Wl,--strip-debug",
-    ])
-    .args(common)
-    .arg("-I")
-    .arg(&sdk)
-    .arg(d.path.join("filter.cc"))
-    .args(sources(&sdk))
-    .args(sources(&sdk.join("wasm")))
-    .arg("-o")
-    .arg(wasm_dir.join(format!("{stem}.wasm")));
+    wasm.args(flags::CXX_WASM)
+        .args(common)
+        .arg("-I")
+        .arg(&sdk)
+        .arg(d.path.join("filter.cc"))
+        .args(sources(&sdk))
+        .args(sources(&sdk.join("wasm")))
+        .arg("-o")
+        .arg(wasm_dir.join(format!("{stem}.wasm")));
     compile(&mut wasm, &format!("{} (wasm)", d.name))?;
     let shim = native_dir.join("libfilterbench_native_shim.a");
     let mut native = Command::new(cxx());
     native
-        .args([
-            "-shared",
-            "-fPIC",
-            "-fvisibility=hidden",
-            "-fvisibility-inlines-hidden",
-        ])
+        .args(flags::CXX_NATIVE)
         .args(common)
         .arg(format!(
             "-Wl,--version-script={}",
@@ -334,7 +321,8 @@ fn build_assemblyscript(
     let out = Command::new(&asc)
         .current_dir(&project)
         .arg(d.path.join("index.ts"))
-        .args(["--use", "abort=abort_proc_exit", "--optimize", "-b"])
+        .args(flags::ASC)
+        .arg("-b")
         .arg(wasm_dir.join(format!("{}.wasm", languages::artifact_stem(&d.name))))
         .output()
         .map_err(|e| format!("{}: {e}", asc.display()))?;

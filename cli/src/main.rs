@@ -23,6 +23,8 @@ enum Command {
         the results could not be written)."
     )]
     Run(cmd::run::Args),
+    /// Build a filter's source (Rust, C++, Go, AssemblyScript) to wasm and natively, as ours are.
+    Build(cmd::build::Args),
     /// Write a results file as an HTML report (charts, tables) or as Markdown, CSV, .hgrm, BMF…
     Report(cmd::report::Args),
     /// Print a results file's summary again: the per-filter answer, or every table.
@@ -68,6 +70,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Fixtures(args) => cmd::fixtures::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Build(args) => cmd::build::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Summary(args) => cmd::summary::run(args),
         Command::Compare(args) => cmd::compare::run(args),

@@ -8,7 +8,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::engines::LoadedModule;
+use crate::host::http_call::{CallResponse, Upstream};
 use crate::host::state::LogRecord;
+use crate::host::vm::TickOutcome;
 use crate::host::{
     Clock, HeaderMap, HostState, HttpExchange, HttpOutcome, Message, SharedData, TcpConnection,
     TcpEvent, TcpOutcome, Vm, VmError,
@@ -210,6 +212,12 @@ pub struct Case {
     pub requests: Vec<RequestCase>,
     #[serde(default)]
     pub connections: Vec<ConnectionCase>,
+    /// Timer ticks driven after configuration, before any request: each moves the fixture
+    /// clock on by the tick period the module set and calls `proxy_on_tick`.
+    #[serde(default)]
+    pub ticks: u32,
+    /// What the in-suite upstream answers the filter's HTTP calls (default: `Upstream`'s).
+    pub upstream: Option<UpstreamSpec>,
     #[serde(default)]
     pub expect_metrics: BTreeMap<String, i64>,
     #[serde(default)]
@@ -226,6 +234,38 @@ pub struct Case {
 
 fn yes() -> bool {
     true
+}
+
+/// A fixture's in-suite upstream: the clusters it serves (absent: any) and its answer.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    pub clusters: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub response: MessageSpec,
+    #[serde(default)]
+    pub trailers: Vec<Header>,
+}
+
+impl Case {
+    /// The upstream this case's calls reach.
+    pub fn upstream(&self) -> Upstream {
+        let Some(u) = &self.upstream else {
+            return Upstream::default();
+        };
+        let m = u.response.message();
+        Upstream {
+            clusters: u
+                .clusters
+                .as_ref()
+                .map(|c| c.iter().map(|n| n.as_bytes().to_vec()).collect()),
+            response: CallResponse {
+                headers: m.headers,
+                body: m.body,
+                trailers: header_map(&u.trailers),
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -304,6 +344,7 @@ fn burned(filter: &str, config: &Value) -> Value {
 pub enum Step {
     Http(HttpOutcome),
     Tcp(TcpOutcome),
+    Tick(TickOutcome),
     Failed(String),
 }
 
@@ -320,16 +361,19 @@ pub struct CaseOutcome {
     pub vm_restarts: u32,
 }
 
-/// Engine-independent description of a VM failure (trap texts differ between engines).
-fn failure(e: &VmError) -> String {
-    match e {
-        VmError::Call(crate::engines::CallError::Trap { callback, .. }) => {
-            format!("trap in {callback}")
-        }
-        VmError::Call(crate::engines::CallError::CpuLimit { callback, .. }) => {
-            format!("cpu limit in {callback}")
-        }
-        other => other.to_string(),
+/// A failure as every arm gives it: the callback and the module's own words, not the engine's.
+pub fn failure(e: &VmError) -> String {
+    use crate::engines::CallError::{CpuLimit, Trap};
+    let (call, said) = match e {
+        VmError::Call(c) => (c, None),
+        VmError::Said { error, said } => (error, Some(said)),
+        other => return other.to_string(),
+    };
+    match (call, said) {
+        // The module's own words are the same on every arm; the engine's trap text is not.
+        (Trap { callback, .. }, Some(said)) => format!("trap in {callback}: {said}"),
+        (Trap { callback, .. }, None) => format!("trap in {callback}"),
+        (CpuLimit { callback, .. }, _) => format!("cpu limit in {callback}"),
     }
 }
 
@@ -343,6 +387,7 @@ fn start_vm(
     let mut host = HostState::new(file.case_config(case), clock, shared.clone());
     host.plugin.name = file.filter.clone();
     host.plugin.root_id = file.filter.clone();
+    host.upstream = case.upstream();
     let mut vm = Vm::start(module, host)?;
     let ok = vm.configure()?;
     Ok((vm, ok))
@@ -361,9 +406,10 @@ pub fn run_case(module: &dyn LoadedModule, file: &FixtureFile, case: &Case) -> C
     };
     out.configured = configured;
     if configured {
-        let http = case.requests.iter().map(|r| Ok(r.exchange()));
-        let tcp = case.connections.iter().map(|c| Err(c.connection()));
-        for step in http.chain(tcp) {
+        let ticks = (0..case.ticks).map(|_| None);
+        let http = case.requests.iter().map(|r| Some(Ok(r.exchange())));
+        let tcp = case.connections.iter().map(|c| Some(Err(c.connection())));
+        for step in ticks.chain(http).chain(tcp) {
             if vm.is_broken() {
                 // Fail closed for that request, then carry on with a fresh VM, as Envoy does.
                 match start_vm(module, file, case, &shared) {
@@ -376,8 +422,9 @@ pub fn run_case(module: &dyn LoadedModule, file: &FixtureFile, case: &Case) -> C
                 out.vm_restarts += 1;
             }
             let r = match &step {
-                Ok(ex) => vm.http(ex).map(Step::Http),
-                Err(conn) => vm.tcp(conn).map(Step::Tcp),
+                None => vm.tick().map(Step::Tick),
+                Some(Ok(ex)) => vm.http(ex).map(Step::Http),
+                Some(Err(conn)) => vm.tcp(conn).map(Step::Tcp),
             };
             out.steps
                 .push(r.unwrap_or_else(|e| Step::Failed(failure(&e))));

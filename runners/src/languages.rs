@@ -39,6 +39,18 @@ pub const LANGUAGES: &[Language] = &[
         marker: "index.ts",
         native: false,
     },
+    Language {
+        name: "go",
+        dir: "go",
+        prefix: "go-",
+        marker: "filter.go",
+        // A cgo c-shared build works (it passed every fixture), but each native instance
+        // dlopens its own copy, and every copy is a whole Go runtime that cannot be unloaded
+        // (NODELETE), starts ~5 threads and takes initial-exec TLS: glibc's static TLS runs
+        // out after ~200 copies in one process, fewer than `run` instantiates (200 quick,
+        // 1000 full).
+        native: false,
+    },
 ];
 
 /// A filter folder: its catalogue name, language and path.
@@ -93,6 +105,7 @@ mod tests {
     fn jobs_drop_the_language_prefix() {
         assert_eq!(job("cpp-add-header"), "add-header");
         assert_eq!(job("as-add-header"), "add-header");
+        assert_eq!(job("go-jwt-hs256"), "jwt-hs256");
         assert_eq!(job("jwt-hs256"), "jwt-hs256");
         assert_eq!(artifact_stem("cpp-add-header"), "filter_cpp_add_header");
     }

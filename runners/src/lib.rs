@@ -8,4 +8,5 @@ pub mod fixtures;
 pub mod host;
 pub mod languages;
 pub mod measure;
+pub mod source;
 pub mod verify;

@@ -35,6 +35,8 @@ fn plan(wasm: PathBuf, arms: &[&str], limits: Limits) -> Plan {
         wasm,
         native: None,
         config: None,
+        fixtures: None,
+        language: None,
     });
     plan.arms = arms.iter().map(|a| a.to_string()).collect();
     plan.limits = limits;

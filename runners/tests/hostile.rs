@@ -11,6 +11,8 @@ use filterbench_runners::host::{Clock, HostState, HttpExchange, SharedData, Vm};
 
 #[path = "hostile/bounds.rs"]
 mod bounds;
+#[path = "hostile/features.rs"]
+mod features;
 
 const BASE: &str = include_str!("hostile/base.wat");
 

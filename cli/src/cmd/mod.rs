@@ -1,4 +1,5 @@
 pub mod atomic;
+pub mod build;
 pub mod compare;
 pub mod fixtures;
 pub mod flame;

@@ -18,6 +18,7 @@ use filterbench_runners::measure::{self, ByoFilter, Plan, WorkerOutput, probes};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("byo").args(["wasm", "source"])))]
 pub struct Args {
     /// The whole matrix in a few minutes (default).
     #[arg(long, conflicts_with = "full")]
@@ -41,9 +42,19 @@ pub struct Args {
     /// Bring your own filter: a proxy-wasm 0.2.1 module to run on every engine.
     #[arg(long)]
     wasm: Option<PathBuf>,
-    /// Plugin configuration for --wasm (sent as is).
-    #[arg(long, requires = "wasm")]
+    /// Bring your own filter's source: built as `filterbench build` does, then run as --wasm.
+    #[arg(long, conflicts_with = "native")]
+    source: Option<PathBuf>,
+    /// Its source language, when --source built it.
+    #[arg(skip)]
+    language: Option<String>,
+    /// Plugin configuration for --wasm or --source (sent as is).
+    #[arg(long, requires = "byo")]
     config: Option<PathBuf>,
+    /// Fixtures (our fixtures.json format) for --wasm or --source: the full differential
+    /// proof instead of a generic request.
+    #[arg(long, requires = "byo")]
+    fixtures: Option<PathBuf>,
     /// A native build of the --wasm filter (linked with filterbench-native-shim).
     #[arg(long, requires = "wasm")]
     native: Option<PathBuf>,
@@ -177,10 +188,8 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
         arms
     };
     if let Some(wasm) = &args.wasm {
-        for p in [Some(wasm), args.config.as_ref(), args.native.as_ref()]
-            .into_iter()
-            .flatten()
-        {
+        let given = [&args.config, &args.native, &args.fixtures];
+        for p in std::iter::once(wasm).chain(given.into_iter().flatten()) {
             if !p.is_file() {
                 bail!("{} does not exist or is not a file", p.display());
             }
@@ -189,6 +198,8 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
             wasm: wasm.clone(),
             native: args.native.clone(),
             config: args.config.clone(),
+            fixtures: args.fixtures.clone(),
+            language: args.language.clone(),
         });
     }
     if let Some(p) = args.processes {
@@ -391,6 +402,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("results/{started}.json")));
     check_writable(&out_path)?;
+    let mut args = args;
+    if let Some(source) = &args.source {
+        let built = super::build::build(source, None)?;
+        args.wasm = Some(built.wasm);
+        args.native = built.native;
+        args.language = Some(built.language.to_string());
+    }
     let plan = plan(&args, &out_path)?;
     // Load every arm once up front: a filter that cannot load is reported, never timed.
     for arm in &plan.arms {

@@ -6,7 +6,7 @@
 
 #include "config.h"
 #include "json.h"
-#include "proxy_wasm.h"
+#include "proxy_wasm_intrinsics.h"
 
 namespace {
 
@@ -17,13 +17,13 @@ struct Config {
   std::string value;
 };
 
-class AddHeaderRoot : public proxy::RootContext {
+class AddHeaderRoot : public RootContext {
  public:
-  using RootContext::RootContext;
+  AddHeaderRoot(uint32_t id, std::string_view root_id) : RootContext(id, root_id) {}
 
-  bool onConfigure(size_t) override {
+  bool onConfigure(size_t configuration_size) override {
     json::Value doc;
-    if (!filterbench::loadConfigJson(kFilter, *this, doc)) return false;
+    if (!filterbench::loadConfigJson(kFilter, configuration_size, doc)) return false;
     Config c;
     std::string error;
     bool ok = json::decodeStruct(
@@ -42,13 +42,14 @@ class AddHeaderRoot : public proxy::RootContext {
   std::shared_ptr<const Config> config;
 };
 
-class AddHeader : public proxy::Context {
+class AddHeader : public Context {
  public:
-  AddHeader(uint32_t id, AddHeaderRoot* root) : Context(id, root), config_(root->config) {}
+  AddHeader(uint32_t id, RootContext* root)
+      : Context(id, root), config_(static_cast<AddHeaderRoot*>(root)->config) {}
 
-  proxy::FilterHeadersStatus onResponseHeaders(uint32_t, bool) override {
-    if (config_) proxy::addHeaderMapValue(proxy::MapType::ResponseHeaders, config_->name, config_->value);
-    return proxy::FilterHeadersStatus::Continue;
+  FilterHeadersStatus onResponseHeaders(uint32_t, bool) override {
+    if (config_) addResponseHeader(config_->name, config_->value);
+    return FilterHeadersStatus::Continue;
   }
 
  private:
@@ -57,4 +58,5 @@ class AddHeader : public proxy::Context {
 
 }  // namespace
 
-PROXY_WASM_REGISTER_FILTER(AddHeaderRoot, AddHeader);
+static RegisterContextFactory register_add_header(CONTEXT_FACTORY(AddHeader),
+                                                  ROOT_FACTORY(AddHeaderRoot));

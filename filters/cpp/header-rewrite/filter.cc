@@ -5,6 +5,7 @@
 // Configuration (every field optional):
 // {"lowercase_values": ["x-mode"], "deny": ["x-internal-secret"],
 //  "request_id_header": "x-request-id", "path_prefix": {"from": "/api/v1/", "to": "/v2/"}}
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,7 +13,7 @@
 
 #include "config.h"
 #include "json.h"
-#include "proxy_wasm.h"
+#include "proxy_wasm_intrinsics.h"
 
 namespace {
 
@@ -79,13 +80,13 @@ bool listed(const std::vector<std::string>& list, std::string_view name) {
   return false;
 }
 
-class HeaderRewriteRoot : public proxy::RootContext {
+class HeaderRewriteRoot : public RootContext {
  public:
-  using RootContext::RootContext;
+  HeaderRewriteRoot(uint32_t id, std::string_view root_id) : RootContext(id, root_id) {}
 
-  bool onConfigure(size_t) override {
+  bool onConfigure(size_t configuration_size) override {
     json::Value doc;
-    if (!filterbench::loadConfigJson(kFilter, *this, doc)) return false;
+    if (!filterbench::loadConfigJson(kFilter, configuration_size, doc)) return false;
     Config c;
     std::string error;
     if (!decodeConfig(doc, c, error)) return filterbench::badConfig(kFilter, error);
@@ -106,7 +107,7 @@ class HeaderRewriteRoot : public proxy::RootContext {
   // `fb-<clock ns as 16 hex digits>-<per-VM sequence number>`.
   std::string nextRequestId() {
     uint64_t n = ++request_ids_;
-    uint64_t nanos = proxy::currentTimeNanoseconds();
+    uint64_t nanos = getCurrentTimeNanoseconds();
     const char* hex = "0123456789abcdef";
     std::string id = "fb-";
     for (int shift = 60; shift >= 0; shift -= 4) id.push_back(hex[(nanos >> shift) & 15]);
@@ -121,19 +122,22 @@ class HeaderRewriteRoot : public proxy::RootContext {
   uint64_t request_ids_ = 0;  // ids issued by this VM
 };
 
-class HeaderRewrite : public proxy::Context {
+class HeaderRewrite : public Context {
  public:
-  HeaderRewrite(uint32_t id, HeaderRewriteRoot* root)
-      : Context(id, root), root_(root), config_(root->config) {}
+  HeaderRewrite(uint32_t id, RootContext* root)
+      : Context(id, root),
+        root_(static_cast<HeaderRewriteRoot*>(root)),
+        config_(root_->config) {}
 
-  proxy::FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
-    if (!config_) return proxy::FilterHeadersStatus::Continue;
+  FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
+    if (!config_) return FilterHeadersStatus::Continue;
     const Config& config = *config_;
-    proxy::HeaderPairs all = proxy::getHeaderMapPairs(proxy::MapType::RequestHeaders);
-    proxy::HeaderPairs headers;
-    headers.reserve(all.size() + 1);
-    for (auto& h : all)
-      if (!listed(config.deny, h.first)) headers.push_back(std::move(h));
+    WasmDataPtr all = getRequestHeaderPairs();
+    auto pairs = all->pairs();
+    HeaderStringPairs headers;
+    headers.reserve(pairs.size() + 1);
+    for (const auto& [name, value] : pairs)
+      if (!listed(config.deny, name)) headers.emplace_back(name, value);
 
     bool has_request_id = false;
     for (auto& [name, value] : headers) {
@@ -151,18 +155,16 @@ class HeaderRewrite : public proxy::Context {
         has_request_id = true;
     }
 
-    proxy::HeaderView out;
-    out.reserve(headers.size() + 1);
-    std::string request_id;
-    bool add_id = config.request_id_header && !has_request_id;
-    if (add_id) request_id = root_->nextRequestId();
-    for (const auto& h : headers) {
-      if (add_id && eqIgnoreAsciiCase(*config.request_id_header, h.first)) continue;
-      out.emplace_back(h.first, h.second);
+    if (config.request_id_header && !has_request_id) {
+      // Drop any empty id first, then append a fresh one.
+      const std::string& id_header = *config.request_id_header;
+      headers.erase(std::remove_if(headers.begin(), headers.end(),
+                                   [&](const auto& h) { return eqIgnoreAsciiCase(id_header, h.first); }),
+                    headers.end());
+      headers.emplace_back(id_header, root_->nextRequestId());
     }
-    if (add_id) out.emplace_back(*config.request_id_header, request_id);
-    proxy::setHeaderMapPairs(proxy::MapType::RequestHeaders, out);
-    return proxy::FilterHeadersStatus::Continue;
+    setRequestHeaderPairs(headers);
+    return FilterHeadersStatus::Continue;
   }
 
  private:
@@ -172,4 +174,5 @@ class HeaderRewrite : public proxy::Context {
 
 }  // namespace
 
-PROXY_WASM_REGISTER_FILTER(HeaderRewriteRoot, HeaderRewrite);
+static RegisterContextFactory register_header_rewrite(CONTEXT_FACTORY(HeaderRewrite),
+                                                     ROOT_FACTORY(HeaderRewriteRoot));

@@ -12,7 +12,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "json.h"
-#include "proxy_wasm.h"
+#include "proxy_wasm_intrinsics.h"
 
 namespace {
 
@@ -150,13 +150,13 @@ Reject verify(const Config& config, std::string_view header_value, double now,
   return Reject::None;
 }
 
-class JwtRoot : public proxy::RootContext {
+class JwtRoot : public RootContext {
  public:
-  using RootContext::RootContext;
+  JwtRoot(uint32_t id, std::string_view root_id) : RootContext(id, root_id) {}
 
-  bool onConfigure(size_t) override {
+  bool onConfigure(size_t configuration_size) override {
     json::Value doc;
-    if (!filterbench::loadConfigJson(kFilter, *this, doc)) return false;
+    if (!filterbench::loadConfigJson(kFilter, configuration_size, doc)) return false;
     std::string secret;
     std::string header = "authorization";
     std::optional<std::string> forward_sub_header = std::string("x-jwt-sub");
@@ -200,17 +200,29 @@ class JwtRoot : public proxy::RootContext {
   std::shared_ptr<const Config> config;
 };
 
-class JwtAuth : public proxy::Context {
- public:
-  JwtAuth(uint32_t id, JwtRoot* root) : Context(id, root), config_(root->config) {}
+// A request header, or std::nullopt when absent. getRequestHeader cannot tell an absent header
+// from an empty one, which this filter answers differently, so ask the host directly.
+std::optional<WasmDataPtr> requestHeader(std::string_view name) {
+  const char* value = nullptr;
+  size_t size = 0;
+  if (proxy_get_header_map_value(WasmHeaderMapType::RequestHeaders, name.data(), name.size(),
+                                 &value, &size) != WasmResult::Ok)
+    return std::nullopt;
+  return std::make_unique<WasmData>(value, size);
+}
 
-  proxy::FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
+class JwtAuth : public Context {
+ public:
+  JwtAuth(uint32_t id, RootContext* root)
+      : Context(id, root), config_(static_cast<JwtRoot*>(root)->config) {}
+
+  FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
     Reject outcome;
     std::optional<std::string> sub;
     if (!config_) {
       outcome = Reject::Unconfigured;
-    } else if (auto value = proxy::getHeaderMapValue(proxy::MapType::RequestHeaders, config_->header)) {
-      outcome = verify(*config_, value->view(), nowSeconds(), sub);
+    } else if (auto value = requestHeader(config_->header)) {
+      outcome = verify(*config_, (*value)->view(), nowSeconds(), sub);
     } else {
       outcome = Reject::Missing;
     }
@@ -218,21 +230,21 @@ class JwtAuth : public proxy::Context {
       if (config_->forward_sub_header) {
         // Replace rather than add, so a client cannot smuggle in its own subject.
         if (sub)
-          proxy::replaceHeaderMapValue(proxy::MapType::RequestHeaders, *config_->forward_sub_header, *sub);
+          replaceRequestHeader(*config_->forward_sub_header, *sub);
         else
-          proxy::removeHeaderMapValue(proxy::MapType::RequestHeaders, *config_->forward_sub_header);
+          removeRequestHeader(*config_->forward_sub_header);
       }
-      return proxy::FilterHeadersStatus::Continue;
+      return FilterHeadersStatus::Continue;
     }
-    proxy::sendLocalResponse(401, "", rejectBody(outcome),
-                             {{"www-authenticate", "Bearer error=\"invalid_token\""}});
-    return proxy::FilterHeadersStatus::StopIteration;
+    sendLocalResponse(401, "", rejectBody(outcome),
+                      {{"www-authenticate", "Bearer error=\"invalid_token\""}});
+    return FilterHeadersStatus::StopIteration;
   }
 
  private:
   // Whole seconds, as the Rust filter takes them.
   static double nowSeconds() {
-    return static_cast<double>(proxy::currentTimeNanoseconds() / 1000000000ull);
+    return static_cast<double>(getCurrentTimeNanoseconds() / 1000000000ull);
   }
 
   std::shared_ptr<const Config> config_;
@@ -240,4 +252,4 @@ class JwtAuth : public proxy::Context {
 
 }  // namespace
 
-PROXY_WASM_REGISTER_FILTER(JwtRoot, JwtAuth);
+static RegisterContextFactory register_jwt_hs256(CONTEXT_FACTORY(JwtAuth), ROOT_FACTORY(JwtRoot));

@@ -7,15 +7,17 @@ bool badConfig(std::string_view filter, std::string_view why) {
   std::string m(filter);
   m += ": bad configuration: ";
   m += why;
-  proxy::logWarn(m);
+  logWarn(m);
   return false;
 }
 
-bool loadConfigJson(std::string_view filter, const proxy::RootContext& root, json::Value& doc) {
-  auto bytes = root.pluginConfiguration();
-  // Hosts differ in whether "no configuration" is an absent or an empty buffer.
-  if (!bytes || bytes->empty()) {
-    proxy::logWarn(std::string(filter) + ": missing configuration");
+bool loadConfigJson(std::string_view filter, size_t configuration_size, json::Value& doc) {
+  // Hosts differ in whether "no configuration" is an absent or an empty buffer; both read as
+  // empty here.
+  WasmDataPtr bytes =
+      getBufferBytes(WasmBufferType::PluginConfiguration, 0, configuration_size);
+  if (bytes->size() == 0) {
+    logWarn(std::string(filter) + ": missing configuration");
     return false;
   }
   std::string error;

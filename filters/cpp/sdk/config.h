@@ -2,18 +2,20 @@
 // messages (`<filter>: missing configuration`, `<filter>: bad configuration: <why>`, at warn).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 #include "json.h"
-#include "proxy_wasm.h"
+#include "proxy_wasm_intrinsics.h"
 
 namespace filterbench {
 
-// Reads the plugin configuration of `root` and parses it as JSON into `doc`. An absent or empty
-// configuration logs `<filter>: missing configuration`, malformed JSON
-// `<filter>: bad configuration: <error>`; both return false.
-bool loadConfigJson(std::string_view filter, const proxy::RootContext& root, json::Value& doc);
+// Reads the plugin configuration (`configuration_size` bytes, as onConfigure gets it) and
+// parses it as JSON into `doc`. An absent or empty configuration logs
+// `<filter>: missing configuration`, malformed JSON `<filter>: bad configuration: <error>`;
+// both return false.
+bool loadConfigJson(std::string_view filter, size_t configuration_size, json::Value& doc);
 
 // Logs `<filter>: bad configuration: <why>` and returns false.
 bool badConfig(std::string_view filter, std::string_view why);

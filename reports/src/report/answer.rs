@@ -140,7 +140,7 @@ fn paired_difference(a: &Analysis, key: &Key, other: &str) -> Option<Estimate> {
 }
 
 /// `key` minus `other`, process by process.
-fn difference(a: &Analysis, key: &Key, other: &Key) -> Option<Estimate> {
+pub(crate) fn difference(a: &Analysis, key: &Key, other: &Key) -> Option<Estimate> {
     let x = a.table.get(key)?;
     let y = a.table.get(other)?;
     let d: Vec<f64> = x

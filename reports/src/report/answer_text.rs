@@ -5,14 +5,58 @@ use std::fmt::Write;
 
 use filterbench_results::stats::Estimate;
 
-use super::answer::{Unit, added, answers, opt, processes, ratio_text, reference_notes, share};
-use crate::model::Analysis;
+use filterbench_results::vocab::{ArmKind, arm};
+
+use super::answer::{
+    FilterAnswer, Unit, added, answers, difference, opt, processes, ratio_text, reference_notes,
+    share,
+};
+use crate::model::{Analysis, HOSTCALL_FILTER};
+use crate::net;
+
+/// Filters with no native build to compare with (a module brought without `--native`): the
+/// CPU per request each engine spends in the filter (net of the harness), so that a run of
+/// such a module still ends with its figures.
+fn unreferenced(a: &Analysis, answered: &[FilterAnswer]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (filter, scenario) in a.scenarios() {
+        if filter == HOSTCALL_FILTER || answered.iter().any(|x| x.filter == filter) {
+            continue;
+        }
+        let cells: Vec<String> = a
+            .arms
+            .iter()
+            .filter(|x| x.kind == ArmKind::Wasm)
+            .filter_map(|w| {
+                let k = net::cpu_key(&filter, &scenario, &w.name);
+                let d = difference(a, &k, &k.with_arm(arm::HARNESS))?;
+                let figure = added(&d, Unit::Ns);
+                Some(format!(
+                    "  {:<20}{}",
+                    w.name,
+                    figure.trim_start_matches('+')
+                ))
+            })
+            .collect();
+        if !cells.is_empty() {
+            out.push(format!(
+                "{filter} / {scenario}: no native build to compare with (--native gives one).\n\
+                 CPU per request (or tick) in the filter, net of the harness, ± 95% CI:"
+            ));
+            out.extend(cells);
+        }
+    }
+    out
+}
 
 /// The answer as terminal text, at most 100 columns wide: the first wasm engine in process
 /// (every engine is in the report), V8 in Envoy.
 pub fn text(a: &Analysis) -> String {
     let answers = answers(a);
     let mut out = String::new();
+    for line in unreferenced(a, &answers) {
+        let _ = writeln!(out, "{line}");
+    }
     if answers.is_empty() {
         return out;
     }

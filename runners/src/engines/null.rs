@@ -17,6 +17,8 @@ use crate::host::{Callback, HostState};
 #[derive(Default)]
 pub struct NullModule {
     script: Arc<[TracedCall]>,
+    /// The timer period the mirrored filter set, so a tick scenario's harness ticks too.
+    tick_period_ms: u32,
 }
 
 impl NullModule {
@@ -24,12 +26,20 @@ impl NullModule {
     pub fn scripted(script: Vec<TracedCall>) -> NullModule {
         NullModule {
             script: script.into(),
+            tick_period_ms: 0,
         }
+    }
+
+    /// The same, with the timer period of the filter it mirrors.
+    pub fn ticking(mut self, period_ms: u32) -> NullModule {
+        self.tick_period_ms = period_ms;
+        self
     }
 }
 
 impl LoadedModule for NullModule {
-    fn instantiate(&self, host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+    fn instantiate(&self, mut host: HostState) -> Result<Box<dyn Instance>, EngineError> {
+        host.tick_period_ms = self.tick_period_ms;
         Ok(Box::new(NullInstance {
             host,
             script: self.script.clone(),

@@ -243,6 +243,8 @@ pub fn count_scenario(
         out.fail_at(&at(sc, &sc.name, arm, Phase::Request, 0), stage, msg)
     };
     match &sc.workload {
+        // A timer runs inside Envoy on its own schedule, not per request: nothing to count.
+        Workload::Tick => {}
         Workload::Http(ex) => {
             let ((Some(b), why), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case))
             else {

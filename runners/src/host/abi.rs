@@ -52,7 +52,7 @@ pub trait GuestMemory {
 }
 
 impl dyn GuestMemory + '_ {
-    fn write_u32(&mut self, ptr: u64, v: u32) -> Result<(), HostError> {
+    pub(crate) fn write_u32(&mut self, ptr: u64, v: u32) -> Result<(), HostError> {
         self.write(ptr, &v.to_le_bytes())
     }
     fn write_u64(&mut self, ptr: u64, v: u64) -> Result<(), HostError> {
@@ -79,13 +79,20 @@ impl dyn GuestMemory + '_ {
 
 pub use filterbench_abi::pairs::{deserialize as deserialize_map, serialize as serialize_map};
 
+/// MapType 0–3 are the stream's; 6 and 7 the HTTP call response being delivered.
 fn map_mut(h: &mut HostState, t: u64) -> Option<&mut HeaderMap> {
-    h.stream.maps.get_mut(usize::try_from(t).ok()?)
+    match t {
+        0..=3 => h.stream.maps.get_mut(t as usize),
+        6 => h.http_calls.response.as_mut().map(|r| &mut r.headers),
+        7 => h.http_calls.response.as_mut().map(|r| &mut r.trailers),
+        _ => None,
+    }
 }
 
 fn buffer(h: &HostState, t: u64) -> Option<&[u8]> {
     match t {
         0..=3 => Some(&h.stream.buffers[t as usize]),
+        4 => h.http_calls.response.as_ref().map(|r| r.body.as_slice()),
         6 => h.vm_config.as_deref(),
         7 => h.plugin_config.as_deref(),
         _ => None,
@@ -135,6 +142,11 @@ pub fn dispatch(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32,
     }
 }
 
+/// LogLevel::Critical.
+const CRITICAL: u64 = 5;
+/// Bytes of a critical log kept to explain a trap.
+const GUEST_MESSAGE_MAX: usize = 1024;
+
 fn shared_full(needed: u64, limit: u64) -> HostError {
     HostError::Bound(Exceeded {
         what: "shared data",
@@ -158,6 +170,11 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
         proxy_log => {
             let msg = m.take(a[1], a[2])?;
             let h = m.host();
+            // Critical is where SDKs report a panic: kept (its start) to show with the trap.
+            if a[0] >= CRITICAL {
+                let end = msg.len().min(GUEST_MESSAGE_MAX);
+                h.guest_message = Some(String::from_utf8_lossy(&msg[..end]).into_owned());
+            }
             if h.capture_logs && h.logs.len() < super::state::MAX_LOG_RECORDS {
                 let message = String::from_utf8_lossy(&msg).into_owned();
                 h.charge_log(message.len() as u64)?;
@@ -376,7 +393,13 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
                 Err(needed) => Err(shared_full(needed, max)),
             }
         }
-        proxy_continue_stream => Ok(if a[0] < 4 { OK } else { BAD_ARGUMENT }),
+        proxy_continue_stream => match m.host().stream.continued.get_mut(a[0] as usize) {
+            Some(c) => {
+                *c = true;
+                Ok(OK)
+            }
+            None => Ok(BAD_ARGUMENT),
+        },
         proxy_close_stream => match m.host().stream.closed.get_mut(a[0] as usize) {
             Some(c) => {
                 *c = true;
@@ -407,9 +430,10 @@ fn call(id: ImportId, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, HostErr
             });
             Ok(OK)
         }
-        // No upstream clusters in-process: outbound calls are not part of what we measure.
-        proxy_http_call | proxy_grpc_call | proxy_grpc_stream | proxy_grpc_send
-        | proxy_grpc_cancel | proxy_grpc_close | proxy_get_status => unimplemented(m, id),
+        proxy_http_call => super::http_call::http_call(m, a),
+        // gRPC calls need a gRPC upstream, which the suite does not model.
+        proxy_grpc_call | proxy_grpc_stream | proxy_grpc_send | proxy_grpc_cancel
+        | proxy_grpc_close | proxy_get_status => unimplemented(m, id),
         proxy_set_effective_context => {
             m.host().effective_context = a[0] as u32;
             Ok(OK)

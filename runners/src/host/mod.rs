@@ -4,6 +4,7 @@ pub mod abi;
 pub mod bounds;
 pub mod callbacks;
 pub mod functions;
+pub mod http_call;
 pub mod module_check;
 pub mod state;
 pub mod vm;

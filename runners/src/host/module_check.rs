@@ -2,7 +2,7 @@
 //! refused with the same clear message on every engine.
 
 use filterbench_abi::Kind;
-use wasmparser::{Parser, Payload, TypeRef, ValType};
+use wasmparser::{Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
 
 use super::callbacks::{ABI_MARKERS_ACCEPTED, Callback};
 
@@ -15,12 +15,118 @@ pub const MAX_NESTING_DEPTH: u32 = 10_000;
 /// their number bounds table memory too. Toolchains emit one.
 pub const MAX_TABLES: u32 = 16;
 
+/// A WebAssembly proposal that some engines here do not run, as they are configured in
+/// `engines/`. Left to the engines, such a module loads on some arms and fails on others with
+/// each engine's own words; refused here, every arm gives the same answer.
+#[derive(Debug)]
+pub struct Proposal {
+    /// What the refusal calls it.
+    pub name: &'static str,
+    /// The wasmparser features that gate it.
+    pub features: WasmFeatures,
+    /// The arms (`engines::REGISTRY` names) that refuse or cannot compile it.
+    pub missing_on: &'static [&'static str],
+}
+
+/// Every proposal wasmparser validates by default that not every engine runs, found by
+/// loading a module that uses each on every arm (wasmtime 48 without its `gc` and `threads`
+/// cargo features, wasmer 7.4, wasmi 2 without `simd`; winch's SIMD needs x86-64 AVX).
+/// The more specific proposal comes first: a module's refusal names the first one it uses.
+/// Every engine runs the rest (multi-value, bulk memory, sign extension, saturating
+/// float-to-int, funcref reference types, extended const), so they pass; a second memory is
+/// refused below by count, as the host has one.
+pub const PROPOSALS: &[Proposal] = &[
+    Proposal {
+        name: "garbage collection (struct and array types)",
+        features: WasmFeatures::GC,
+        missing_on: &[
+            "wasmtime-cranelift",
+            "wasmtime-winch",
+            "wasmer-cranelift",
+            "wasmer-singlepass",
+            "wasmi",
+        ],
+    },
+    Proposal {
+        name: "GC-managed references (externref, anyref, ...)",
+        features: WasmFeatures::GC_TYPES,
+        missing_on: &["wasmtime-cranelift", "wasmtime-winch"],
+    },
+    Proposal {
+        name: "typed function references (call_ref, (ref $t))",
+        features: WasmFeatures::FUNCTION_REFERENCES,
+        missing_on: &[
+            "wasmtime-winch",
+            "wasmer-cranelift",
+            "wasmer-singlepass",
+            "wasmi",
+        ],
+    },
+    Proposal {
+        name: "exception handling (tags, throw, try_table)",
+        features: WasmFeatures::EXCEPTIONS,
+        missing_on: &[
+            "wasmtime-cranelift",
+            "wasmtime-winch",
+            "wasmer-singlepass",
+            "wasmi",
+        ],
+    },
+    Proposal {
+        name: "memory64 (64-bit memories and tables)",
+        features: WasmFeatures::MEMORY64,
+        missing_on: &["wasmer-cranelift", "wasmer-singlepass"],
+    },
+    Proposal {
+        name: "threads (shared memory and atomics)",
+        features: WasmFeatures::THREADS,
+        missing_on: &["wasmtime-cranelift", "wasmtime-winch", "wasmi"],
+    },
+    Proposal {
+        name: "relaxed SIMD",
+        features: WasmFeatures::RELAXED_SIMD,
+        missing_on: &["wasmtime-winch", "wasmer-singlepass", "wasmi"],
+    },
+    Proposal {
+        name: "SIMD (v128)",
+        features: WasmFeatures::SIMD,
+        missing_on: &["wasmer-singlepass", "wasmi"],
+    },
+    Proposal {
+        name: "tail calls (return_call)",
+        features: WasmFeatures::TAIL_CALL,
+        missing_on: &["wasmtime-winch", "wasmer-cranelift", "wasmer-singlepass"],
+    },
+];
+
+/// What a module may use: wasmparser's defaults without [`PROPOSALS`].
+pub fn allowed_features() -> WasmFeatures {
+    PROPOSALS
+        .iter()
+        .fold(WasmFeatures::default(), |f, p| f.difference(p.features))
+}
+
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
     #[error("not a WebAssembly module (no \\0asm header)")]
     NotWasm,
     #[error("invalid WebAssembly module: {0}")]
     Invalid(String),
+    #[error(
+        "module uses {}, which not every engine here runs: {} {} not",
+        .proposal.name,
+        and_list(.proposal.missing_on),
+        if .proposal.missing_on.len() == 1 { "does" } else { "do" }
+    )]
+    Unsupported { proposal: &'static Proposal },
     #[error(
         "not a proxy-wasm 0.2.1 module: it exports no proxy_abi_version_0_2_1 marker{}",
         if .found.is_empty() { String::new() } else { format!(" (it has {})", .found.join(", ")) }
@@ -86,9 +192,7 @@ pub fn check(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
     if !wasm.starts_with(b"\0asm") {
         return Err(ModuleError::NotWasm);
     }
-    wasmparser::Validator::new()
-        .validate_all(wasm)
-        .map_err(|e| ModuleError::Invalid(e.to_string()))?;
+    validate(wasm)?;
 
     let mut types: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
     let mut func_types: Vec<u32> = Vec::new();
@@ -199,6 +303,29 @@ pub fn check(wasm: &[u8]) -> Result<ModuleInfo, ModuleError> {
         return Err(ModuleError::MissingExport("proxy_on_memory_allocate"));
     }
     Ok(info)
+}
+
+/// Validates against [`allowed_features`]; a module refused there but valid with every
+/// default feature is named by the first of [`PROPOSALS`] it cannot do without. Only a
+/// refused module is validated more than once.
+fn validate(wasm: &[u8]) -> Result<(), ModuleError> {
+    let Err(refused) = Validator::new_with_features(allowed_features()).validate_all(wasm) else {
+        return Ok(());
+    };
+    if let Err(e) = Validator::new().validate_all(wasm) {
+        return Err(ModuleError::Invalid(e.to_string()));
+    }
+    let needs = |p: &Proposal| {
+        let without = WasmFeatures::default().difference(p.features);
+        Validator::new_with_features(without)
+            .validate_all(wasm)
+            .is_err()
+    };
+    match PROPOSALS.iter().find(|p| needs(p)) {
+        Some(proposal) => Err(ModuleError::Unsupported { proposal }),
+        // Refused only for a combination, no one proposal alone: not expected; say what failed.
+        None => Err(ModuleError::Invalid(refused.to_string())),
+    }
 }
 
 fn at_most(what: &'static str, found: u32, max: u32) -> Result<(), ModuleError> {

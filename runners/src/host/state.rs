@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{ENTRY_OVERHEAD, HostBounds};
+use super::http_call::{HttpCalls, Upstream};
 
 /// An ordered header map, as Envoy keeps it (names lowercased by the host).
 pub type HeaderMap = Vec<(Vec<u8>, Vec<u8>)>;
@@ -52,6 +53,8 @@ pub struct StreamState {
     pub local_reply: Option<LocalReply>,
     /// `proxy_close_stream` per StreamType (request, response, downstream, upstream).
     pub closed: [bool; 4],
+    /// `proxy_continue_stream` per StreamType: the filter resumed a stream it paused.
+    pub continued: [bool; 4],
     /// Bytes the guest stored in this stream so far (`max_host_state_bytes`).
     pub guest_bytes: u64,
 }
@@ -326,6 +329,13 @@ pub struct HostState {
     pub vm_state_bytes: u64,
     /// Guest allocations in progress (`max_alloc_depth`).
     pub alloc_depth: u32,
+    /// Outbound HTTP calls in flight and the answer being delivered.
+    pub http_calls: HttpCalls,
+    /// What answers them.
+    pub upstream: Upstream,
+    /// The start of the last critical log of the current callback (SDKs log a panic there),
+    /// shown with the trap that follows it.
+    pub guest_message: Option<String>,
 }
 
 /// Where a VM's time and bytes went, accumulated while profiling is on.
@@ -381,6 +391,9 @@ impl HostState {
             log_bytes: 0,
             vm_state_bytes: 0,
             alloc_depth: 0,
+            http_calls: HttpCalls::default(),
+            upstream: Upstream::default(),
+            guest_message: None,
         }
     }
 

@@ -5,11 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::callbacks::Callback;
-use super::state::{HeaderMap, HostState, LocalReply, StreamState};
+use super::http_call::{MAX_CALLS_PER_STEP, OutboundCall};
+use super::state::{Clock, HeaderMap, HostState, LocalReply, StreamState};
 use crate::engines::{CallError, EngineError, Instance, LoadedModule};
 
 /// Action returned by header/body/data callbacks.
 const ACTION_CONTINUE: u64 = 0;
+const ACTION_PAUSE: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
@@ -21,6 +23,12 @@ pub enum VmError {
     VmStartFailed,
     #[error("VM is unusable after an earlier failure: {0}")]
     Broken(String),
+    /// A trap after the module logged at critical level (where SDKs report a panic).
+    #[error("{error}; the module logged before it: {said}")]
+    Said { error: CallError, said: String },
+    /// The filter's calls left a request unable to finish (as it would hang in a proxy).
+    #[error("{0}")]
+    Flow(String),
 }
 
 /// One side of an HTTP exchange as the host delivers it.
@@ -46,6 +54,15 @@ pub struct HttpOutcome {
     pub response_headers: HeaderMap,
     pub response_body: Vec<u8>,
     pub local_reply: Option<LocalReply>,
+    /// HTTP calls the filter made out while handling the exchange, as the upstream got them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<OutboundCall>,
+}
+
+/// What one timer tick (`proxy_on_tick`) produced: the HTTP calls it made out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickOutcome {
+    pub calls: Vec<OutboundCall>,
 }
 
 #[derive(Clone, Debug)]
@@ -96,23 +113,26 @@ impl Vm {
     }
 
     /// [`Vm::start`] on an instance already made (so cold-start phases can be timed apart).
-    pub fn from_instance(mut inst: Box<dyn Instance>) -> Result<Vm, VmError> {
-        if inst.call(Callback::Initialize, &[])?.is_none() {
-            inst.call(Callback::Start, &[])?;
-        }
-        let root = 1;
-        inst.call(Callback::OnContextCreate, &[root, 0])?;
-        let vm_cfg_len = inst.host().vm_config.as_ref().map_or(0, Vec::len) as u64;
-        if inst.call(Callback::OnVmStart, &[root, vm_cfg_len])? == Some(0) {
-            return Err(VmError::VmStartFailed);
-        }
-        Ok(Vm {
+    pub fn from_instance(inst: Box<dyn Instance>) -> Result<Vm, VmError> {
+        let mut vm = Vm {
             inst,
-            root: root as u32,
+            root: 1,
             next_ctx: 2,
             broken: None,
             trace: None,
-        })
+        };
+        if vm.call(Callback::Initialize, &[])?.is_none() {
+            vm.call(Callback::Start, &[])?;
+        }
+        let root = vm.root as u64;
+        vm.call(Callback::OnContextCreate, &[root, 0])?;
+        let vm_cfg_len = vm.host().vm_config.as_ref().map_or(0, Vec::len) as u64;
+        if vm.call(Callback::OnVmStart, &[root, vm_cfg_len])? == Some(0) {
+            return Err(VmError::VmStartFailed);
+        }
+        // Calls made while starting are answered before the VM takes requests.
+        vm.answer_calls(&mut Vec::new())?;
+        Ok(vm)
     }
 
     /// `proxy_on_configure` with the plugin configuration; `Ok(false)` if the filter refused it.
@@ -148,10 +168,30 @@ impl Vm {
         }
         let profiling = self.inst.host().profile.is_some();
         let start = profiling.then(std::time::Instant::now);
+        // Host calls made by a context's callback belong to that context (the allocator,
+        // `_initialize` and `_start` take none).
+        if let (Some(ctx), false) = (
+            args.first(),
+            matches!(
+                cb,
+                Callback::MemoryAllocate | Callback::Initialize | Callback::Start
+            ),
+        ) {
+            self.inst.host().effective_context = *ctx as u32;
+        }
         let r = self.inst.call(cb, args).map_err(|e| {
+            let said = self.inst.host().guest_message.take();
+            let e = match said {
+                Some(said) => VmError::Said { error: e, said },
+                None => VmError::Call(e),
+            };
             self.broken = Some(e.to_string());
-            VmError::Call(e)
+            e
         });
+        if r.is_ok() && self.inst.host().guest_message.is_some() {
+            // A critical log that did not end in a trap explains nothing later.
+            self.inst.host().guest_message = None;
+        }
         if let (Some(start), Some(p)) = (start, self.inst.host().profile.as_mut()) {
             p.callbacks += 1;
             p.callback_ns += start.elapsed().as_nanos() as u64;
@@ -187,8 +227,61 @@ impl Vm {
         self.inst.host().stream.local_reply.is_some()
     }
 
+    /// Answers every HTTP call in flight from the in-suite upstream, in order, calling
+    /// `proxy_on_http_call_response` on the context that made each; calls made from a
+    /// response are answered too, up to [`MAX_CALLS_PER_STEP`]. Returns how many it answered.
+    fn answer_calls(&mut self, made: &mut Vec<OutboundCall>) -> Result<usize, VmError> {
+        let mut answered = 0;
+        while let Some((token, ctx, call)) = self.host().http_calls.pending.pop_front() {
+            if made.len() >= MAX_CALLS_PER_STEP {
+                return Err(VmError::Flow(format!(
+                    "more than {MAX_CALLS_PER_STEP} HTTP calls out in one request or tick: \
+                     the filter keeps calling out from its own call responses"
+                )));
+            }
+            let h = self.host();
+            let response = h.upstream.response.clone();
+            let sizes = [
+                response.headers.len(),
+                response.body.len(),
+                response.trailers.len(),
+            ];
+            h.http_calls.response = Some(response);
+            made.push(call);
+            answered += 1;
+            let [headers, body, trailers] = sizes.map(|n| n as u64);
+            let args = [ctx as u64, token as u64, headers, body, trailers];
+            let r = self.call(Callback::OnHttpCallResponse, &args);
+            self.host().http_calls.response = None;
+            r?;
+        }
+        Ok(answered)
+    }
+
+    /// One timer tick: the fixture clock moves on by the tick period, then `proxy_on_tick`
+    /// on the root context, then the answers to any calls it made.
+    pub fn tick(&mut self) -> Result<TickOutcome, VmError> {
+        let period = self.host().tick_period_ms;
+        if period == 0 {
+            return Err(VmError::Flow(
+                "the module set no tick period (proxy_set_tick_period_milliseconds)".into(),
+            ));
+        }
+        let h = self.host();
+        if let Clock::Fixed(ns) = h.clock {
+            h.clock = Clock::Fixed(ns.wrapping_add(u64::from(period) * 1_000_000));
+        }
+        h.stream = StreamState::default();
+        self.call(Callback::OnTick, &[self.root as u64])?;
+        let mut out = TickOutcome::default();
+        self.answer_calls(&mut out.calls)?;
+        self.host().stream = StreamState::default();
+        Ok(out)
+    }
+
     /// Headers then body chunks of one direction. Returns what was forwarded, or `None`
     /// once the filter sent a local reply.
+    #[allow(clippy::too_many_arguments)]
     fn deliver(
         &mut self,
         ctx: u64,
@@ -197,13 +290,24 @@ impl Vm {
         buf: usize,
         on_headers: Callback,
         on_body: Callback,
+        calls: &mut Vec<OutboundCall>,
     ) -> Result<Option<Vec<u8>>, VmError> {
         self.host().stream.maps[map] = msg.headers.clone();
         let no_body = msg.body.is_empty();
         let n = msg.headers.len() as u64;
-        self.call(on_headers, &[ctx, n, no_body as u64])?;
+        let action = self.call(on_headers, &[ctx, n, no_body as u64])?;
+        let answered = self.answer_calls(calls)?;
         if self.replied() {
             return Ok(None);
+        }
+        // Paused to wait for a call's answer: the answer must resume the stream (or reply),
+        // else a proxy would hold the request until its timeout.
+        if answered > 0 && action == Some(ACTION_PAUSE) && !self.host().stream.continued[map / 2] {
+            return Err(VmError::Flow(format!(
+                "{} paused the stream for an HTTP call and did not resume it \
+                 (proxy_continue_stream) or reply when the answer came",
+                on_headers.spec().name
+            )));
         }
         let mut forwarded = Vec::new();
         if no_body {
@@ -220,6 +324,7 @@ impl Vm {
             self.host().stream.buffers[buf].extend_from_slice(chunk);
             let len = self.host().stream.buffers[buf].len() as u64;
             let action = self.call(on_body, &[ctx, len, eos as u64])?;
+            self.answer_calls(calls)?;
             if self.replied() {
                 return Ok(None);
             }
@@ -237,6 +342,7 @@ impl Vm {
         self.host().stream = StreamState::default();
         let ctx = self.new_context()?;
         let mut out = HttpOutcome::default();
+        let mut calls = Vec::new();
         let req = self.deliver(
             ctx,
             &ex.request,
@@ -244,6 +350,7 @@ impl Vm {
             0,
             Callback::OnRequestHeaders,
             Callback::OnRequestBody,
+            &mut calls,
         )?;
         if let Some(body) = req {
             out.request_body = body;
@@ -254,11 +361,13 @@ impl Vm {
                 1,
                 Callback::OnResponseHeaders,
                 Callback::OnResponseBody,
+                &mut calls,
             )? {
                 out.response_body = body;
             }
         }
         self.end_context(ctx)?;
+        out.calls = calls;
         let s = std::mem::take(&mut self.host().stream);
         let [req_h, _, resp_h, _] = s.maps;
         out.request_headers = req_h;

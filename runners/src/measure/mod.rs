@@ -40,6 +40,12 @@ pub struct ByoFilter {
     pub native: Option<PathBuf>,
     /// Plugin configuration file (sent as is).
     pub config: Option<PathBuf>,
+    /// A fixtures.json of our format: the full differential proof instead of a generic request.
+    #[serde(default)]
+    pub fixtures: Option<PathBuf>,
+    /// Its source language when filterbench built it (`run --source`); else unknown.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// What a worker measures and how long; passed to worker processes as JSON.
@@ -210,7 +216,10 @@ pub fn describe_filters(plan: &Plan) -> Result<Vec<filterbench_results::FilterIn
             name: sc.filter.clone(),
             kind: format!("{:?}", sc.file.kind).to_lowercase(),
             language: if sc.byo {
-                "unknown".into()
+                plan.byo
+                    .as_ref()
+                    .and_then(|b| b.language.clone())
+                    .unwrap_or_else(|| "unknown".into())
             } else {
                 crate::catalog::find(&sc.filter)
                     .map_or("unknown", |f| f.language)

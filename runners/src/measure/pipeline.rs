@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use filterbench_results::At;
-use filterbench_results::vocab::{Phase, Stage};
+use filterbench_results::vocab::{Metric, Phase, Stage};
 
 use super::prove::{Proven, prove, prove_loaded};
 use super::scenario::{self, Proof, Scenario};
@@ -196,6 +196,16 @@ pub fn run_worker(plan: &Plan, process: u32, progress: &dyn Progress) -> WorkerO
     };
     let mut filters: Vec<&str> = scenarios.iter().map(|s| s.filter.as_str()).collect();
     filters.dedup();
+    // A scenario the filter cannot run (a service's HTTP one) is said once, not measured.
+    let mut left_out: Vec<_> = scenarios
+        .iter()
+        .filter_map(|s| Some((s.filter.as_str(), s.left_out.as_ref()?)))
+        .collect();
+    left_out.dedup();
+    for (filter, (name, why)) in left_out {
+        let at = At::new(filter, name, "", Phase::Request, process);
+        out.absent(&at, Metric::CpuPerRequest, why.clone());
+    }
     let planned: Vec<(FilterCtx, Vec<Planned>)> = filters
         .into_iter()
         .map(|f| {
@@ -320,6 +330,8 @@ mod tests {
             wasm,
             native: None,
             config: None,
+            fixtures: None,
+            language: None,
         });
         plan.arms = vec![arm::NATIVE.into(), arm::WASMI.into()];
         plan.measure = Duration::from_millis(20);

@@ -191,12 +191,13 @@ fn harness_arm(sc: &Scenario, reference: &LoadedArm) -> Result<LoadedArm, String
     let mut vm = sc.start_vm(reference.module.as_ref())?;
     let (step, script) = vm.traced(|vm| sc.run_once(vm));
     let step = step.map_err(|e| e.to_string())?;
-    let module = NullModule::scripted(script);
+    let module = NullModule::scripted(script).ticking(vm.host().tick_period_ms);
     let mut vm = sc.start_vm(&module)?;
     let mirrored = sc.run_once(&mut vm).map_err(|e| e.to_string())?;
     let path = |s: &Step| match s {
         Step::Http(o) => Some((o.local_reply.is_some(), false)),
         Step::Tcp(o) => Some((false, o.closed)),
+        Step::Tick(_) => Some((false, false)),
         Step::Failed(_) => None,
     };
     if path(&mirrored) != path(&step) {

@@ -3,14 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::Plan;
 use crate::catalog;
 use crate::engines::{Artifacts, LoadedModule};
 use crate::fixtures::{self, Case, FixtureFile, Step};
 use crate::host::{Clock, HostState, HttpExchange, SharedData, TcpConnection, Vm, VmError};
 
+pub mod byo;
 mod proof;
 pub use proof::{Proof, Reference, Signature, first_difference, signature};
 
@@ -18,6 +17,8 @@ pub use proof::{Proof, Reference, Signature, first_difference, signature};
 pub enum Workload {
     Http(HttpExchange),
     Tcp(TcpConnection),
+    /// One timer tick on the root context (a module that works on a timer).
+    Tick,
 }
 
 #[derive(Clone, Debug)]
@@ -30,6 +31,8 @@ pub struct Scenario {
     pub workload: Workload,
     /// True for the user's own filter: no fixture to check beyond "configures and completes".
     pub byo: bool,
+    /// A scenario of this filter left out, and why (recorded once as absent figures).
+    pub left_out: Option<(String, String)>,
 }
 
 impl Scenario {
@@ -43,6 +46,7 @@ impl Scenario {
         let workload = match (case.requests.first(), case.connections.first()) {
             (Some(r), _) => Workload::Http(r.exchange()),
             (None, Some(c)) => Workload::Tcp(c.connection()),
+            (None, None) if case.ticks > 0 => Workload::Tick,
             (None, None) => return None,
         };
         Some(Scenario {
@@ -53,6 +57,7 @@ impl Scenario {
             case: case.clone(),
             workload,
             byo,
+            left_out: None,
         })
     }
 
@@ -67,6 +72,7 @@ impl Scenario {
         let mut host = HostState::new(self.file.case_config(&self.case), clock, SharedData::new());
         host.plugin.name = self.filter.clone();
         host.plugin.root_id = self.filter.clone();
+        host.upstream = self.case.upstream();
         host.capture_logs = false;
         host
     }
@@ -85,6 +91,7 @@ impl Scenario {
         match &self.workload {
             Workload::Http(ex) => vm.http(ex).map(Step::Http),
             Workload::Tcp(c) => vm.tcp(c).map(Step::Tcp),
+            Workload::Tick => vm.tick().map(Step::Tick),
         }
     }
 
@@ -175,41 +182,14 @@ pub fn scenarios(plan: &Plan) -> Result<Vec<Scenario>, String> {
             ));
         }
     }
-    if let Some(byo) = &plan.byo {
-        let config = match &byo.config {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-            ),
-            None => None,
-        };
-        // Prefixed: a module named like a catalogue filter must not pass for it (its
-        // language, Envoy's built-in equivalent).
-        let name = byo.wasm.file_stem().map_or("byo-filter".to_string(), |s| {
-            format!("byo-{}", s.to_string_lossy())
-        });
-        // A generic request: the only proof available for an unknown filter is that it
-        // configures, completes every request, and gives every arm the same outcome.
-        let file: FixtureFile = serde_json::from_value(json!({
-            "filter": name,
-            "kind": "http",
-            "config": config.unwrap_or_default(),
-            "cases": [{
-                "name": "generic GET",
-                "bench": "get",
-                "requests": [{
-                    "request": {"headers": [[":method", "GET"], [":path", "/"], [":authority", "example.com"],
-                                            ["user-agent", "filterbench"], ["accept", "*/*"]]},
-                    "response": {"headers": [[":status", "200"], ["content-type", "text/plain"]], "body": "ok"}
-                }]
-            }]
-        }))
-        .map_err(|e| e.to_string())?;
-        let artifacts = Artifacts {
-            wasm: Some(byo.wasm.clone()),
-            native: byo.native.clone(),
-        };
-        out.extend(Scenario::new(&name, &file, &file.cases[0], artifacts, true));
+    if let Some(b) = &plan.byo {
+        let (mut scenarios, note) = byo::scenarios(plan, b)?;
+        if let Some(note) = note {
+            for sc in &mut scenarios {
+                sc.left_out = Some((byo::GET.to_string(), note.clone()));
+            }
+        }
+        out.extend(scenarios);
     }
     if out.is_empty() {
         return Err("no benchmark scenarios selected".into());

@@ -25,6 +25,11 @@ pub fn signature(step: &Step) -> Option<Signature> {
             if let Some(r) = &o.local_reply {
                 (r.status, &r.details, &r.body, &r.headers, r.grpc_status).hash(&mut h);
             }
+            o.calls.hash(&mut h);
+        }
+        Step::Tick(o) => {
+            2u8.hash(&mut h);
+            o.calls.hash(&mut h);
         }
         Step::Tcp(o) => {
             1u8.hash(&mut h);
@@ -129,6 +134,7 @@ fn outcome_bytes(step: &Step) -> usize {
                     .map_or(0, |r| r.body.len() + headers(&r.headers))
         }
         Step::Tcp(o) => o.downstream_forwarded.len() + o.upstream_forwarded.len(),
+        Step::Tick(_) => 0,
         Step::Failed(_) => 0,
     }
 }
@@ -413,6 +419,7 @@ pub fn first_difference(want: &Step, got: &Step) -> String {
                 ("response headers", a.response_headers != b.response_headers),
                 ("response body", a.response_body != b.response_body),
                 ("local reply", a.local_reply != b.local_reply),
+                ("HTTP calls out", a.calls != b.calls),
             ];
             match fields.iter().find(|f| f.1).map(|f| f.0) {
                 Some("request headers") => format!(
@@ -435,6 +442,9 @@ pub fn first_difference(want: &Step, got: &Step) -> String {
                     show(&a.response_body),
                     show(&b.response_body)
                 ),
+                Some("HTTP calls out") => {
+                    format!("HTTP calls out: expected {:?}, got {:?}", a.calls, b.calls)
+                }
                 Some(_) => format!(
                     "local reply: expected {:?}, got {:?}",
                     a.local_reply.as_ref().map(|r| r.status),
@@ -445,6 +455,8 @@ pub fn first_difference(want: &Step, got: &Step) -> String {
         }
         (Step::Tcp(a), Step::Tcp(b)) if a != b => format!("connection: expected {a:?}, got {b:?}"),
         (Step::Tcp(_), Step::Tcp(_)) => "metric deltas or properties set by the connection".into(),
+        (Step::Tick(a), Step::Tick(b)) if a != b => format!("tick: expected {a:?}, got {b:?}"),
+        (Step::Tick(_), Step::Tick(_)) => "metric deltas or properties set by the tick".into(),
         (_, Step::Failed(e)) => format!("the request failed: {e}"),
         _ => "the kind of outcome".into(),
     }
