@@ -36,8 +36,18 @@ enum Command {
     Profile(cmd::profile::Args),
     /// Instructions per request under callgrind: the deterministic mode for noisy machines.
     Instructions(cmd::instructions::Args),
+    /// Write what a mesh needs to run a filter's `.wasm`: Istio's WasmPlugin, or an
+    /// EnvoyFilter with the module in a ConfigMap.
+    Deploy(cmd::deploy::Args),
+    /// Load an Envoy (or sidecar) we did not start, every response checked; A/B with
+    /// --target-b (rounds interleaved); HTTP/1.1 or h2c.
+    Load(cmd::load::Args),
     /// List the filters and arms this build knows.
     List,
+    /// Envoy variants of a filter and our upstream, serving until stdin closes (the other
+    /// side of `load` in the cross-namespace tests).
+    #[command(name = "__serve", hide = true)]
+    Serve(cmd::load::ServeArgs),
     /// Runs one scenario on one arm for a while (the process `profile` samples with perf).
     #[command(name = "__spin", hide = true)]
     Spin(cmd::profile::SpinArgs),
@@ -77,6 +87,9 @@ fn main() -> std::process::ExitCode {
         Command::Profile(args) => cmd::profile::run(args),
         Command::Spin(args) => cmd::profile::spin(args),
         Command::Instructions(args) => cmd::instructions::run(args),
+        Command::Deploy(args) => cmd::deploy::run(args),
+        Command::Load(args) => cmd::load::run(args),
+        Command::Serve(args) => cmd::load::serve(args),
         Command::List => cmd::list::run(),
         Command::Worker(args) => cmd::worker::run(args),
     };

@@ -6,29 +6,7 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{filterbench, text};
-
-/// A copy of `cli/tests/data/<name>` in `dir`: a user's crate lives outside our workspace.
-fn user_crate(dir: &Path, name: &str) -> PathBuf {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    let to = dir.join(name);
-    copy_dir(&from, &to);
-    to
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
+use common::{filterbench, text, user_crate};
 
 /// `filterbench build <source> --out <out>`: the output and, on success, the artifact path
 /// printed after `label`.

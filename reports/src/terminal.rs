@@ -13,7 +13,7 @@ use crate::doc::{Cell, Table, text_table};
 use crate::format;
 use crate::model::Analysis;
 use crate::net::{self, mean_cell, net_cell};
-use crate::report::{answer_text, headline};
+use crate::report::{answer_text, headline, maxrate};
 use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
 const THROUGHPUT: Metric = Metric::Throughput;
@@ -251,6 +251,7 @@ pub fn summary(results: &Results) -> String {
         }
     }
     out.push_str(&answer);
+    out.push_str(&maxrate::lines(&a));
     out
 }
 
@@ -294,6 +295,7 @@ pub fn render(results: &Results) -> String {
     put(&mut out, per_request(&a));
     put(&mut out, cold_start_and_memory(&a));
     put(&mut out, wrk(&a));
+    put(&mut out, maxrate::table(&a));
     put(&mut out, envoy_memory(&a));
     if !results.absent.is_empty() {
         let _ = writeln!(out, "\nABSENT (not measured well enough to publish):");

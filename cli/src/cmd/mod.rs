@@ -1,10 +1,13 @@
 pub mod atomic;
 pub mod build;
 pub mod compare;
+pub mod deploy;
 pub mod fixtures;
 pub mod flame;
 pub mod instructions;
 pub mod list;
+pub mod load;
+pub mod max_rate;
 pub mod profile;
 pub mod report;
 pub mod run;

@@ -95,6 +95,8 @@ pub struct Args {
     /// gives Envoy's CPU per request tighter intervals
     #[arg(long)]
     envoy_ms: Option<u64>,
+    #[command(flatten)]
+    max_rate: super::max_rate::Args,
     /// Print every table (wide) instead of the per-filter answer.
     #[arg(long, short)]
     verbose: bool,
@@ -105,7 +107,7 @@ pub struct Args {
 
 /// The Envoy settings for this run, or None when Envoy is skipped (or absent and not required).
 fn envoy_settings(args: &Args, full: bool, out: &std::path::Path) -> Result<Option<EnvoySettings>> {
-    if args.no_envoy || args.wasm.is_some() && !args.envoy {
+    if args.no_envoy {
         return Ok(None);
     }
     let bin = match envoy::process::find(args.envoy_bin.as_deref()) {
@@ -215,6 +217,7 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
         plan.profile_requests = 0;
     }
     plan.envoy = envoy_settings(args, args.full, out)?;
+    plan.max_rate = args.max_rate.settings(plan.envoy.is_some())?;
     Ok(plan)
 }
 

@@ -1,6 +1,6 @@
 //! Running the built `filterbench` binary from the CLI tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn filterbench(args: &[&str]) -> Output {
@@ -42,4 +42,29 @@ pub fn count_add_header(
     let r = filterbench_results::Results::read(out).unwrap();
     assert!(r.complete && r.failures.is_empty(), "{:?}", r.failures);
     r
+}
+
+/// A copy of `cli/tests/data/<name>` in `dir`: a user's crate lives outside our workspace.
+/// (Not every test binary builds one.)
+#[allow(dead_code)]
+pub fn user_crate(dir: &Path, name: &str) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    let to = dir.join(name);
+    copy_dir(&from, &to);
+    to
+}
+
+#[allow(dead_code)]
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
 }

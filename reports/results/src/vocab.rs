@@ -275,6 +275,19 @@ metrics! {
     MemoryAllocatedBytes = "memory_allocated_bytes", Bytes, Lower, false;
     /// Wasm VMs Envoy reports alive.
     WasmVms = "wasm_vms", Count, Neither, false;
+    /// The highest open-loop rate (coordinated-omission corrected, every response checked)
+    /// whose latency percentile `latency_bound_percentile` stays at or under `latency_bound`
+    /// (default p99 ≤ 2 ms), searched per Envoy variant per process; of this machine, with our
+    /// generator and upstream on its other CPUs (`run --max-rate`).
+    MaxRateUnderBound = "max_rate_under_bound", PerSecond, Higher, false;
+    /// A variant's `max_rate_under_bound` over envoy-none's in the same process (paired).
+    MaxRateVsNone = "max_rate_vs_none", Ratio, Higher, false;
+    /// The bound and its percentile (99: p99) that `max_rate_under_bound` was searched under.
+    LatencyBound = "latency_bound", Ns, Neither, false;
+    LatencyBoundPercentile = "latency_bound_percentile", Count, Neither, false;
+    /// Envoy's workers' CPU over wall time at the highest rate that kept the bound: well under
+    /// 1, our generator (not Envoy) set the limit.
+    MaxRateEnvoyBusy = "max_rate_envoy_busy", Ratio, Neither, false;
     /// Envoy RSS added per worker thread (slope over concurrency).
     RssPerWorkerBytes = "rss_per_worker_bytes", Bytes, Lower, true;
     /// Breakdown (phase `profile`), per request.
@@ -477,9 +490,12 @@ pub mod arm {
     pub const NATIVE: &str = "native";
     /// The harness pseudo-arm.
     pub const HARNESS: &str = "harness";
-    /// Engines the reports single out: the fastest JIT here (claims are judged on it) and the
-    /// interpreter. The engines' registry names them with these.
+    /// The engines' arms (the runners' registry names them with these); claims are judged on
+    /// the fastest JIT here, wasmtime-cranelift.
     pub const WASMTIME_CRANELIFT: &str = "wasmtime-cranelift";
+    pub const WASMTIME_WINCH: &str = "wasmtime-winch";
+    pub const WASMER_CRANELIFT: &str = "wasmer-cranelift";
+    pub const WASMER_SINGLEPASS: &str = "wasmer-singlepass";
     pub const WASMI: &str = "wasmi";
     /// Envoy variants: no filter, Envoy's built-in filter, the native build as a dynamic
     /// module, Lua, and the `.wasm` on V8.
@@ -488,6 +504,11 @@ pub mod arm {
     pub const ENVOY_NATIVE_MODULE: &str = "envoy-native-module";
     pub const ENVOY_LUA: &str = "envoy-lua";
     pub const ENVOY_WASM_V8: &str = "envoy-wasm-v8";
+    /// The targets of `filterbench load` (an Envoy or sidecar we did not start), A and B, unless
+    /// named as the Envoy variant each runs.
+    pub const REMOTE_A: &str = "remote-a";
+    pub const REMOTE_B: &str = "remote-b";
+    pub const REMOTE: [&str; 2] = [REMOTE_A, REMOTE_B];
     /// Every Envoy variant, in display order.
     pub const ENVOY: [&str; 5] = [
         ENVOY_NONE,

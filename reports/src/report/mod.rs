@@ -10,6 +10,7 @@ mod hostcalls;
 mod info;
 pub mod instructions;
 mod languages;
+pub(crate) mod maxrate;
 mod perf;
 mod startup;
 

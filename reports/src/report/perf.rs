@@ -131,6 +131,10 @@ pub fn throughput(a: &Analysis) -> Result<Section, ReportError> {
             s.blocks.push(Block::Table(t));
         }
     }
+    let t = super::maxrate::table(a);
+    if !t.rows.is_empty() {
+        s.blocks.push(Block::Table(t));
+    }
     Ok(s)
 }
 

@@ -205,17 +205,17 @@ pub static REGISTRY: &[EngineEntry] = &[
         make: wasmtime::WasmtimeEngine::cranelift,
     },
     EngineEntry {
-        name: "wasmtime-winch",
+        name: filterbench_results::vocab::arm::WASMTIME_WINCH,
         is_native: false,
         make: wasmtime::WasmtimeEngine::winch,
     },
     EngineEntry {
-        name: "wasmer-cranelift",
+        name: filterbench_results::vocab::arm::WASMER_CRANELIFT,
         is_native: false,
         make: wasmer::WasmerEngine::cranelift,
     },
     EngineEntry {
-        name: "wasmer-singlepass",
+        name: filterbench_results::vocab::arm::WASMER_SINGLEPASS,
         is_native: false,
         make: wasmer::WasmerEngine::singlepass,
     },

@@ -2,6 +2,7 @@
 //! functions. CPU bound: the metering middleware (wasmer has no wall-clock interruption);
 //! memory: tunables that cap every linear memory's maximum.
 
+use filterbench_results::vocab::arm;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -145,11 +146,19 @@ impl WasmerEngine {
     }
 
     pub fn cranelift(limits: &Limits) -> Box<dyn Engine> {
-        Self::build("wasmer-cranelift", Box::new(Cranelift::default()), limits)
+        Self::build(
+            arm::WASMER_CRANELIFT,
+            Box::new(Cranelift::default()),
+            limits,
+        )
     }
 
     pub fn singlepass(limits: &Limits) -> Box<dyn Engine> {
-        Self::build("wasmer-singlepass", Box::new(Singlepass::default()), limits)
+        Self::build(
+            arm::WASMER_SINGLEPASS,
+            Box::new(Singlepass::default()),
+            limits,
+        )
     }
 }
 

@@ -2,6 +2,7 @@
 //! (wasmi has no wall-clock interruption); memory: store limits.
 
 use filterbench_abi::Kind;
+use filterbench_results::vocab::arm;
 use wasmi::{
     AsContext, Caller, Config, FuncType, Linker, Memory, Module, Store, StoreLimits,
     StoreLimitsBuilder, TrapCode, TypedFunc, Val, ValType,
@@ -63,7 +64,7 @@ fn val_type(k: Kind) -> ValType {
 
 impl Engine for WasmiEngine {
     fn name(&self) -> &str {
-        "wasmi"
+        arm::WASMI
     }
 
     fn version(&self) -> String {
@@ -83,16 +84,16 @@ impl Engine for WasmiEngine {
     }
 
     fn load(&self, artifacts: &Artifacts) -> Result<Box<dyn LoadedModule>, EngineError> {
-        let bytes = super::read_wasm("wasmi", artifacts)?;
+        let bytes = super::read_wasm(arm::WASMI, artifacts)?;
         let compile_err = |e: wasmi::Error| EngineError::Compile {
-            engine: "wasmi".into(),
+            engine: arm::WASMI.into(),
             message: e.to_string(),
         };
         let module = Module::new(&self.engine, &bytes).map_err(compile_err)?;
         let mut linker: Linker<StoreData> = Linker::new(&self.engine);
         for f in HOST_FUNCTIONS.iter() {
             if link_typed(&mut linker, f).map_err(|m| EngineError::Compile {
-                engine: "wasmi".into(),
+                engine: arm::WASMI.into(),
                 message: m,
             })? {
                 continue;
@@ -142,7 +143,7 @@ struct WasmiModule {
 impl LoadedModule for WasmiModule {
     fn instantiate(&self, mut host: HostState) -> Result<Box<dyn Instance>, EngineError> {
         let err = |e: wasmi::Error| EngineError::Instantiate {
-            engine: "wasmi".into(),
+            engine: arm::WASMI.into(),
             message: e.to_string(),
         };
         host.bounds = self.limits.host_bounds();

@@ -1,6 +1,7 @@
 //! wasmtime adapter (Cranelift and Winch): maps the one host onto wasmtime's linker, store
 //! and typed functions. CPU bound: epoch deadline (cheap) or fuel; memory: store limits.
 
+use filterbench_results::vocab::arm;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -117,11 +118,11 @@ impl WasmtimeEngine {
     }
 
     pub fn cranelift(limits: &Limits) -> Box<dyn Engine> {
-        Self::build("wasmtime-cranelift", Strategy::Cranelift, limits)
+        Self::build(arm::WASMTIME_CRANELIFT, Strategy::Cranelift, limits)
     }
 
     pub fn winch(limits: &Limits) -> Box<dyn Engine> {
-        Self::build("wasmtime-winch", Strategy::Winch, limits)
+        Self::build(arm::WASMTIME_WINCH, Strategy::Winch, limits)
     }
 }
 

@@ -271,14 +271,29 @@ pub fn bootstrap(variant: &Variant, upstream_port: u16) -> Value {
                         // Our filters make request ids themselves; Envoy's would change their input.
                         "generate_request_id": false,
                         "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"],
-                            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "10s"}}]}]},
+                            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": UPSTREAM_CLUSTER, "timeout": "10s"}}]}]},
                         "http_filters": http_filters}}]}]}],
-            "clusters": [{"name": "upstream", "type": "STATIC", "connect_timeout": "1s",
-                "per_connection_buffer_limit_bytes": 16777216,
-                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}]}}]
+            "clusters": [cluster(UPSTREAM_CLUSTER, upstream_port)]
         }
     })
+}
+
+/// The cluster Envoy routes every request to: the in-suite upstream.
+pub const UPSTREAM_CLUSTER: &str = "upstream";
+
+/// Adds to `bootstrap` a cluster per (name, port): those a filter calls out to.
+pub fn add_clusters(bootstrap: &mut Value, clusters: &[(String, u16)]) {
+    if let Some(all) = bootstrap["static_resources"]["clusters"].as_array_mut() {
+        all.extend(clusters.iter().map(|(name, port)| cluster(name, *port)));
+    }
+}
+
+/// A cluster of one local endpoint on `port`.
+fn cluster(name: &str, port: u16) -> Value {
+    json!({"name": name, "type": "STATIC", "connect_timeout": "1s",
+        "per_connection_buffer_limit_bytes": 16777216,
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}})
 }
 
 #[cfg(test)]

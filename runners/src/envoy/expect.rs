@@ -214,6 +214,14 @@ impl Expect {
         self.response.check("response", &seen.headers, &seen.body)
     }
 
+    /// Also requires response header `name` = `value` (an expectation given on the command
+    /// line, for a target we did not start).
+    pub fn needs_response_header(&mut self, name: &str, value: &str) {
+        let name = name.to_ascii_lowercase().into_bytes();
+        let value = Some(value.as_bytes().to_vec());
+        self.response.present.push((name, value));
+    }
+
     /// Our generator's CPU for one check of `seen`, in ns (best of a few timed batches, so a
     /// preemption does not count).
     pub fn cost_ns(&self, seen: &Seen) -> f64 {

@@ -1,240 +1,36 @@
-//! The HTTP sides around Envoy, on tokio + hyper: the in-suite upstream (fixed response,
-//! records the last request it received) and the load generator — closed loop (C connections
-//! as fast as they go) and open loop at a constant rate with coordinated-omission correction
-//! (latency counted from each request's intended send time, wrk2's method).
+//! The HTTP sides around Envoy, on tokio + hyper: the in-suite upstream (`upstream.rs`,
+//! re-exported here) and the load generator — closed loop (C connections as fast as they go)
+//! and open loop at a constant rate with coordinated-omission correction (latency counted
+//! from each request's intended send time, wrk2's method), over HTTP/1.1 or h2c.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::Request;
 
-use super::expect::{Effect, Expect};
+use super::expect::Expect;
+use super::protocol::{Protocol, Sender};
+pub use super::upstream::{Recorded, Upstream};
 use crate::host::HeaderMap;
 use crate::host::vm::Message;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime")
 }
 
-/// What the upstream received last (when recording).
-#[derive(Clone, Debug, Default)]
-pub struct Recorded {
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
 /// The status a header map's `:status` names (200 when it names none).
-pub(crate) fn status_of(headers: &HeaderMap) -> u16 {
+pub fn status_of(headers: &HeaderMap) -> u16 {
     headers
         .iter()
         .find(|(k, _)| k == b":status")
         .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
         .unwrap_or(200)
-}
-
-/// The checks the upstream makes on each request it receives while a variant is timed.
-#[derive(Default)]
-pub struct UpstreamChecks {
-    /// The filter's effect on the request, checked on one request in the given number.
-    effect: Mutex<Option<(Arc<Effect>, u32)>>,
-    requests: AtomicU64,
-    mismatches: AtomicU64,
-    first: Mutex<Option<String>>,
-}
-
-impl UpstreamChecks {
-    fn check(&self, h: &HeaderMap, body: &[u8]) {
-        let Some((effect, every)) = self.effect.lock().unwrap().clone() else {
-            return;
-        };
-        let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        if n.is_multiple_of(u64::from(every.max(1)))
-            && let Err(e) = effect.check("request", h, body)
-        {
-            self.mismatches.fetch_add(1, Ordering::Relaxed);
-            self.first
-                .lock()
-                .unwrap()
-                .get_or_insert(format!("upstream request {n}: {e}"));
-        }
-    }
-
-    fn active(&self) -> bool {
-        self.effect.lock().unwrap().is_some()
-    }
-}
-
-/// The upstream Envoy routes to: answers every request with one fixed response.
-pub struct Upstream {
-    pub port: u16,
-    pub record: Arc<AtomicBool>,
-    pub last: Arc<Mutex<Option<Recorded>>>,
-    checks: Arc<UpstreamChecks>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Upstream {
-    pub fn start(response: &Message) -> std::io::Result<Upstream> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let status = status_of(&response.headers);
-        let headers: Vec<(Vec<u8>, Vec<u8>)> = response
-            .headers
-            .iter()
-            .filter(|(k, _)| !k.starts_with(b":") && k.as_slice() != b"content-length")
-            .cloned()
-            .collect();
-        let body = Bytes::from(response.body.clone());
-        let record = Arc::new(AtomicBool::new(false));
-        let last = Arc::new(Mutex::new(None));
-        let checks = Arc::new(UpstreamChecks::default());
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let (rec, lst, chk) = (record.clone(), last.clone(), checks.clone());
-        let thread = std::thread::Builder::new()
-            .name("upstream".into())
-            .spawn(move || {
-                runtime().block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    loop {
-                        let conn = tokio::select! {
-                            c = listener.accept() => c,
-                            _ = &mut rx => return,
-                        };
-                        let Ok((stream, _)) = conn else { continue };
-                        let _ = stream.set_nodelay(true);
-                        let (headers, body, rec, lst, chk) = (
-                            headers.clone(),
-                            body.clone(),
-                            rec.clone(),
-                            lst.clone(),
-                            chk.clone(),
-                        );
-                        tokio::spawn(async move {
-                            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                                let (headers, body, rec, lst, chk) = (
-                                    headers.clone(),
-                                    body.clone(),
-                                    rec.clone(),
-                                    lst.clone(),
-                                    chk.clone(),
-                                );
-                                async move {
-                                    let (parts, incoming) = req.into_parts();
-                                    let received = incoming.collect().await?.to_bytes();
-                                    let recording = rec.load(Ordering::Relaxed);
-                                    if recording || chk.active() {
-                                        let mut h: HeaderMap = vec![
-                                            (
-                                                b":method".to_vec(),
-                                                parts.method.as_str().as_bytes().to_vec(),
-                                            ),
-                                            (b":path".to_vec(), parts.uri.to_string().into_bytes()),
-                                        ];
-                                        h.extend(parts.headers.iter().map(|(k, v)| {
-                                            (k.as_str().as_bytes().to_vec(), v.as_bytes().to_vec())
-                                        }));
-                                        chk.check(&h, &received);
-                                        if recording {
-                                            *lst.lock().unwrap() = Some(Recorded {
-                                                headers: h,
-                                                body: received.to_vec(),
-                                            });
-                                        }
-                                    }
-                                    let mut resp = Response::builder().status(status);
-                                    for (k, v) in &headers {
-                                        resp = resp.header(k.as_slice(), v.as_slice());
-                                    }
-                                    Ok::<_, hyper::Error>(
-                                        resp.body(Full::new(body)).expect("valid response"),
-                                    )
-                                }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .keep_alive(true)
-                                .serve_connection(TokioIo::new(stream), svc)
-                                .await;
-                        });
-                    }
-                })
-            })?;
-        Ok(Upstream {
-            port,
-            record,
-            last,
-            checks,
-            stop: Some(tx),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Upstream {
-    /// Runs `f` (a load on one variant) while the upstream checks each request against that
-    /// variant's effect on it; a request that differs makes an error of the result, named.
-    pub fn checking(&self, expect: &Expect, f: impl FnOnce() -> LoadResult) -> LoadResult {
-        let (mut res, bad, first) = self.during(expect, f);
-        if bad > 0 {
-            res.errors += bad;
-            res.first_error = first.or(res.first_error);
-        }
-        res
-    }
-
-    /// [`Upstream::checking`] for one request (or a few) sent by `f`.
-    pub fn checked_one(
-        &self,
-        expect: &Expect,
-        f: impl FnOnce() -> Result<(), String>,
-    ) -> Result<(), String> {
-        let (res, bad, first) = self.during(expect, f);
-        res?;
-        match (bad, first) {
-            (0, _) => Ok(()),
-            (_, Some(why)) => Err(why),
-            (n, None) => Err(format!("{n} requests differ upstream")),
-        }
-    }
-
-    /// `f`'s result, with how many requests reaching the upstream meanwhile differed from
-    /// `expect`'s effect on them and how the first one did.
-    fn during<T>(&self, expect: &Expect, f: impl FnOnce() -> T) -> (T, u64, Option<String>) {
-        let c = &self.checks;
-        c.requests.store(0, Ordering::Relaxed);
-        c.mismatches.store(0, Ordering::Relaxed);
-        *c.first.lock().unwrap() = None;
-        *c.effect.lock().unwrap() =
-            (!expect.upstream.is_empty()).then(|| (expect.upstream.clone(), expect.every));
-        let res = f();
-        *c.effect.lock().unwrap() = None;
-        let bad = c.mismatches.load(Ordering::Relaxed);
-        (res, bad, c.first.lock().unwrap().take())
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// A request as the fixture describes it.
@@ -274,7 +70,7 @@ impl RequestTemplate {
         }
     }
 
-    fn build(&self) -> Request<Full<Bytes>> {
+    pub(super) fn build(&self) -> Request<Full<Bytes>> {
         let mut r = Request::builder()
             .method(self.method.as_str())
             .uri(self.path.as_str());
@@ -293,27 +89,12 @@ pub struct Seen {
     pub body: Vec<u8>,
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    Ok(sender)
+async fn connect(addr: SocketAddr) -> Result<Sender, String> {
+    Sender::connect(addr, Protocol::Http1).await
 }
 
-async fn send(
-    sender: &mut SendRequest<Full<Bytes>>,
-    req: &RequestTemplate,
-) -> Result<Seen, String> {
-    sender.ready().await.map_err(|e| e.to_string())?;
-    let resp = sender
-        .send_request(req.build())
-        .await
-        .map_err(|e| e.to_string())?;
+async fn send(sender: &mut Sender, req: &RequestTemplate) -> Result<Seen, String> {
+    let resp = sender.send(req).await?;
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok(Seen {
@@ -341,8 +122,17 @@ async fn timed_out<T>(
 
 /// One request on a fresh connection (the correctness pass).
 pub fn one_shot(addr: SocketAddr, req: &RequestTemplate) -> Result<Seen, String> {
+    one_shot_with(Protocol::Http1, addr, req)
+}
+
+/// [`one_shot`] over `protocol`.
+pub fn one_shot_with(
+    protocol: Protocol,
+    addr: SocketAddr,
+    req: &RequestTemplate,
+) -> Result<Seen, String> {
     runtime().block_on(timed_out(async {
-        let mut s = connect(addr).await?;
+        let mut s = Sender::connect(addr, protocol).await?;
         send(&mut s, req).await
     }))
 }
@@ -351,7 +141,7 @@ pub fn one_shot(addr: SocketAddr, req: &RequestTemplate) -> Result<Seen, String>
 /// windows under callgrind, where what matters is exactly how many requests were sent).
 pub struct Session {
     rt: tokio::runtime::Runtime,
-    sender: SendRequest<Full<Bytes>>,
+    sender: Sender,
 }
 
 impl Session {
@@ -393,6 +183,28 @@ pub fn load(
     duration: Duration,
     rate: Option<f64>,
 ) -> LoadResult {
+    load_with(
+        Protocol::Http1,
+        addr,
+        req,
+        expect,
+        connections,
+        duration,
+        rate,
+    )
+}
+
+/// [`load`] over `protocol` (h2c: each connection carries one request at a time, as HTTP/1.1
+/// does, so both protocols keep the same number of requests in flight).
+pub fn load_with(
+    protocol: Protocol,
+    addr: SocketAddr,
+    req: &RequestTemplate,
+    expect: &Expect,
+    connections: u32,
+    duration: Duration,
+    rate: Option<f64>,
+) -> LoadResult {
     let conns = connections.max(1) as usize;
     runtime().block_on(async move {
         let start = Instant::now() + Duration::from_millis(5);
@@ -403,7 +215,7 @@ pub fn load(
             tasks.push(tokio::spawn(async move {
                 let mut hist = new_hist();
                 let (mut done, mut errors, mut first_error) = (0u64, 0u64, None::<String>);
-                let mut sender = match timed_out(connect(addr)).await {
+                let mut sender = match timed_out(Sender::connect(addr, protocol)).await {
                     Ok(s) => s,
                     Err(e) => return (hist, 0, 1, Some(e)),
                 };
@@ -449,7 +261,7 @@ pub fn load(
                         Err(e) => {
                             errors += 1;
                             first_error.get_or_insert(e);
-                            match timed_out(connect(addr)).await {
+                            match timed_out(Sender::connect(addr, protocol)).await {
                                 Ok(s) => sender = s,
                                 Err(_) => break,
                             }

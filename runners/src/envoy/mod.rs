@@ -4,14 +4,20 @@
 //! over HTTP before it is timed; variants run interleaved, and figures become the same rows
 //! as the in-process arms (arm = variant name).
 
+pub(crate) mod byo;
 pub mod callgrind;
 pub mod config;
 pub mod expect;
 pub mod http;
+pub mod maxrate;
 pub mod process;
+pub mod protocol;
+pub mod remote;
 pub mod sample;
 mod scaling;
+pub mod serve;
 pub mod tcp;
+mod upstream;
 mod variant;
 mod verify;
 
@@ -266,20 +272,39 @@ pub fn measure_scenario(
         Ok(u) => u,
         Err(e) => return fail(out, EVERY_VARIANT, Stage::Load, format!("upstream: {e}")),
     };
+    // A brought module: the variants that cannot run it said, the clusters it calls served.
+    byo::absent(s, sc, &want.0, process, out);
+    let calls = match byo::Calls::start(sc, &want.0) {
+        Ok(c) => c,
+        Err(e) => return fail(out, EVERY_VARIANT, Stage::Load, e),
+    };
     let req = RequestTemplate::from_message(&ex.request);
     let config_text = String::from_utf8_lossy(&config).into_owned();
     let _ = std::fs::create_dir_all(&s.dir);
     let mut running: Vec<Running> = Vec::new();
     for variant in config::variants(&sc.filter, &builds, &config_text)
         .into_iter()
-        .filter(|v| s.selects(v.name))
+        .filter(|v| s.selects(v.name) && byo::runs(sc, &want.0, v.name))
     {
         progress.step(&format!(
             "envoy {} / {} / {}",
             sc.filter, sc.name, variant.name
         ));
         let name = format!("{}.{}.{}.p{process}", sc.filter, sc.name, variant.name);
-        let v = match start_verified(s, sc, &variant, &upstream, &req, &want, &name) {
+        // A brought module's calls reach their clusters, as the reference's did (V8 makes
+        // them; the native module does not run a module that calls out).
+        let clusters = calls.as_ref().map(|c| c.clusters()).unwrap_or_default();
+        let calls_checked = calls
+            .as_ref()
+            .filter(|_| variant.check == config::Check::Exact);
+        calls_checked.inspect(|c| c.record());
+        let verified = variant::launch_calling(s, &variant, upstream.port, &clusters, &name)
+            .and_then(|e| prove(e, sc, &variant, &upstream, &req, &want))
+            .and_then(|v| match calls_checked.map(|c| c.check(&want.0)) {
+                Some(Err(e)) => Err((Stage::Verify, e)),
+                _ => Ok(v),
+            });
+        let v = match verified {
             Ok(v) => v,
             Err((stage, msg)) => {
                 fail(out, variant.name, stage, msg);

@@ -55,19 +55,45 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
     let Ok(upstream) = Upstream::start(&ex.response) else {
         return;
     };
+    // A brought module's calls need their clusters (ours make none); a reference that cannot
+    // be had is already a failure of the scenario's closed loop.
+    let want = if sc.byo {
+        match super::native_reference(sc) {
+            Ok(w) => Some(w.0),
+            Err(_) => return,
+        }
+    } else {
+        None
+    };
+    let calls = match want.as_ref().map(|w| super::byo::Calls::start(sc, w)) {
+        Some(Err(_)) => return,
+        Some(Ok(c)) => c,
+        None => None,
+    };
+    // A brought module may answer the request itself.
+    let status = match want.as_ref().and_then(|w| w.local_reply.as_ref()) {
+        Some(r) => r.status as u16,
+        None => http::status_of(&ex.response.headers),
+    };
+    let clusters = calls.as_ref().map(|c| c.clusters()).unwrap_or_default();
     let req = RequestTemplate::from_message(&ex.request);
     let config_text = String::from_utf8_lossy(&config).into_owned();
     for variant in config::variants(&sc.filter, &builds, &config_text)
         .into_iter()
         .filter(|v| [arm::ENVOY_NONE, config::NATIVE_MODULE, arm::ENVOY_WASM_V8].contains(&v.name))
+        .filter(|v| {
+            want.as_ref()
+                .is_none_or(|w| super::byo::runs(sc, w, v.name))
+        })
     {
         let mem = |threads| at(sc, "", variant.name, Phase::Memory, process).threads(threads);
         let mut points = Vec::new();
         for &c in &s.scaling {
             let name = format!("{}.scaling.{}.c{c}.p{process}", sc.filter, variant.name);
             let path = s.dir.join(format!("{name}.json"));
-            let body = serde_json::to_string_pretty(&config::bootstrap(&variant, upstream.port))
-                .expect("json");
+            let mut bootstrap = config::bootstrap(&variant, upstream.port);
+            config::add_clusters(&mut bootstrap, &clusters);
+            let body = serde_json::to_string_pretty(&bootstrap).expect("json");
             if std::fs::write(&path, body).is_err() {
                 continue;
             }
@@ -78,7 +104,7 @@ pub fn measure_scaling(s: &EnvoySettings, sc: &Scenario, process: u32, out: &mut
                     let warm = http::load(
                         envoy.listener,
                         &req,
-                        &Expect::status(http::status_of(&ex.response.headers)),
+                        &Expect::status(status),
                         c * 4,
                         Duration::from_millis(100),
                         None,

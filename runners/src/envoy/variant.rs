@@ -56,7 +56,21 @@ pub(crate) fn launch(
     upstream_port: u16,
     name: &str,
 ) -> Result<Envoy, (Stage, String)> {
-    ready(spawn(s, variant, upstream_port, name)?, variant)
+    launch_calling(s, variant, upstream_port, &[], name)
+}
+
+/// [`launch`] with the clusters the filter calls out to, (name, local port) each.
+pub(crate) fn launch_calling(
+    s: &EnvoySettings,
+    variant: &Variant,
+    upstream_port: u16,
+    clusters: &[(String, u16)],
+    name: &str,
+) -> Result<Envoy, (Stage, String)> {
+    ready(
+        spawn_calling(s, variant, upstream_port, clusters, name)?,
+        variant,
+    )
 }
 
 /// [`launch`] without waiting for Envoy to be ready.
@@ -66,8 +80,20 @@ pub(crate) fn spawn(
     upstream_port: u16,
     name: &str,
 ) -> Result<process::Pending, (Stage, String)> {
+    spawn_calling(s, variant, upstream_port, &[], name)
+}
+
+/// [`spawn`] with the clusters the filter calls out to.
+fn spawn_calling(
+    s: &EnvoySettings,
+    variant: &Variant,
+    upstream_port: u16,
+    clusters: &[(String, u16)],
+    name: &str,
+) -> Result<process::Pending, (Stage, String)> {
     let path = s.dir.join(format!("{name}.json"));
     let mut bootstrap = config::bootstrap(variant, upstream_port);
+    config::add_clusters(&mut bootstrap, clusters);
     for_counting(s, &mut bootstrap);
     let body = serde_json::to_string_pretty(&bootstrap).expect("json");
     std::fs::write(&path, body).map_err(|e| (Stage::Load, e.to_string()))?;
@@ -119,7 +145,13 @@ pub(crate) fn prove(
     upstream
         .record
         .store(false, std::sync::atomic::Ordering::Relaxed);
-    verdict.map_err(|e| (Stage::Verify, format!("differs from the native arm: {e}")))?;
+    let reference = verify::reference_arm(sc).unwrap_or("reference");
+    verdict.map_err(|e| {
+        (
+            Stage::Verify,
+            format!("differs from the in-process {reference} arm: {e}"),
+        )
+    })?;
     Ok(Verified {
         envoy,
         expect: Expect::derive(variant, ex, &want.0, &want.1),

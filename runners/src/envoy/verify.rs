@@ -15,13 +15,17 @@ use crate::measure::scenario::{Scenario, Workload};
 /// there, so only their presence can be compared with Envoy's.
 pub(crate) type Reference = (HttpOutcome, Vec<Vec<u8>>);
 
-pub(super) fn native_reference(sc: &Scenario) -> Result<Reference, String> {
-    // The reference is the first arm that applies, as in the fixture check: `native`, or for
-    // a wasm-only language (AssemblyScript) the first wasm arm.
-    let arm = engines::arm_names()
+/// The in-process arm Envoy's outcomes are proven against: the first arm that applies, as in
+/// the fixture check — `native`, or for a filter without a native build (a wasm-only language,
+/// a brought module without one) the first wasm arm, `wasmtime-cranelift`.
+pub(crate) fn reference_arm(sc: &Scenario) -> Option<&'static str> {
+    engines::arm_names()
         .into_iter()
         .find(|a| engines::applies(a, &sc.artifacts))
-        .ok_or("no arm can run this filter")?;
+}
+
+pub(super) fn native_reference(sc: &Scenario) -> Result<Reference, String> {
+    let arm = reference_arm(sc).ok_or("no arm can run this filter")?;
     let module = engines::engine(arm, &Default::default())
         .and_then(|e| e.load(&sc.artifacts))
         .map_err(|e| e.to_string())?;
@@ -30,7 +34,7 @@ pub(super) fn native_reference(sc: &Scenario) -> Result<Reference, String> {
         host.clock = Clock::System;
         let mut vm = crate::host::Vm::start(module.as_ref(), host).map_err(|e| e.to_string())?;
         if !vm.configure().map_err(|e| e.to_string())? {
-            return Err("native arm refused the configuration".into());
+            return Err(format!("the {arm} arm refused the configuration"));
         }
         match sc.run_once(&mut vm).map_err(|e| e.to_string())? {
             Step::Http(o) => Ok(o),

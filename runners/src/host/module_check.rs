@@ -2,6 +2,7 @@
 //! refused with the same clear message on every engine.
 
 use filterbench_abi::Kind;
+use filterbench_results::vocab::arm;
 use wasmparser::{Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
 
 use super::callbacks::{ABI_MARKERS_ACCEPTED, Callback};
@@ -40,62 +41,66 @@ pub const PROPOSALS: &[Proposal] = &[
         name: "garbage collection (struct and array types)",
         features: WasmFeatures::GC,
         missing_on: &[
-            "wasmtime-cranelift",
-            "wasmtime-winch",
-            "wasmer-cranelift",
-            "wasmer-singlepass",
-            "wasmi",
+            arm::WASMTIME_CRANELIFT,
+            arm::WASMTIME_WINCH,
+            arm::WASMER_CRANELIFT,
+            arm::WASMER_SINGLEPASS,
+            arm::WASMI,
         ],
     },
     Proposal {
         name: "GC-managed references (externref, anyref, ...)",
         features: WasmFeatures::GC_TYPES,
-        missing_on: &["wasmtime-cranelift", "wasmtime-winch"],
+        missing_on: &[arm::WASMTIME_CRANELIFT, arm::WASMTIME_WINCH],
     },
     Proposal {
         name: "typed function references (call_ref, (ref $t))",
         features: WasmFeatures::FUNCTION_REFERENCES,
         missing_on: &[
-            "wasmtime-winch",
-            "wasmer-cranelift",
-            "wasmer-singlepass",
-            "wasmi",
+            arm::WASMTIME_WINCH,
+            arm::WASMER_CRANELIFT,
+            arm::WASMER_SINGLEPASS,
+            arm::WASMI,
         ],
     },
     Proposal {
         name: "exception handling (tags, throw, try_table)",
         features: WasmFeatures::EXCEPTIONS,
         missing_on: &[
-            "wasmtime-cranelift",
-            "wasmtime-winch",
-            "wasmer-singlepass",
-            "wasmi",
+            arm::WASMTIME_CRANELIFT,
+            arm::WASMTIME_WINCH,
+            arm::WASMER_SINGLEPASS,
+            arm::WASMI,
         ],
     },
     Proposal {
         name: "memory64 (64-bit memories and tables)",
         features: WasmFeatures::MEMORY64,
-        missing_on: &["wasmer-cranelift", "wasmer-singlepass"],
+        missing_on: &[arm::WASMER_CRANELIFT, arm::WASMER_SINGLEPASS],
     },
     Proposal {
         name: "threads (shared memory and atomics)",
         features: WasmFeatures::THREADS,
-        missing_on: &["wasmtime-cranelift", "wasmtime-winch", "wasmi"],
+        missing_on: &[arm::WASMTIME_CRANELIFT, arm::WASMTIME_WINCH, arm::WASMI],
     },
     Proposal {
         name: "relaxed SIMD",
         features: WasmFeatures::RELAXED_SIMD,
-        missing_on: &["wasmtime-winch", "wasmer-singlepass", "wasmi"],
+        missing_on: &[arm::WASMTIME_WINCH, arm::WASMER_SINGLEPASS, arm::WASMI],
     },
     Proposal {
         name: "SIMD (v128)",
         features: WasmFeatures::SIMD,
-        missing_on: &["wasmer-singlepass", "wasmi"],
+        missing_on: &[arm::WASMER_SINGLEPASS, arm::WASMI],
     },
     Proposal {
         name: "tail calls (return_call)",
         features: WasmFeatures::TAIL_CALL,
-        missing_on: &["wasmtime-winch", "wasmer-cranelift", "wasmer-singlepass"],
+        missing_on: &[
+            arm::WASMTIME_WINCH,
+            arm::WASMER_CRANELIFT,
+            arm::WASMER_SINGLEPASS,
+        ],
     },
 ];
 

@@ -21,7 +21,7 @@ impl Measurement for EnvoyHttp {
         "envoy http"
     }
     fn applies(&self, ctx: &FilterCtx) -> bool {
-        !http(ctx).is_empty()
+        !http(ctx).is_empty() || !ticks(ctx).is_empty()
     }
     fn steps(&self, ctx: &FilterCtx) -> u64 {
         let Some(s) = &ctx.plan.envoy else { return 0 };
@@ -46,7 +46,29 @@ impl Measurement for EnvoyHttp {
             crate::envoy::measure_scenario(&s, sc, ctx.process, ctx, out);
             open_loop_absent(sc, &skipped, ctx.process, out);
         }
+        for sc in ticks(ctx) {
+            let at = crate::envoy::at(
+                sc,
+                &sc.name,
+                crate::envoy::EVERY_VARIANT,
+                Phase::Request,
+                ctx.process,
+            );
+            out.absent(
+                &at,
+                Metric::CpuPerRequest,
+                crate::envoy::byo::TICK_NOT_PER_REQUEST.to_string(),
+            );
+        }
     }
+}
+
+/// The timer scenarios of a brought module that Envoy would have run: said absent, with why.
+fn ticks<'a>(ctx: &FilterCtx<'a>) -> Vec<&'a Scenario> {
+    ctx.envoy_scenarios()
+        .into_iter()
+        .filter(|s| matches!(s.workload, Workload::Tick))
+        .collect()
 }
 
 /// The open-loop percentiles quick leaves out, absent with why, for every variant that ran

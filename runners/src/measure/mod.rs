@@ -6,6 +6,7 @@
 pub mod callgrind;
 pub mod coldstart;
 pub mod envoy_http;
+pub mod envoy_maxrate;
 pub mod envoy_scaling;
 pub mod envoy_tcp;
 pub mod instantiate;
@@ -100,6 +101,9 @@ pub struct Plan {
     /// Envoy: measure every bench scenario (full) or only each filter's first (quick), and
     /// the per-worker memory scaling for every filter (full) or the first (quick).
     pub envoy_all: bool,
+    /// The highest rate under a latency bound per Envoy variant (`run --max-rate`; slow).
+    #[serde(default)]
+    pub max_rate: Option<crate::envoy::maxrate::MaxRateSettings>,
 }
 
 impl Plan {
@@ -131,6 +135,7 @@ impl Plan {
             profile_time: Duration::from_millis(25),
             envoy: None,
             envoy_all: false,
+            max_rate: None,
         }
     }
 

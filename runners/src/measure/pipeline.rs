@@ -54,6 +54,7 @@ pub static MEASUREMENTS: &[&dyn Measurement] = &[
     &super::envoy_http::EnvoyHttp,
     &super::envoy_tcp::EnvoyTcp,
     &super::envoy_scaling::EnvoyScaling,
+    &super::envoy_maxrate::EnvoyMaxRate,
 ];
 
 /// What the one-thread steady state learned of an arm on a scenario, for the N-thread runs:

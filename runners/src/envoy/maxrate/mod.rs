@@ -1,0 +1,356 @@
+//! The highest open-loop rate each Envoy variant sustains while a latency percentile stays
+//! under a bound ("V8 costs X% of the sustainable rate at p99 ≤ 2 ms"): per variant a
+//! [`search::Search`] of short fixed-rate probes (coordinated-omission corrected, every
+//! response and upstream request checked as in the timed runs), the variants' probes
+//! interleaved so drift hits them alike. One search per variant per worker process: the
+//! processes are the trials, their mean and interval the figure, and each process's ratio to
+//! envoy-none the paired comparison.
+
+pub mod search;
+
+use std::time::Duration;
+
+use filterbench_results::vocab::{Metric, Phase, Stage, arm};
+use serde::{Deserialize, Serialize};
+
+use super::config::{self, Variant};
+use super::expect::Expect;
+use super::http::{self, RequestTemplate, Upstream};
+use super::{EVERY_VARIANT, Envoy, EnvoySettings, at, builds, process, start_verified};
+use crate::measure::scenario::{Scenario, Workload};
+use crate::measure::{Progress, WorkerOutput, rotated};
+use search::{Bounds, Search, Step};
+
+/// What the search looks for and how it probes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MaxRateSettings {
+    /// The latency the percentile must stay at or under.
+    pub bound: Duration,
+    /// The percentile, in percent (99: p99).
+    pub percentile: f64,
+    /// The lowest rate tried (requests/s); the ramp's factor; the highest rate tried.
+    pub start_rate: f64,
+    pub factor: f64,
+    pub ceiling: f64,
+    /// Stop once the highest passing and lowest failing rates are within this fraction.
+    pub precision: f64,
+    /// Each probe's timed window, longer when the percentile needs more samples at that rate.
+    pub probe: Duration,
+    /// Each probe's untimed lead-in at the same rate (connections made, queues settled).
+    pub lead_in: Duration,
+    /// Times a probe that broke the bound is repeated before its rate counts as failed.
+    pub retries: u32,
+}
+
+impl MaxRateSettings {
+    pub fn new(bound: Duration, percentile: f64) -> MaxRateSettings {
+        MaxRateSettings {
+            bound,
+            percentile,
+            start_rate: 1000.0,
+            factor: 2.0,
+            ceiling: 400_000.0,
+            precision: 0.05,
+            probe: Duration::from_millis(500),
+            lead_in: Duration::from_millis(100),
+            retries: 2,
+        }
+    }
+
+    /// Samples a probe needs for its percentile: ten beyond it (p99: 1,000, as the timed
+    /// runs' floor).
+    pub fn samples(&self) -> u64 {
+        (10.0 / (1.0 - self.percentile / 100.0)).ceil() as u64
+    }
+
+    /// The percentile's label: "p99", "p99.9".
+    pub fn label(&self) -> String {
+        format!("p{}", self.percentile)
+    }
+
+    fn window(&self, rate: f64) -> Duration {
+        self.probe
+            .max(Duration::from_secs_f64(self.samples() as f64 / rate))
+    }
+
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            start: self.start_rate,
+            factor: self.factor,
+            ceiling: self.ceiling,
+            precision: self.precision,
+        }
+    }
+}
+
+/// What one probe that completed cleanly saw.
+struct Probe {
+    rate: f64,
+    latency_ns: u64,
+    /// Envoy's workers' CPU over the window as a fraction of their wall time.
+    busy: Result<f64, String>,
+}
+
+struct Live {
+    variant: Variant,
+    envoy: Envoy,
+    expect: Expect,
+    search: Search,
+    /// The highest probe that kept the bound.
+    best: Option<Probe>,
+    /// The first probe that broke the bound (the lowest rate's, when that broke it).
+    first_broken: Option<Probe>,
+    failed: Option<String>,
+}
+
+/// One fixed-rate probe: a lead-in, then the timed window; Err on any failed or unverified
+/// response or request, or an Envoy that died.
+fn probe(
+    v: &mut Live,
+    (upstream, req): (&Upstream, &RequestTemplate),
+    s: &EnvoySettings,
+    m: &MaxRateSettings,
+    rate: f64,
+) -> Result<Probe, String> {
+    let run = |v: &Live, d: Duration| {
+        upstream.checking(&v.expect, || {
+            http::load(
+                v.envoy.listener,
+                req,
+                &v.expect,
+                s.connections,
+                d,
+                Some(rate),
+            )
+        })
+    };
+    let failed = |what: &str, r: &http::LoadResult| {
+        format!(
+            "at {rate:.0} req/s ({what}): {} failed requests: {}",
+            r.errors,
+            r.first_error.clone().unwrap_or_default()
+        )
+    };
+    let lead = run(v, m.lead_in);
+    if lead.errors > 0 {
+        return Err(failed("lead-in", &lead));
+    }
+    let cpu0 = v.envoy.worker_cpu_ns();
+    let res = run(v, m.window(rate));
+    let cpu1 = v.envoy.worker_cpu_ns();
+    v.envoy.check_alive().map_err(|e| e.to_string())?;
+    if res.errors > 0 {
+        return Err(failed("timed", &res));
+    }
+    if res.hist.len() < m.samples() {
+        return Err(format!(
+            "at {rate:.0} req/s: {} responses, the {} needs {}",
+            res.hist.len(),
+            m.label(),
+            m.samples()
+        ));
+    }
+    let workers = f64::from(s.concurrency.max(1));
+    let busy = match (cpu0, cpu1) {
+        (Ok(a), Ok(b)) => Ok((b - a) as f64 / (res.wall.as_secs_f64() * 1e9 * workers)),
+        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+    };
+    Ok(Probe {
+        rate,
+        latency_ns: res.hist.value_at_quantile(m.percentile / 100.0),
+        busy,
+    })
+}
+
+/// Searches the highest sustainable rate of every selected variant of one HTTP scenario, in
+/// this worker process.
+pub fn measure_scenario(
+    s: &EnvoySettings,
+    m: &MaxRateSettings,
+    sc: &Scenario,
+    process: u32,
+    progress: &dyn Progress,
+    out: &mut WorkerOutput,
+) {
+    let Workload::Http(ex) = &sc.workload else {
+        return;
+    };
+    let ((Some(builds), _), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
+        return;
+    };
+    let at = |arm: &str| at(sc, &sc.name, arm, Phase::Request, process);
+    let want = match super::verify::native_reference(sc) {
+        Ok(w) => w,
+        Err(e) => {
+            let msg = format!("max-rate search: no native reference: {e}");
+            return out.fail_at(&at(EVERY_VARIANT), Stage::Verify, msg);
+        }
+    };
+    // Our side (upstream, generator) on other CPUs than Envoy's, from here on.
+    let _pinned = process::PinnedHere::ours();
+    let upstream = match Upstream::start(&ex.response) {
+        Ok(u) => u,
+        Err(e) => {
+            let msg = format!("max-rate search: upstream: {e}");
+            return out.fail_at(&at(EVERY_VARIANT), Stage::Load, msg);
+        }
+    };
+    let req = RequestTemplate::from_message(&ex.request);
+    let config_text = String::from_utf8_lossy(&config).into_owned();
+    let _ = std::fs::create_dir_all(&s.dir);
+    let mut live: Vec<Live> = Vec::new();
+    for variant in config::variants(&sc.filter, &builds, &config_text)
+        .into_iter()
+        .filter(|v| s.selects(v.name))
+    {
+        progress.step(&format!(
+            "envoy {} / {} / {}: max rate at {} ≤ {:?}",
+            sc.filter,
+            sc.name,
+            variant.name,
+            m.label(),
+            m.bound
+        ));
+        let name = format!(
+            "{}.{}.{}.maxrate.p{process}",
+            sc.filter, sc.name, variant.name
+        );
+        match start_verified(s, sc, &variant, &upstream, &req, &want, &name) {
+            Ok(v) => live.push(Live {
+                variant,
+                envoy: v.envoy,
+                expect: v.expect,
+                search: Search::new(m.bounds()),
+                best: None,
+                first_broken: None,
+                failed: None,
+            }),
+            Err((stage, msg)) => out.fail_at(&at(variant.name), stage, format!("max rate: {msg}")),
+        }
+    }
+    // Warm-up (closed loop, checked): V8's tiers and every cache reached before any probe.
+    for v in live.iter_mut() {
+        let res = upstream.checking(&v.expect, || {
+            http::load(
+                v.envoy.listener,
+                &req,
+                &v.expect,
+                s.connections,
+                s.warmup,
+                None,
+            )
+        });
+        if res.errors > 0 || res.completed == 0 {
+            v.failed = Some(format!(
+                "warm-up: {} failed requests: {}",
+                res.errors,
+                res.first_error.unwrap_or_default()
+            ));
+        }
+    }
+    // Probes interleaved: each round, every variant still searching probes once, in an order
+    // rotated by process and round.
+    let order: Vec<usize> = (0..live.len()).collect();
+    for round in 0.. {
+        let mut probed = false;
+        for i in rotated(&order, process + round) {
+            let v = &mut live[i];
+            let Step::Probe(rate) = v.search.next() else {
+                continue;
+            };
+            if v.failed.is_some() {
+                continue;
+            }
+            probed = true;
+            // A stall from elsewhere on the machine (2 cores, shared) breaks one window's
+            // tail but not its repeat: a rate fails only when every try breaks the bound.
+            let kept = |p: &Probe| p.latency_ns as f64 <= m.bound.as_nanos() as f64;
+            let mut tried = probe(v, (&upstream, &req), s, m, rate);
+            for _ in 0..m.retries {
+                match &tried {
+                    Ok(p) if !kept(p) => tried = probe(v, (&upstream, &req), s, m, rate),
+                    _ => break,
+                }
+            }
+            match tried {
+                Ok(p) => {
+                    let kept = kept(&p);
+                    v.search.record(rate, kept);
+                    if !kept {
+                        v.first_broken.get_or_insert(p);
+                    } else if v.best.as_ref().is_none_or(|b| b.rate < rate) {
+                        v.best = Some(p);
+                    }
+                }
+                Err(e) => v.failed = Some(e),
+            }
+        }
+        if !probed {
+            break;
+        }
+    }
+    record(m, &live, &at, out);
+}
+
+/// Each variant's figure (or why there is none), and its ratio to envoy-none's in this process.
+fn record(
+    m: &MaxRateSettings,
+    live: &[Live],
+    at: &dyn Fn(&str) -> filterbench_results::At,
+    out: &mut WorkerOutput,
+) {
+    let what = format!("{} ≤ {:?}", m.label(), m.bound);
+    let mut found: Vec<(&str, f64)> = Vec::new();
+    for v in live {
+        let (name, at) = (v.variant.name, at(v.variant.name));
+        if let Some(e) = &v.failed {
+            out.fail_at(&at, Stage::Run, format!("max-rate search: {e}"));
+            continue;
+        }
+        match (v.search.next(), &v.best) {
+            (Step::Found(rate), Some(best)) => {
+                out.record(&at, Metric::MaxRateUnderBound, rate);
+                out.record(&at, Metric::LatencyBound, m.bound.as_nanos() as f64);
+                out.record(&at, Metric::LatencyBoundPercentile, m.percentile);
+                match &best.busy {
+                    Ok(b) => out.record(&at, Metric::MaxRateEnvoyBusy, *b),
+                    Err(e) => out.absent(&at, Metric::MaxRateEnvoyBusy, e.clone()),
+                }
+                found.push((name, rate));
+            }
+            (Step::BrokenAtStart(start), _) => {
+                let seen = v.first_broken.as_ref().map_or(String::new(), |p| {
+                    format!(" ({} {:.2} ms)", m.label(), p.latency_ns as f64 / 1e6)
+                });
+                let why = format!("{what} broken at the lowest rate tried, {start:.0} req/s{seen}");
+                out.absent(&at, Metric::MaxRateUnderBound, why);
+            }
+            (Step::AtCeiling(c), _) => {
+                let why = format!("{what} kept at the highest rate tried, {c:.0} req/s");
+                out.absent(&at, Metric::MaxRateUnderBound, why);
+            }
+            (step, _) => {
+                let why = format!("the search stopped unfinished ({step:?})");
+                out.absent(&at, Metric::MaxRateUnderBound, why);
+            }
+        }
+    }
+    let none = found
+        .iter()
+        .find(|(n, _)| *n == arm::ENVOY_NONE)
+        .map(|x| x.1);
+    for v in live.iter().filter(|v| v.variant.name != arm::ENVOY_NONE) {
+        let at = at(v.variant.name);
+        match (none, found.iter().find(|(n, _)| *n == v.variant.name)) {
+            (Some(base), Some((_, r))) => out.record(&at, Metric::MaxRateVsNone, r / base),
+            (None, Some(_)) => {
+                let why = "envoy-none has no sustainable rate in this process";
+                out.absent(&at, Metric::MaxRateVsNone, why);
+            }
+            (_, None) => {
+                let why = "this variant has no sustainable rate in this process";
+                out.absent(&at, Metric::MaxRateVsNone, why);
+            }
+        }
+    }
+}
