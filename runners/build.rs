@@ -14,7 +14,7 @@ use std::process::Command;
 #[allow(dead_code)]
 mod languages;
 
-// The flag lists `filterbench build` builds users' filters with: one copy of each.
+// The toolchains and flag lists `filterbench build` builds users' filters with: one copy of each.
 #[path = "src/source/flags.rs"]
 #[allow(dead_code)]
 mod flags;
@@ -258,9 +258,9 @@ fn build_cpp(
     let version = Command::new(cxx()).arg("--version").output();
     if !version.is_ok_and(|o| o.status.success()) {
         return Err(format!(
-            "C++ toolchain `{}` not found (scripts/setup.sh installs clang-19, lld-19, wasi-libc \
-             and libc++ for wasm32 from Debian)",
-            cxx()
+            "C++ toolchain `{}` not found (scripts/setup.sh installs the Debian packages {})",
+            cxx(),
+            flags::CXX_PACKAGES
         ));
     }
     let sdk = filters.join("cpp/sdk");

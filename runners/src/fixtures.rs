@@ -393,10 +393,21 @@ fn start_vm(
     Ok((vm, ok))
 }
 
+/// Most timer ticks a case may ask for: fixtures can come from users (`--fixtures`), and each
+/// tick is a step kept in memory.
+pub const MAX_TICKS: u32 = 10_000;
+
 /// Runs one case on one loaded module.
 pub fn run_case(module: &dyn LoadedModule, file: &FixtureFile, case: &Case) -> CaseOutcome {
     let shared = SharedData::new();
     let mut out = CaseOutcome::default();
+    if case.ticks > MAX_TICKS {
+        out.start_error = Some(format!(
+            "case {:?} asks for {} ticks, more than the {MAX_TICKS} a case may have",
+            case.name, case.ticks
+        ));
+        return out;
+    }
     let (mut vm, configured) = match start_vm(module, file, case, &shared) {
         Ok(v) => v,
         Err(e) => {

@@ -8,13 +8,13 @@ use serde_json::json;
 
 /// Runs `callout`'s first case with `mode` on every arm; each arm's outcome of the request.
 fn outcomes(mode: &str) -> Vec<(String, Step)> {
-    outcomes_on(mode, |_| true)
+    outcomes_on(json!({ "mode": mode }), |_| true)
 }
 
-fn outcomes_on(mode: &str, keep: impl Fn(&str) -> bool) -> Vec<(String, Step)> {
+fn outcomes_on(config: serde_json::Value, keep: impl Fn(&str) -> bool) -> Vec<(String, Step)> {
     let f = catalog::find("callout").expect("the callout test filter is built");
     let mut case = f.fixtures.cases[0].clone();
-    case.config = Some(Some(json!({ "mode": mode })));
+    case.config = Some(Some(config));
     let limits = engines::Limits::default();
     engines::arm_names()
         .into_iter()
@@ -61,7 +61,7 @@ fn a_guest_panic_is_shown_with_its_message() {
             "trap in proxy_on_request_headers",
             "callout: asked to panic",
         ],
-        outcomes_on("panic", |a| a != native),
+        outcomes_on(json!({ "mode": "panic" }), |a| a != native),
     );
 }
 
@@ -89,5 +89,18 @@ fn the_call_is_part_of_the_outcome() {
                 .contains(&(b":path".to_vec(), b"/check".to_vec())),
             "{arm}"
         );
+    }
+}
+
+#[test]
+fn a_call_made_while_configuring_is_answered_before_any_request() {
+    // Else the first request would carry it and differ from every later one.
+    let config = json!({ "mode": "check", "configure_call": true });
+    for (arm, step) in outcomes_on(config, |_| true) {
+        let Step::Http(o) = step else {
+            panic!("{arm}: {step:?}");
+        };
+        assert_eq!(o.calls.len(), 1, "{arm}: {:?}", o.calls);
+        assert_eq!(o.calls[0].upstream, b"auth", "{arm}");
     }
 }

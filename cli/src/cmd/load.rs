@@ -49,11 +49,15 @@ pub struct Args {
     /// The status A must answer (default: the filter's, else 200).
     #[arg(long)]
     expect_status: Option<u16>,
+    /// The status B must answer (default: the filter's upstream response's, else 200).
+    #[arg(long, requires = "target_b")]
+    expect_status_b: Option<u16>,
     /// Closed loop on this many connections (the default: 8).
     #[arg(long, value_name = "CONNS")]
     closed_loop: Option<u32>,
-    /// Open loop at this many requests/s per target, latency coordinated-omission corrected.
-    #[arg(long, value_name = "RPS")]
+    /// Open loop at this many requests/s per target (1 to 1e9), latency coordinated-omission
+    /// corrected.
+    #[arg(long, value_name = "RPS", value_parser = parse_rate)]
     rate: Option<f64>,
     /// Connections the open loop's schedule is spread over.
     #[arg(long, default_value_t = 8)]
@@ -86,6 +90,19 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("`{s}`: expected name=value"))
+}
+
+/// The highest `--rate`: 1 ns between one connection's requests, the finest schedule a
+/// `Duration` holds (a higher rate would have none, and never end).
+const MAX_RATE: f64 = 1e9;
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s.trim().parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if (1.0..=MAX_RATE).contains(&r) {
+        Ok(r)
+    } else {
+        Err(format!("`{s}`: a rate from 1 to {MAX_RATE:e} requests/s"))
+    }
 }
 
 /// The filter name figures are recorded under when no `--filter` is given.
@@ -160,13 +177,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 kind: "http".into(),
                 ..Default::default()
             };
-            let status = args.expect_status.unwrap_or(200);
             (
                 UNNAMED_FILTER.into(),
                 GET.into(),
                 req,
                 Expect::status(200),
-                status,
+                200,
                 vec![info],
             )
         }
@@ -191,6 +207,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let mut targets = vec![target(&args.arm_a, url_a, expect_a)];
     if let Some(u) = url_b {
+        let status_b = args.expect_status_b.unwrap_or(status_b);
         targets.push(target(&args.arm_b, u, Expect::status(status_b)));
     }
     let protocols = match (args.http2, args.protocols.is_empty()) {
@@ -319,8 +336,9 @@ pub struct ServeArgs {
     /// Envoy to our upstream (and the generator to Envoy) over h2c.
     #[arg(long)]
     http2: bool,
-    /// The address Envoy's listeners bind (port: any free one).
-    #[arg(long, default_value = "0.0.0.0")]
+    /// The address Envoy's listeners bind (port: any free one); loopback unless asked, as
+    /// anything that reaches them reaches our upstream.
+    #[arg(long, default_value = "127.0.0.1")]
     listen: IpAddr,
     /// Where configs and logs go (default: a temporary folder).
     #[arg(long)]

@@ -10,7 +10,8 @@
 //! Configuration `{"mode": "check"}` (the above), `{"mode": "panic"}` (panics in the request
 //! headers, so the host must show the panic's message with the trap), `{"mode": "forget"}`
 //! (never resumes the paused request: the host must say so, not wait) or `{"mode": "storm"}`
-//! (calls out again from every answer: the host must bound it).
+//! (calls out again from every answer: the host must bound it); `"configure_call": true` also
+//! calls `stats` from `on_configure`.
 
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ enum Mode {
 #[serde(deny_unknown_fields)]
 struct Config {
     mode: Mode,
+    /// Also call `stats` while configuring (its answer is counted like a tick's).
+    #[serde(default)]
+    configure_call: bool,
 }
 
 struct Root {
@@ -75,6 +79,9 @@ impl RootContext for Root {
         self.mode = c.mode;
         self.answers =
             proxy_wasm::hostcalls::define_metric(MetricType::Counter, "callout_tick_answers").ok();
+        if c.configure_call {
+            let _ = call(self, "stats", "/configured");
+        }
         true
     }
 

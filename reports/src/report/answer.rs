@@ -127,10 +127,12 @@ fn native_build(a: &Analysis, filter: &str, scenario: &str) -> Option<String> {
         .filters
         .iter()
         .filter(|f| f.name != filter && job(&f.name).as_deref() == Some(own.as_str()))
-        .find(|f| {
+        .filter(|f| {
             a.table
                 .contains_key(&net::cpu_key(&f.name, scenario, arm::NATIVE))
         })
+        // The filter named after the job (the Rust one) first, as the per-language table has it.
+        .min_by_key(|f| f.name != own)
         .map(|f| f.name.clone())
 }
 

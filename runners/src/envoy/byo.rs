@@ -3,11 +3,14 @@
 //! a local upstream that answers as the in-process host's upstream does — so Envoy's outcome
 //! can equal the in-process one.
 
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
 use filterbench_results::vocab::{Metric, Phase, arm};
 
 use super::config;
-use super::http::Upstream;
-use super::{EnvoySettings, at};
+use super::http::{LoadResult, Upstream};
+use super::{Envoy, EnvoySettings, at};
 use crate::host::HttpOutcome;
 use crate::host::vm::Message;
 use crate::measure::WorkerOutput;
@@ -18,6 +21,8 @@ use crate::measure::scenario::Scenario;
 pub(crate) struct Calls {
     upstream: Upstream,
     clusters: Vec<String>,
+    /// Calls one request makes (the reference's).
+    per_request: u64,
 }
 
 impl Calls {
@@ -48,7 +53,11 @@ impl Calls {
         };
         let upstream =
             Upstream::start(&message).map_err(|e| format!("the upstream of its calls: {e}"))?;
-        Ok(Some(Calls { upstream, clusters }))
+        Ok(Some(Calls {
+            upstream,
+            clusters,
+            per_request: want.calls.len() as u64,
+        }))
     }
 
     /// The clusters the module calls, each with the port answering it.
@@ -59,22 +68,39 @@ impl Calls {
             .collect()
     }
 
-    /// Records the next call that reaches the upstream (before a variant's proof).
-    pub(crate) fn record(&self) {
+    /// Records the next call that reaches the upstream (before a variant's proof) until the
+    /// guard is checked or dropped: recording takes a lock per call, which no timed window may
+    /// pay, so a launch or proof that fails early must not leave it on.
+    pub(crate) fn record(&self) -> Recording<'_> {
         *self.upstream.last.lock().unwrap() = None;
-        self.upstream
-            .record
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.upstream.record.store(true, Ordering::Relaxed);
+        Recording(&self.upstream)
     }
 
+    /// What each window of a variant running the module must see answered.
+    pub(crate) fn count(&self) -> CallCount {
+        CallCount {
+            clusters: self.clusters.clone(),
+            per_request: self.per_request,
+        }
+    }
+}
+
+/// The calls' upstream recording; stops when dropped.
+pub(crate) struct Recording<'a>(&'a Upstream);
+
+impl Drop for Recording<'_> {
+    fn drop(&mut self) {
+        self.0.record.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Recording<'_> {
     /// After a variant's proof: its last call reached the upstream as the in-process reference's
     /// did (method, path, body). Stops recording.
-    pub(crate) fn check(&self, want: &HttpOutcome) -> Result<(), String> {
-        self.upstream
-            .record
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        let (Some(got), Some(call)) =
-            (self.upstream.last.lock().unwrap().take(), want.calls.last())
+    pub(crate) fn check(self, want: &HttpOutcome) -> Result<(), String> {
+        self.0.record.store(false, Ordering::Relaxed);
+        let (Some(got), Some(call)) = (self.0.last.lock().unwrap().take(), want.calls.last())
         else {
             return Err("the module's outbound call never reached its cluster".into());
         };
@@ -103,18 +129,93 @@ impl Calls {
     }
 }
 
+/// The calls each request of a variant running a brought module must make, counted in every
+/// window: a filter that stops calling out under load (fails open) would otherwise read as
+/// fast. Counted by Envoy (its calls' clusters' `upstream_rq_completed`, an atomic per
+/// cluster): nothing on the requests' path, and each variant's Envoy counts only its own.
+#[derive(Clone, Debug)]
+pub(crate) struct CallCount {
+    clusters: Vec<String>,
+    per_request: u64,
+}
+
+/// How long calls of a window's requests may still be answered after it (a filter that does
+/// not wait for its call's answer).
+const SETTLE: Duration = Duration::from_secs(1);
+
+impl CallCount {
+    /// Calls answered so far on `envoy`'s calls' clusters.
+    fn answered(&self, envoy: &Envoy) -> Result<u64, String> {
+        // A plain filter: cluster names need no regex escaping, lines are matched exactly.
+        let text = envoy
+            .get("/stats?filter=upstream_rq_completed")
+            .map_err(|e| e.to_string())?;
+        self.clusters.iter().try_fold(0, |sum, c| {
+            let name = format!("cluster.{c}.upstream_rq_completed: ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|n| sum + n)
+                .ok_or_else(|| format!("Envoy reports no {}", name.trim_end_matches(": ")))
+        })
+    }
+
+    /// Runs `f` (a window of load on `envoy`); fewer calls answered meanwhile than
+    /// (calls per request × completed requests) make an error of the result: not verified,
+    /// never timed. Calls made by requests the window did not complete may count, so a
+    /// shortfall is real.
+    pub(crate) fn window(
+        count: Option<&CallCount>,
+        envoy: &Envoy,
+        f: impl FnOnce() -> LoadResult,
+    ) -> LoadResult {
+        let Some(c) = count else { return f() };
+        let before = c.answered(envoy);
+        let mut res = f();
+        let need = c.per_request * res.completed;
+        let deadline = Instant::now() + SETTLE;
+        let shortfall = loop {
+            let made = before.clone().and_then(|b| {
+                let now = c.answered(envoy)?;
+                now.checked_sub(b)
+                    .ok_or_else(|| format!("Envoy's counter fell from {b} to {now}"))
+            });
+            match made {
+                Ok(n) if n >= need => break None,
+                Ok(n) if Instant::now() >= deadline => {
+                    break Some(format!(
+                        "not verified: {n} outbound calls answered on {} for {} completed \
+                         requests, which make {} each",
+                        c.clusters.join(", "),
+                        res.completed,
+                        c.per_request
+                    ));
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => break Some(format!("not verified: outbound calls not counted: {e}")),
+            }
+        };
+        if let Some(why) = shortfall {
+            res.errors += 1;
+            res.first_error.get_or_insert(why);
+        }
+        res
+    }
+}
+
 /// Whether `variant` can run the brought filter of `sc` whose reference outcome is `want`: the
 /// native module's host answers no outbound calls.
 pub(crate) fn runs(sc: &Scenario, want: &HttpOutcome, variant: &str) -> bool {
     !(sc.byo && variant == config::NATIVE_MODULE && !want.calls.is_empty())
 }
 
-/// Records, for a brought filter, each selected Envoy variant that does not run it, with why.
+/// Records, for a brought filter, each selected Envoy variant that does not run it, with why
+/// (as the absence of `metric`, the figure the path calling it gives).
 pub(crate) fn absent(
     s: &EnvoySettings,
     sc: &Scenario,
     want: &HttpOutcome,
-    process: u32,
+    (metric, process): (Metric, u32),
     out: &mut WorkerOutput,
 ) {
     if !sc.byo {
@@ -156,7 +257,7 @@ pub(crate) fn absent(
     }
     for (name, reason) in why.into_iter().filter(|(n, _)| s.selects(n)) {
         let at = at(sc, &sc.name, name, Phase::Request, process);
-        out.absent(&at, Metric::CpuPerRequest, reason);
+        out.absent(&at, metric, reason);
     }
 }
 

@@ -172,6 +172,30 @@ fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid bounds")
 }
 
+/// The time between one connection's slots at `rate` requests/s over `conns` connections.
+fn slot_interval(rate: f64, conns: usize) -> Result<Duration, String> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!("rate {rate} req/s: not a positive finite number"));
+    }
+    match Duration::try_from_secs_f64(conns as f64 / rate) {
+        Ok(iv) if !iv.is_zero() => Ok(iv),
+        _ => Err(format!(
+            "rate {rate} req/s over {conns} connections: no time between requests"
+        )),
+    }
+}
+
+/// A load that did not run, and why.
+fn refused(why: String) -> LoadResult {
+    LoadResult {
+        completed: 0,
+        errors: 1,
+        first_error: Some(why),
+        wall: Duration::ZERO,
+        hist: new_hist(),
+    }
+}
+
 /// `rate` = None: closed loop; Some(r): open loop at r requests/s in total. Each response (or
 /// one in `expect.every`) is checked against `expect`; a response that differs is an error
 /// named by its first difference, and is not timed.
@@ -206,6 +230,12 @@ pub fn load_with(
     rate: Option<f64>,
 ) -> LoadResult {
     let conns = connections.max(1) as usize;
+    // Open loop: each connection owns every conns-th slot of the schedule. A rate with no
+    // (or a zero) interval would never let a slot pass `end`, so it is refused, not run.
+    let interval = match rate.map(|r| slot_interval(r, conns)).transpose() {
+        Ok(iv) => iv,
+        Err(why) => return refused(why),
+    };
     runtime().block_on(async move {
         let start = Instant::now() + Duration::from_millis(5);
         let end = start + duration;
@@ -219,8 +249,6 @@ pub fn load_with(
                     Ok(s) => s,
                     Err(e) => return (hist, 0, 1, Some(e)),
                 };
-                // Open loop: this connection owns every conns-th slot of the schedule.
-                let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r.max(1.0)));
                 let mut i = 0u32;
                 tokio::time::sleep_until(start.into()).await;
                 loop {
@@ -330,5 +358,23 @@ mod tests {
         // Outside `checking` nothing is checked.
         req.headers.pop();
         assert_eq!(load(addr, &req, &expect, 2, d, None).errors, 0);
+    }
+
+    /// A rate with no time between requests is refused at once, not run (it would never end),
+    /// and one below 1 req/s is not quietly run at another.
+    #[test]
+    fn rates_without_an_interval_are_refused() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let req = RequestTemplate::from_message(&Message::default());
+        let d = Duration::from_secs(3600);
+        for r in [f64::INFINITY, f64::NAN, 0.0, -1.0, 1e300] {
+            let t = Instant::now();
+            let res = load(addr, &req, &Expect::status(200), 2, d, Some(r));
+            assert!(t.elapsed() < Duration::from_secs(1), "{r}");
+            assert_eq!((res.completed, res.errors), (0, 1), "{r}");
+            assert!(res.first_error.unwrap().contains("rate"), "{r}");
+        }
+        assert_eq!(slot_interval(0.5, 1), Ok(Duration::from_secs(2)));
+        assert_eq!(slot_interval(4.0, 2), Ok(Duration::from_millis(500)));
     }
 }

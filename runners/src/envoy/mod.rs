@@ -36,7 +36,7 @@ use http::{RequestTemplate, Upstream};
 pub use process::{Envoy, EnvoyError};
 pub use scaling::measure_scaling;
 use scaling::wrk;
-pub(crate) use variant::{builds, for_counting, prove, ready, spawn, start_verified};
+pub(crate) use variant::{Starter, builds, for_counting, prove, ready, spawn};
 use verify::native_reference;
 
 /// How the Envoy part of a run is done.
@@ -117,6 +117,8 @@ struct Running {
     envoy: Envoy,
     expect: Expect,
     check_ns: f64,
+    /// The outbound calls each window must see answered (a brought module that calls out).
+    calls: Option<byo::CallCount>,
     completed: u64,
     errors: u64,
     first_error: Option<String>,
@@ -131,11 +133,17 @@ fn new_hist() -> hdrhistogram::Histogram<u64> {
 }
 
 impl Running {
-    /// Runs `f` (a load on this variant) and adds Envoy's worker CPU over it to the total.
+    /// Runs `f` (a load on this variant) and adds Envoy's worker CPU over it to the total; the
+    /// window's outbound calls are counted (outside the CPU interval: admin requests).
     fn timed(&mut self, f: impl FnOnce(&Envoy, &Expect) -> http::LoadResult) -> http::LoadResult {
-        let cpu0 = self.envoy.worker_cpu_ns();
-        let res = f(&self.envoy, &self.expect);
-        let cpu1 = self.envoy.worker_cpu_ns();
+        let mut cpu = (Ok(0), Ok(0));
+        let res = byo::CallCount::window(self.calls.as_ref(), &self.envoy, || {
+            cpu.0 = self.envoy.worker_cpu_ns();
+            let res = f(&self.envoy, &self.expect);
+            cpu.1 = self.envoy.worker_cpu_ns();
+            res
+        });
+        let (cpu0, cpu1) = cpu;
         self.cpu_ns = match (&self.cpu_ns, cpu0, cpu1) {
             (Err(e), _, _) => Err(e.clone()),
             (Ok(t), Ok(a), Ok(b)) => Ok(t + (b - a)),
@@ -272,39 +280,23 @@ pub fn measure_scenario(
         Ok(u) => u,
         Err(e) => return fail(out, EVERY_VARIANT, Stage::Load, format!("upstream: {e}")),
     };
+    let req = RequestTemplate::from_message(&ex.request);
     // A brought module: the variants that cannot run it said, the clusters it calls served.
-    byo::absent(s, sc, &want.0, process, out);
-    let calls = match byo::Calls::start(sc, &want.0) {
-        Ok(c) => c,
+    let starter = match Starter::new(s, sc, (&upstream, &req), &want) {
+        Ok(st) => st,
         Err(e) => return fail(out, EVERY_VARIANT, Stage::Load, e),
     };
-    let req = RequestTemplate::from_message(&ex.request);
     let config_text = String::from_utf8_lossy(&config).into_owned();
     let _ = std::fs::create_dir_all(&s.dir);
     let mut running: Vec<Running> = Vec::new();
-    for variant in config::variants(&sc.filter, &builds, &config_text)
-        .into_iter()
-        .filter(|v| s.selects(v.name) && byo::runs(sc, &want.0, v.name))
-    {
+    let metric = Metric::CpuPerRequest;
+    for variant in starter.variants((&builds, &config_text), metric, process, out) {
         progress.step(&format!(
             "envoy {} / {} / {}",
             sc.filter, sc.name, variant.name
         ));
         let name = format!("{}.{}.{}.p{process}", sc.filter, sc.name, variant.name);
-        // A brought module's calls reach their clusters, as the reference's did (V8 makes
-        // them; the native module does not run a module that calls out).
-        let clusters = calls.as_ref().map(|c| c.clusters()).unwrap_or_default();
-        let calls_checked = calls
-            .as_ref()
-            .filter(|_| variant.check == config::Check::Exact);
-        calls_checked.inspect(|c| c.record());
-        let verified = variant::launch_calling(s, &variant, upstream.port, &clusters, &name)
-            .and_then(|e| prove(e, sc, &variant, &upstream, &req, &want))
-            .and_then(|v| match calls_checked.map(|c| c.check(&want.0)) {
-                Some(Err(e)) => Err((Stage::Verify, e)),
-                _ => Ok(v),
-            });
-        let v = match verified {
+        let v = match starter.start(&variant, &name) {
             Ok(v) => v,
             Err((stage, msg)) => {
                 fail(out, variant.name, stage, msg);
@@ -317,6 +309,7 @@ pub fn measure_scenario(
             envoy: v.envoy,
             expect: v.expect,
             check_ns,
+            calls: v.calls,
             completed: 0,
             errors: 0,
             first_error: None,
@@ -463,15 +456,17 @@ fn open_loop(
         for round in 0..rounds {
             for i in rotated(&order, process + round) {
                 let (r, rps) = ok[i];
-                let res = upstream.checking(&r.expect, || {
-                    http::load(
-                        r.envoy.listener,
-                        req,
-                        &r.expect,
-                        s.connections,
-                        s.rate_duration / rounds,
-                        Some(rps * f),
-                    )
+                let res = byo::CallCount::window(r.calls.as_ref(), &r.envoy, || {
+                    upstream.checking(&r.expect, || {
+                        http::load(
+                            r.envoy.listener,
+                            req,
+                            &r.expect,
+                            s.connections,
+                            s.rate_duration / rounds,
+                            Some(rps * f),
+                        )
+                    })
                 });
                 let a = &mut acc[i];
                 a.0 += res.errors + u64::from(res.completed == 0);

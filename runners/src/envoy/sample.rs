@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use super::byo::CallCount;
 use super::http::{self, RequestTemplate, Upstream};
 use super::verify::native_reference;
-use super::{EnvoySettings, config, start_verified};
+use super::{EnvoySettings, Starter, config};
 use crate::measure::scenario::{Scenario, Workload};
 
 /// Each variant's name and what watching it gave (or why it could not be watched).
@@ -34,6 +35,8 @@ pub fn under_load<R>(
     let want = native_reference(sc).map_err(|e| format!("no native reference: {e}"))?;
     let upstream = Upstream::start(&ex.response).map_err(|e| format!("upstream: {e}"))?;
     let req = RequestTemplate::from_message(&ex.request);
+    // As the timed runs: a brought module's clusters served and its calls proven and counted.
+    let starter = Starter::new(s, sc, (&upstream, &req), &want)?;
     std::fs::create_dir_all(&s.dir).map_err(|e| format!("{}: {e}", s.dir.display()))?;
     let mut out = Vec::new();
     let cfg = String::from_utf8_lossy(&cfg).into_owned();
@@ -44,23 +47,30 @@ pub fn under_load<R>(
         let name = format!("{}.{}.{}.sampled", sc.filter, sc.name, variant.name);
         let result = (|| {
             let _pinned = super::process::PinnedHere::ours();
-            let v = start_verified(s, sc, &variant, &upstream, &req, &want, &name)
-                .map_err(|(_, e)| e)?;
-            let (mut envoy, expect) = (v.envoy, v.expect);
+            if !starter.runs(variant.name) {
+                return Err(format!(
+                    "{} does not run this module (it calls out)",
+                    variant.name
+                ));
+            }
+            let v = starter.start(&variant, &name).map_err(|(_, e)| e)?;
+            let (mut envoy, expect, calls) = (v.envoy, v.expect, v.calls);
             http::load(envoy.listener, &req, &expect, s.connections, s.warmup, None);
             let listener = envoy.listener;
             let (res, watched) = std::thread::scope(|scope| {
                 // Load starts first and outlasts the watcher on both ends.
                 let load = scope.spawn(|| {
-                    upstream.checking(&expect, || {
-                        http::load(
-                            listener,
-                            &req,
-                            &expect,
-                            s.connections,
-                            d + Duration::from_millis(400),
-                            None,
-                        )
+                    CallCount::window(calls.as_ref(), &envoy, || {
+                        upstream.checking(&expect, || {
+                            http::load(
+                                listener,
+                                &req,
+                                &expect,
+                                s.connections,
+                                d + Duration::from_millis(400),
+                                None,
+                            )
+                        })
                     })
                 });
                 std::thread::sleep(Duration::from_millis(150));

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -56,6 +56,10 @@ impl UpstreamChecks {
     }
 }
 
+/// The most request body the upstream reads: far above the largest fixture body (1 MiB) and
+/// Envoy's 16 MiB buffer, so only a runaway or hostile sender meets it; past it, 413.
+pub const MAX_REQUEST_BODY: usize = 64 << 20;
+
 /// The upstream Envoy routes to: answers every request with one fixed response.
 pub struct Upstream {
     pub port: u16,
@@ -66,6 +70,74 @@ pub struct Upstream {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// What every connection's service shares.
+struct Shared {
+    status: u16,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    body: Bytes,
+    body_limit: usize,
+    record: Arc<AtomicBool>,
+    last: Arc<Mutex<Option<Recorded>>>,
+    checks: Arc<UpstreamChecks>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The request's headers as Envoy forwarded them: `:path` and `:authority` from the URI, which
+/// HTTP/2 gives absolute (`http://host/x`) where HTTP/1.1 gives `/x` and a Host header.
+fn request_headers(parts: &hyper::http::request::Parts) -> HeaderMap {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut h: HeaderMap = vec![
+        (
+            b":method".to_vec(),
+            parts.method.as_str().as_bytes().to_vec(),
+        ),
+        (b":path".to_vec(), path.as_bytes().to_vec()),
+    ];
+    if let Some(a) = parts.uri.authority() {
+        h.push((b":authority".to_vec(), a.as_str().as_bytes().to_vec()));
+    }
+    h.extend(
+        parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().as_bytes().to_vec(), v.as_bytes().to_vec())),
+    );
+    h
+}
+
+async fn handle(req: Request<Incoming>, s: Arc<Shared>) -> Result<Response<Full<Bytes>>, BoxError> {
+    let (parts, incoming) = req.into_parts();
+    let received = match Limited::new(incoming, s.body_limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            let resp = Response::builder()
+                .status(413)
+                .body(Full::new(Bytes::new()));
+            return Ok(resp.expect("valid response"));
+        }
+        Err(e) => return Err(e),
+    };
+    let recording = s.record.load(Ordering::Relaxed);
+    if recording || s.checks.active() {
+        let h = request_headers(&parts);
+        s.checks.check(&h, &received);
+        if recording {
+            *s.last.lock().unwrap() = Some(Recorded {
+                headers: h,
+                body: received.to_vec(),
+            });
+        }
+    }
+    let mut resp = Response::builder().status(s.status);
+    for (k, v) in &s.headers {
+        resp = resp.header(k.as_slice(), v.as_slice());
+    }
+    Ok(resp
+        .body(Full::new(s.body.clone()))
+        .expect("valid response"))
+}
+
 impl Upstream {
     pub fn start(response: &Message) -> std::io::Result<Upstream> {
         Upstream::start_with(response, Protocol::Http1)
@@ -74,22 +146,37 @@ impl Upstream {
     /// [`Upstream::start`] speaking `protocol` (h2c: prior knowledge, as Envoy's cluster is
     /// told to speak it).
     pub fn start_with(response: &Message, protocol: Protocol) -> std::io::Result<Upstream> {
+        Upstream::start_limited(response, protocol, MAX_REQUEST_BODY)
+    }
+
+    fn start_limited(
+        response: &Message,
+        protocol: Protocol,
+        body_limit: usize,
+    ) -> std::io::Result<Upstream> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
-        let status = status_of(&response.headers);
-        let headers: Vec<(Vec<u8>, Vec<u8>)> = response
-            .headers
-            .iter()
-            .filter(|(k, _)| !k.starts_with(b":") && k.as_slice() != b"content-length")
-            .cloned()
-            .collect();
-        let body = Bytes::from(response.body.clone());
-        let record = Arc::new(AtomicBool::new(false));
-        let last = Arc::new(Mutex::new(None));
-        let checks = Arc::new(UpstreamChecks::default());
+        let shared = Arc::new(Shared {
+            status: status_of(&response.headers),
+            headers: response
+                .headers
+                .iter()
+                .filter(|(k, _)| !k.starts_with(b":") && k.as_slice() != b"content-length")
+                .cloned()
+                .collect(),
+            body: Bytes::from(response.body.clone()),
+            body_limit,
+            record: Arc::new(AtomicBool::new(false)),
+            last: Arc::new(Mutex::new(None)),
+            checks: Arc::new(UpstreamChecks::default()),
+        });
+        let (record, last, checks) = (
+            shared.record.clone(),
+            shared.last.clone(),
+            shared.checks.clone(),
+        );
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let (rec, lst, chk) = (record.clone(), last.clone(), checks.clone());
         let thread = std::thread::Builder::new()
             .name("upstream".into())
             .spawn(move || {
@@ -103,54 +190,10 @@ impl Upstream {
                         };
                         let Ok((stream, _)) = conn else { continue };
                         let _ = stream.set_nodelay(true);
-                        let (headers, body, rec, lst, chk) = (
-                            headers.clone(),
-                            body.clone(),
-                            rec.clone(),
-                            lst.clone(),
-                            chk.clone(),
-                        );
+                        let shared = shared.clone();
                         tokio::spawn(async move {
-                            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                                let (headers, body, rec, lst, chk) = (
-                                    headers.clone(),
-                                    body.clone(),
-                                    rec.clone(),
-                                    lst.clone(),
-                                    chk.clone(),
-                                );
-                                async move {
-                                    let (parts, incoming) = req.into_parts();
-                                    let received = incoming.collect().await?.to_bytes();
-                                    let recording = rec.load(Ordering::Relaxed);
-                                    if recording || chk.active() {
-                                        let mut h: HeaderMap = vec![
-                                            (
-                                                b":method".to_vec(),
-                                                parts.method.as_str().as_bytes().to_vec(),
-                                            ),
-                                            (b":path".to_vec(), parts.uri.to_string().into_bytes()),
-                                        ];
-                                        h.extend(parts.headers.iter().map(|(k, v)| {
-                                            (k.as_str().as_bytes().to_vec(), v.as_bytes().to_vec())
-                                        }));
-                                        chk.check(&h, &received);
-                                        if recording {
-                                            *lst.lock().unwrap() = Some(Recorded {
-                                                headers: h,
-                                                body: received.to_vec(),
-                                            });
-                                        }
-                                    }
-                                    let mut resp = Response::builder().status(status);
-                                    for (k, v) in &headers {
-                                        resp = resp.header(k.as_slice(), v.as_slice());
-                                    }
-                                    Ok::<_, hyper::Error>(
-                                        resp.body(Full::new(body)).expect("valid response"),
-                                    )
-                                }
-                            });
+                            let svc =
+                                hyper::service::service_fn(move |req| handle(req, shared.clone()));
                             let io = TokioIo::new(stream);
                             let _ = match protocol {
                                 Protocol::Http1 => {
@@ -230,6 +273,53 @@ impl Drop for Upstream {
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::super::http::{RequestTemplate, one_shot_with};
+    use super::*;
+
+    fn get(h: &HeaderMap, k: &[u8]) -> Option<String> {
+        h.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// HTTP/2 gives the server an absolute URI; `:path` must still be the path, as over
+    /// HTTP/1.1, or a path-rewriting filter's proof fails under h2c.
+    #[test]
+    fn the_path_is_recorded_as_a_path_over_both_protocols() {
+        let response = Message::default();
+        for p in [Protocol::Http1, Protocol::H2c] {
+            let up = Upstream::start_with(&response, p).unwrap();
+            up.record.store(true, Ordering::Relaxed);
+            let addr = SocketAddr::from(([127, 0, 0, 1], up.port));
+            let mut req = RequestTemplate::from_message(&Message::default());
+            req.path = "/x?y=1".into();
+            assert_eq!(one_shot_with(p, addr, &req).unwrap().status, 200);
+            let h = up.last.lock().unwrap().take().unwrap().headers;
+            assert_eq!(get(&h, b":path").as_deref(), Some("/x?y=1"), "{p:?}");
+            let authority = get(&h, b":authority").or_else(|| get(&h, b"host"));
+            assert_eq!(authority.as_deref(), Some("example.com"), "{p:?}");
+        }
+    }
+
+    /// A body past the bound is answered 413, not read on; one at it is taken.
+    #[test]
+    fn a_body_past_the_bound_is_refused() {
+        for p in [Protocol::Http1, Protocol::H2c] {
+            let up = Upstream::start_limited(&Message::default(), p, 16).unwrap();
+            let addr = SocketAddr::from(([127, 0, 0, 1], up.port));
+            let mut req = RequestTemplate::from_message(&Message::default());
+            req.body = Bytes::from(vec![b'a'; 16]);
+            assert_eq!(one_shot_with(p, addr, &req).unwrap().status, 200, "{p:?}");
+            req.body = Bytes::from(vec![b'a'; 17]);
+            assert_eq!(one_shot_with(p, addr, &req).unwrap().status, 413, "{p:?}");
         }
     }
 }

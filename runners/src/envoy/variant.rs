@@ -2,14 +2,16 @@
 //! (at once or spawned and waited for later), then its output proven over HTTP against the
 //! in-process native arm before anything is timed or counted.
 
-use filterbench_results::vocab::Stage;
+use filterbench_results::vocab::{Metric, Stage};
 
 use super::EnvoySettings;
-use super::config::{self, Variant};
+use super::byo::{self, CallCount, Calls};
+use super::config::{self, Check, Variant};
 use super::expect::Expect;
 use super::http::{self, RequestTemplate, Upstream};
 use super::process::{self, Envoy};
 use super::verify::{self, check};
+use crate::measure::WorkerOutput;
 use crate::measure::scenario::{Scenario, Workload};
 
 /// What the scenario's filter brings to Envoy; a reason when the native-module arm cannot run
@@ -32,35 +34,93 @@ pub(crate) struct Verified {
     pub envoy: Envoy,
     pub expect: Expect,
     pub seen: http::Seen,
+    /// The outbound calls each window must see answered (a brought module that calls out).
+    pub calls: Option<CallCount>,
 }
 
-/// Starts one variant's Envoy (config and log under `s.dir` as `name`) and proves its output
-/// over HTTP against the in-process native arm; on failure, the stage and why.
-pub(crate) fn start_verified(
-    s: &EnvoySettings,
-    sc: &Scenario,
-    variant: &Variant,
-    upstream: &Upstream,
-    req: &RequestTemplate,
-    want: &verify::Reference,
-    name: &str,
-) -> Result<Verified, (Stage, String)> {
-    let envoy = launch(s, variant, upstream.port, name)?;
-    prove(envoy, sc, variant, upstream, req, want)
+/// How every variant of one HTTP scenario is started and proven, by each path that times or
+/// watches them alike: a brought module's call clusters served and its calls proven, and the
+/// variants that cannot run it left out.
+pub(crate) struct Starter<'a> {
+    s: &'a EnvoySettings,
+    sc: &'a Scenario,
+    upstream: &'a Upstream,
+    req: &'a RequestTemplate,
+    want: &'a verify::Reference,
+    calls: Option<Calls>,
 }
 
-/// Starts one variant's Envoy (config and log under `s.dir` as `name`), not yet proven.
-pub(crate) fn launch(
-    s: &EnvoySettings,
-    variant: &Variant,
-    upstream_port: u16,
-    name: &str,
-) -> Result<Envoy, (Stage, String)> {
-    launch_calling(s, variant, upstream_port, &[], name)
+impl<'a> Starter<'a> {
+    /// Err: the clusters a brought module calls cannot be served (no variant can start).
+    pub(crate) fn new(
+        s: &'a EnvoySettings,
+        sc: &'a Scenario,
+        (upstream, req): (&'a Upstream, &'a RequestTemplate),
+        want: &'a verify::Reference,
+    ) -> Result<Starter<'a>, String> {
+        let calls = Calls::start(sc, &want.0)?;
+        Ok(Starter {
+            s,
+            sc,
+            upstream,
+            req,
+            want,
+            calls,
+        })
+    }
+
+    /// The selected variants that can run the filter, of those `config` gives; each selected
+    /// one that cannot run a brought module is recorded absent (`metric`), with why.
+    pub(crate) fn variants(
+        &self,
+        (builds, config): (&config::Builds, &str),
+        metric: Metric,
+        process: u32,
+        out: &mut WorkerOutput,
+    ) -> Vec<Variant> {
+        byo::absent(self.s, self.sc, &self.want.0, (metric, process), out);
+        config::variants(&self.sc.filter, builds, config)
+            .into_iter()
+            .filter(|v| self.s.selects(v.name) && self.runs(v.name))
+            .collect()
+    }
+
+    /// Whether the variant `name` can run the filter (the native module's host answers no
+    /// outbound calls).
+    pub(crate) fn runs(&self, name: &str) -> bool {
+        byo::runs(self.sc, &self.want.0, name)
+    }
+
+    /// Starts one variant's Envoy (config and log under `s.dir` as `name`, with the clusters
+    /// the filter calls) and proves its output over HTTP against the in-process reference arm,
+    /// and a brought module's outbound call against the reference's; on failure, the stage and
+    /// why.
+    pub(crate) fn start(&self, variant: &Variant, name: &str) -> Result<Verified, (Stage, String)> {
+        let clusters = self
+            .calls
+            .as_ref()
+            .map(|c| c.clusters())
+            .unwrap_or_default();
+        let envoy = launch_calling(self.s, variant, self.upstream.port, &clusters, name)?;
+        // Only the module's variants make its calls (V8; the native module runs no module that
+        // calls out, envoy-none no filter).
+        let calls = self
+            .calls
+            .as_ref()
+            .filter(|_| variant.check == Check::Exact);
+        let recording = calls.map(|c| c.record());
+        let mut v = prove(envoy, self.sc, variant, self.upstream, self.req, self.want)?;
+        if let (Some(c), Some(r)) = (calls, recording) {
+            r.check(&self.want.0).map_err(|e| (Stage::Verify, e))?;
+            v.calls = Some(c.count());
+        }
+        Ok(v)
+    }
 }
 
-/// [`launch`] with the clusters the filter calls out to, (name, local port) each.
-pub(crate) fn launch_calling(
+/// Starts one variant's Envoy (config and log under `s.dir` as `name`), not yet proven, with
+/// the clusters the filter calls out to, (name, local port) each.
+fn launch_calling(
     s: &EnvoySettings,
     variant: &Variant,
     upstream_port: u16,
@@ -73,7 +133,7 @@ pub(crate) fn launch_calling(
     )
 }
 
-/// [`launch`] without waiting for Envoy to be ready.
+/// [`launch_calling`] without the clusters, and without waiting for Envoy to be ready.
 pub(crate) fn spawn(
     s: &EnvoySettings,
     variant: &Variant,
@@ -83,7 +143,7 @@ pub(crate) fn spawn(
     spawn_calling(s, variant, upstream_port, &[], name)
 }
 
-/// [`spawn`] with the clusters the filter calls out to.
+/// [`spawn`] with the clusters the filter calls out to, (name, local port) each.
 fn spawn_calling(
     s: &EnvoySettings,
     variant: &Variant,
@@ -156,5 +216,6 @@ pub(crate) fn prove(
         envoy,
         expect: Expect::derive(variant, ex, &want.0, &want.1),
         seen: seen.map_err(|e| (Stage::Verify, e))?,
+        calls: None,
     })
 }

@@ -11,7 +11,12 @@ use crate::engines::{CallError, EngineError, Instance, LoadedModule};
 
 /// Action returned by header/body/data callbacks.
 const ACTION_CONTINUE: u64 = 0;
-const ACTION_PAUSE: u64 = 1;
+
+/// Whether a headers callback's action stops the stream: StopIteration (1) and the
+/// StopAllIteration variants (3, 4) do; Continue (0) and ContinueAndEndStream (2) do not.
+fn headers_paused(action: Option<u64>) -> bool {
+    matches!(action, Some(1 | 3 | 4))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
@@ -81,6 +86,9 @@ pub struct TcpOutcome {
     pub downstream_forwarded: Vec<u8>,
     pub upstream_forwarded: Vec<u8>,
     pub closed: bool,
+    /// HTTP calls the filter made out while handling the connection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<OutboundCall>,
 }
 
 /// One callback of a traced request: what it returned and where the stream stood after it,
@@ -139,6 +147,8 @@ impl Vm {
     pub fn configure(&mut self) -> Result<bool, VmError> {
         let len = self.host().plugin_config.as_ref().map_or(0, Vec::len) as u64;
         let r = self.call(Callback::OnConfigure, &[self.root as u64, len])?;
+        // Answered now, so that no request carries the configuration's calls.
+        self.answer_calls(&mut Vec::new())?;
         Ok(r != Some(0))
     }
 
@@ -216,15 +226,31 @@ impl Vm {
         Ok(ctx)
     }
 
-    fn end_context(&mut self, ctx: u64) -> Result<(), VmError> {
+    /// Calls made while the stream ends are answered before `proxy_on_delete`, while their
+    /// context still exists, and belong to the stream's outcome.
+    fn end_context(&mut self, ctx: u64, calls: &mut Vec<OutboundCall>) -> Result<(), VmError> {
         self.call(Callback::OnLog, &[ctx])?;
         self.call(Callback::OnDone, &[ctx])?;
+        self.answer_calls(calls)?;
         self.call(Callback::OnDelete, &[ctx])?;
         Ok(())
     }
 
     fn replied(&mut self) -> bool {
         self.inst.host().stream.local_reply.is_some()
+    }
+
+    /// A stream paused while a call was out must have been resumed by its answer (or
+    /// replied to), else a proxy would hold it until its timeout.
+    fn resumed_after_call(&mut self, cb: Callback, stream: usize) -> Result<(), VmError> {
+        if self.host().stream.continued[stream] {
+            return Ok(());
+        }
+        Err(VmError::Flow(format!(
+            "{} paused the stream for an HTTP call and did not resume it \
+             (proxy_continue_stream) or reply when the answer came",
+            cb.spec().name
+        )))
     }
 
     /// Answers every HTTP call in flight from the in-suite upstream, in order, calling
@@ -302,12 +328,8 @@ impl Vm {
         }
         // Paused to wait for a call's answer: the answer must resume the stream (or reply),
         // else a proxy would hold the request until its timeout.
-        if answered > 0 && action == Some(ACTION_PAUSE) && !self.host().stream.continued[map / 2] {
-            return Err(VmError::Flow(format!(
-                "{} paused the stream for an HTTP call and did not resume it \
-                 (proxy_continue_stream) or reply when the answer came",
-                on_headers.spec().name
-            )));
+        if answered > 0 && headers_paused(action) {
+            self.resumed_after_call(on_headers, map / 2)?;
         }
         let mut forwarded = Vec::new();
         if no_body {
@@ -324,9 +346,13 @@ impl Vm {
             self.host().stream.buffers[buf].extend_from_slice(chunk);
             let len = self.host().stream.buffers[buf].len() as u64;
             let action = self.call(on_body, &[ctx, len, eos as u64])?;
-            self.answer_calls(calls)?;
+            let answered = self.answer_calls(calls)?;
             if self.replied() {
                 return Ok(None);
+            }
+            // The last chunk held back for a call must be released by its answer.
+            if answered > 0 && eos && action.unwrap_or(ACTION_CONTINUE) != ACTION_CONTINUE {
+                self.resumed_after_call(on_body, map / 2)?;
             }
             // Continue releases what is buffered; Pause keeps buffering (Envoy's
             // StopIterationAndBuffer). At end of stream the rest goes out either way.
@@ -366,7 +392,7 @@ impl Vm {
                 out.response_body = body;
             }
         }
-        self.end_context(ctx)?;
+        self.end_context(ctx, &mut calls)?;
         out.calls = calls;
         let s = std::mem::take(&mut self.host().stream);
         let [req_h, _, resp_h, _] = s.maps;
@@ -387,6 +413,7 @@ impl Vm {
         let ctx = self.new_context()?;
         self.call(Callback::OnNewConnection, &[ctx])?;
         let mut out = TcpOutcome::default();
+        self.answer_calls(&mut out.calls)?;
         for ev in &conn.events {
             if self.host().stream.closed[2] || self.host().stream.closed[3] {
                 break;
@@ -404,6 +431,7 @@ impl Vm {
             self.host().stream.buffers[buf].extend_from_slice(data);
             let len = self.host().stream.buffers[buf].len() as u64;
             let action = self.call(cb, &[ctx, len, eos as u64])?;
+            self.answer_calls(&mut out.calls)?;
             let closed = self.host().stream.closed[2] || self.host().stream.closed[3];
             if !closed && action.unwrap_or(ACTION_CONTINUE) == ACTION_CONTINUE {
                 let data = std::mem::take(&mut self.host().stream.buffers[buf]);
@@ -417,7 +445,7 @@ impl Vm {
         out.closed = self.host().stream.closed[2] || self.host().stream.closed[3];
         self.call(Callback::OnDownstreamConnectionClose, &[ctx, PEER_LOCAL])?;
         self.call(Callback::OnUpstreamConnectionClose, &[ctx, PEER_LOCAL])?;
-        self.end_context(ctx)?;
+        self.end_context(ctx, &mut out.calls)?;
         self.host().stream = StreamState::default();
         Ok(out)
     }

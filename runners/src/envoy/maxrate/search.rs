@@ -11,7 +11,7 @@ pub enum Step {
     Probe(f64),
     /// The highest rate that kept the bound; the lowest that broke it is within the precision.
     Found(f64),
-    /// Even the lowest rate broke the bound: no sustainable rate to give.
+    /// The lowest rate itself broke the bound: no sustainable rate to give.
     BrokenAtStart(f64),
     /// Still under the bound at the highest rate the search tries: the knee lies above it.
     AtCeiling(f64),
@@ -53,7 +53,9 @@ impl Search {
         let b = &self.b;
         match (self.pass, self.fail) {
             (None, None) => Step::Probe(b.start),
-            (None, Some(_)) => Step::BrokenAtStart(b.start),
+            (None, Some(f)) if f <= b.start => Step::BrokenAtStart(b.start),
+            // A break above the start took back every pass (see `record`): from the start again.
+            (None, Some(_)) => Step::Probe(b.start),
             (Some(p), None) if p >= b.ceiling => Step::AtCeiling(p),
             (Some(p), None) => Step::Probe((p * b.factor.max(1.01)).min(b.ceiling)),
             (Some(p), Some(f)) if f - p <= b.precision * p => Step::Found(p),
@@ -61,8 +63,11 @@ impl Search {
         }
     }
 
-    /// Whether the probe at `rate` kept the bound. A pass above a failure (noise) moves the
-    /// failure up, so the bracket stays ordered.
+    /// Whether the probe at `rate` kept the bound. The newer reading wins, so the bracket stays
+    /// ordered: a pass above a failure (noise) moves the failure up; a failure at or under the
+    /// highest pass takes the pass back, and the search starts again from the lowest rate under
+    /// it (no rate is given above a break; only a break of the lowest rate itself gives
+    /// [`Step::BrokenAtStart`]).
     pub fn record(&mut self, rate: f64, kept: bool) {
         if kept {
             self.pass = Some(self.pass.map_or(rate, |p| p.max(rate)));
@@ -146,6 +151,21 @@ mod tests {
             ..B
         };
         assert_eq!(run(b, queue(1e9), 2e6).0, Step::AtCeiling(50_000.0));
+    }
+
+    #[test]
+    fn a_failure_under_a_pass_restarts_from_the_start_not_broken_at_it() {
+        let mut s = Search::new(B);
+        s.record(1000.0, true);
+        s.record(2000.0, true);
+        s.record(1500.0, false);
+        // The start kept the bound: it is probed again, not said broken.
+        assert_eq!(s.next(), Step::Probe(1000.0));
+        s.record(1000.0, true);
+        assert_eq!(s.next(), Step::Probe(1250.0));
+        // Only the start itself breaking gives no rate.
+        s.record(1000.0, false);
+        assert_eq!(s.next(), Step::BrokenAtStart(1000.0));
     }
 
     #[test]

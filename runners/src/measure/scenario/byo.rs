@@ -11,6 +11,7 @@ use serde_json::json;
 use super::Scenario;
 use crate::engines::{self, Artifacts};
 use crate::fixtures::{self, FixtureFile, Step};
+use crate::host::Callback;
 use crate::measure::{ByoFilter, Plan};
 
 /// The benchmark scenario names a brought module can have.
@@ -103,6 +104,15 @@ pub fn scenarios(plan: &Plan, byo: &ByoFilter) -> Result<(Vec<Scenario>, Option<
         let mut file: FixtureFile = serde_json::from_str(&text)
             .map_err(|e| format!("{}: not a fixtures file: {e}", path.display()))?;
         file.filter.clone_from(&name);
+        if let Some(c) = file.cases.iter().find(|c| c.ticks > fixtures::MAX_TICKS) {
+            return Err(format!(
+                "{}: case {:?} asks for {} ticks, more than the {} a case may have",
+                path.display(),
+                c.name,
+                c.ticks,
+                fixtures::MAX_TICKS
+            ));
+        }
         if let Some(c) = config {
             file.config = serde_json::Value::String(c);
         }
@@ -129,9 +139,11 @@ pub fn scenarios(plan: &Plan, byo: &ByoFilter) -> Result<(Vec<Scenario>, Option<
     };
     let mut out = Vec::new();
     let mut note = None;
+    // Only a module that refuses to create the HTTP context is a service; any other failure
+    // of the request is a broken filter, which its proof then shows.
+    let no_http_context = format!("trap in {}", Callback::OnContextCreate.spec().name);
     match (&roles.http_failure, roles.tick_ms) {
-        // A service: its HTTP failure is the module saying it is not an HTTP filter.
-        (Some(why), ms) if ms > 0 => {
+        (Some(why), ms) if ms > 0 && why.starts_with(&no_http_context) => {
             note = Some(format!(
                 "not run as an HTTP filter: a generic request fails ({why}); the module sets a \
                  {ms} ms timer, so it is measured on its ticks"

@@ -34,6 +34,7 @@ pub fn signature(step: &Step) -> Option<Signature> {
         Step::Tcp(o) => {
             1u8.hash(&mut h);
             (&o.downstream_forwarded, &o.upstream_forwarded, o.closed).hash(&mut h);
+            o.calls.hash(&mut h);
         }
         Step::Failed(_) => return None,
     }
