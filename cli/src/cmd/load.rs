@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use filterbench_results::vocab::{ArmKind, arm};
 use filterbench_results::{ArmInfo, Batch, FilterInfo, Results};
 use filterbench_runners::envoy::expect::Expect;
@@ -118,26 +118,11 @@ fn known_arm(name: &str) -> Result<()> {
     bail!("unknown arm `{name}` (known: {})", known.join(", "))
 }
 
-fn check_writable(out: &std::path::Path) -> Result<()> {
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("--out {}", out.display()))?;
-    tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write into {} (for --out)", dir.display()))?;
-    Ok(())
-}
-
 pub fn run(args: Args) -> Result<ExitCode> {
     let started = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs();
-    let out_path = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("results/{started}.json")));
-    check_writable(&out_path)?;
+    let out_path = super::results_path(args.out.clone(), started)?;
     known_arm(&args.arm_a)?;
     known_arm(&args.arm_b)?;
     if args.target_b.is_some() && args.arm_a == args.arm_b {

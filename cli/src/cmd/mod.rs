@@ -14,7 +14,7 @@ pub mod run;
 pub mod summary;
 pub mod worker;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// This very program, for this process to start again (a worker). `/proc/self/exe` stays valid
 /// when the file is replaced meanwhile (a rebuild during a long run), where the path
@@ -155,4 +155,40 @@ pub fn select_scenarios(filters: &[catalog::Filter], patterns: &[String]) -> Res
         .into_iter()
         .filter(|k| patterns.iter().any(|p| matches(p, k)))
         .collect())
+}
+
+/// Where a run's results go: `--out`, else `results/<started>.json`; checked writable before
+/// any work, so a run never measures for nothing.
+pub(crate) fn results_path(
+    out: Option<std::path::PathBuf>,
+    started: u64,
+) -> Result<std::path::PathBuf> {
+    let out = out.unwrap_or_else(|| std::path::PathBuf::from(format!("results/{started}.json")));
+    check_writable(&out)?;
+    Ok(out)
+}
+
+/// Fails before any measurement if the results cannot be written where asked: a run that
+/// measures for minutes and then cannot save loses everything.
+pub(crate) fn check_writable(out: &std::path::Path) -> Result<()> {
+    if out.is_dir() {
+        bail!("--out {} is a folder; give a file name", out.display());
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    // A file where a folder should be: name it (create_dir_all only says "File exists").
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        bail!(
+            "cannot create the folder of --out {}: {} is a file",
+            out.display(),
+            file.display()
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the folder of --out {}", out.display()))?;
+    tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {} (for --out)", dir.display()))?;
+    Ok(())
 }

@@ -313,31 +313,6 @@ fn log_step(bar: &ProgressBar, label: &str) {
     }
 }
 
-/// Fails before any measurement if the results cannot be written where asked: a run that
-/// measures for minutes and then cannot save loses everything.
-fn check_writable(out: &std::path::Path) -> Result<()> {
-    if out.is_dir() {
-        bail!("--out {} is a folder; give a file name", out.display());
-    }
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    // A file where a folder should be: name it (create_dir_all only says "File exists").
-    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
-        bail!(
-            "cannot create the folder of --out {}: {} is a file",
-            out.display(),
-            file.display()
-        );
-    }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the folder of --out {}", out.display()))?;
-    tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write into {} (for --out)", dir.display()))?;
-    Ok(())
-}
-
 /// Adds to the plan the filter × arm pairs this worker could not load or prove, so later
 /// processes do not pay for the same failure (a looping callback costs its CPU bound each
 /// time). Returns whether the plan changed.
@@ -400,11 +375,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let started = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs();
-    let out_path = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("results/{started}.json")));
-    check_writable(&out_path)?;
+    let out_path = super::results_path(args.out.clone(), started)?;
     let mut args = args;
     if let Some(source) = &args.source {
         let built = super::build::build(source, None)?;
