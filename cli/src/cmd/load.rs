@@ -271,14 +271,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Every table: the short answer is built on CPU per request, which a target we did not
     // start has not.
     print!("{}", super::summary::render(&results));
-    let report = if args.no_report {
-        String::new()
-    } else {
-        match super::report::write(&out_path, filterbench_reports::Format::Html) {
-            Ok(html) => format!("; report: {}", html.display()),
-            Err(e) => format!("; no report: {e:#}"),
-        }
-    };
+    let report = super::report_note(&out_path, args.no_report);
     println!("results: {}{report}", out_path.display());
     Ok(if results.failures.is_empty() {
         ExitCode::SUCCESS

@@ -192,3 +192,15 @@ pub(crate) fn check_writable(out: &std::path::Path) -> Result<()> {
         .with_context(|| format!("cannot write into {} (for --out)", dir.display()))?;
     Ok(())
 }
+
+/// The HTML report written beside saved results, as the end of the results line: the
+/// results are saved, so a report that cannot be made is said, not an error.
+pub(crate) fn report_note(results: &std::path::Path, no_report: bool) -> String {
+    if no_report {
+        return String::new();
+    }
+    match report::write(results, filterbench_reports::Format::Html) {
+        Ok(html) => format!("; report: {}", html.display()),
+        Err(e) => format!("; no report: {e:#}"),
+    }
+}

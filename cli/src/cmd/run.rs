@@ -441,15 +441,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print!("{}", super::summary::summary(&results));
     }
     // One line, so the answer above keeps the terminal's last lines.
-    let report = if args.no_report {
-        String::new()
-    } else {
-        // The results are saved: a report that cannot be made is said, not an error.
-        match super::report::write(&out_path, filterbench_reports::Format::Html) {
-            Ok(html) => format!("; report: {}", html.display()),
-            Err(e) => format!("; no report: {e:#}"),
-        }
-    };
+    let report = super::report_note(&out_path, args.no_report);
     println!(
         "results: {} ({} rows, {} processes, {:.0} s){report}",
         out_path.display(),
