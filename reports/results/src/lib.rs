@@ -87,6 +87,23 @@ pub struct Results {
     /// Absent with a reason beats a made-up value.
     #[serde(default)]
     pub absent: Vec<Absent>,
+    /// What was seen, in words, where a figure alone does not say it: how a failing filter's
+    /// host ended (blast radius), how an access was refused (reach). Absent in files written
+    /// before it existed, so no schema version bump.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Observation>,
+}
+
+/// A thing seen, said in words, beside the figures of the same filter × scenario × arm × phase.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Observation {
+    pub filter: String,
+    pub scenario: String,
+    pub arm: String,
+    pub phase: Phase,
+    pub process: u32,
+    /// One line, e.g. "Envoy exited (SIGSEGV); 8 in-flight requests reset".
+    pub text: String,
 }
 
 /// A figure that was not published, and why.

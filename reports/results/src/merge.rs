@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::histogram::{Hdr, HistogramError, merge_exact};
 use crate::vocab::{Metric, Phase, Stage};
-use crate::{Absent, Failure, Histogram, Results, Row};
+use crate::{Absent, Failure, Histogram, Observation, Results, Row};
 
 /// Where figures belong: everything of a row but its metric and value. Measuring code makes
 /// one per (filter, scenario, arm, phase, threads, process) and records through it.
@@ -62,6 +62,9 @@ pub struct Batch {
     /// Figures not published, with why (e.g. a percentile below its sample floor).
     #[serde(default)]
     pub absent: Vec<Absent>,
+    /// What was seen, in words (see [`Observation`]).
+    #[serde(default)]
+    pub observations: Vec<Observation>,
 }
 
 impl Batch {
@@ -125,6 +128,18 @@ impl Batch {
         });
     }
 
+    /// Records what was seen at `at`, in words.
+    pub fn observe(&mut self, at: &At, text: impl Into<String>) {
+        self.observations.push(Observation {
+            filter: at.filter.clone(),
+            scenario: at.scenario.clone(),
+            arm: at.arm.clone(),
+            phase: at.phase,
+            process: at.process,
+            text: text.into(),
+        });
+    }
+
     /// A failure of the filter × arm of `at`.
     pub fn fail_at(&mut self, at: &At, stage: Stage, message: impl Into<String>) {
         self.fail(&at.filter, &at.scenario, &at.arm, stage, message.into());
@@ -136,6 +151,7 @@ impl Batch {
         self.histograms.extend(other.histograms);
         self.failures.extend(other.failures);
         self.absent.extend(other.absent);
+        self.observations.extend(other.observations);
     }
 }
 
@@ -154,6 +170,7 @@ impl Results {
         self.rows.extend(batch.rows);
         self.histograms.extend(batch.histograms);
         self.absent.extend(batch.absent);
+        self.observations.extend(batch.observations);
         for f in batch.failures {
             let seen = self.failures.iter().any(|g| {
                 g.filter == f.filter
@@ -170,6 +187,7 @@ impl Results {
         self.rows.retain(|r| !failed(&r.filter, &r.arm));
         self.histograms.retain(|h| !failed(&h.filter, &h.arm));
         self.absent.retain(|a| !failed(&a.filter, &a.arm));
+        self.observations.retain(|o| !failed(&o.filter, &o.arm));
     }
 }
 

@@ -159,6 +159,13 @@ pub fn merge(files: &[PathBuf]) -> Result<Results> {
                     x
                 })
                 .collect(),
+            observations: std::mem::take(&mut r.observations)
+                .into_iter()
+                .map(|mut x| {
+                    x.process = p;
+                    x
+                })
+                .collect(),
             failures: std::mem::take(&mut r.failures),
         };
         match &mut merged {

@@ -1,0 +1,33 @@
+//! Arm names the suite itself gives (engines name theirs in the runners' registry).
+
+/// The filter's native build in process: the reference of every in-process wasm arm.
+pub const NATIVE: &str = "native";
+/// The harness pseudo-arm.
+pub const HARNESS: &str = "harness";
+/// The engines' arms (the runners' registry names them with these); claims are judged on
+/// the fastest JIT here, wasmtime-cranelift.
+pub const WASMTIME_CRANELIFT: &str = "wasmtime-cranelift";
+pub const WASMTIME_WINCH: &str = "wasmtime-winch";
+pub const WASMER_CRANELIFT: &str = "wasmer-cranelift";
+pub const WASMER_SINGLEPASS: &str = "wasmer-singlepass";
+pub const WASMI: &str = "wasmi";
+/// Envoy variants: no filter, Envoy's built-in filter, the native build as a dynamic
+/// module, Lua, and the `.wasm` on V8.
+pub const ENVOY_NONE: &str = "envoy-none";
+pub const ENVOY_BUILTIN: &str = "envoy-native";
+pub const ENVOY_NATIVE_MODULE: &str = "envoy-native-module";
+pub const ENVOY_LUA: &str = "envoy-lua";
+pub const ENVOY_WASM_V8: &str = "envoy-wasm-v8";
+/// The targets of `filterbench load` (an Envoy or sidecar we did not start), A and B, unless
+/// named as the Envoy variant each runs.
+pub const REMOTE_A: &str = "remote-a";
+pub const REMOTE_B: &str = "remote-b";
+pub const REMOTE: [&str; 2] = [REMOTE_A, REMOTE_B];
+/// Every Envoy variant, in display order.
+pub const ENVOY: [&str; 5] = [
+    ENVOY_NONE,
+    ENVOY_BUILTIN,
+    ENVOY_NATIVE_MODULE,
+    ENVOY_LUA,
+    ENVOY_WASM_V8,
+];
