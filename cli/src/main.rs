@@ -42,6 +42,13 @@ enum Command {
     /// Load an Envoy (or sidecar) we did not start, every response checked; A/B with
     /// --target-b (rounds interleaved); HTTP/1.1 or h2c.
     Load(cmd::load::Args),
+    /// Blast radius: add-header failing on purpose on every arm, Envoy included; what a
+    /// crash, a loop or a leak in the filter costs the host.
+    Fault(cmd::fault::Args),
+    /// Live reload: a filter's version swapped in a running Envoy under load.
+    Reload(cmd::reload::Args),
+    /// Reach: what a probe filter can touch on each arm beyond the host API.
+    Reach(cmd::reach::Args),
     /// List the filters and arms this build knows.
     List,
     /// Envoy variants of a filter and our upstream, serving until stdin closes (the other
@@ -90,6 +97,9 @@ fn main() -> std::process::ExitCode {
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Serve(args) => cmd::load::serve(args),
+        Command::Fault(args) => cmd::fault::run(args),
+        Command::Reload(args) => cmd::reload::run(args),
+        Command::Reach(args) => cmd::reach::run(args),
         Command::List => cmd::list::run(),
         Command::Worker(args) => cmd::worker::run(args),
     };

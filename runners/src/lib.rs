@@ -8,5 +8,6 @@ pub mod fixtures;
 pub mod host;
 pub mod languages;
 pub mod measure;
+pub mod promise;
 pub mod source;
 pub mod verify;

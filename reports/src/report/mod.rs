@@ -5,6 +5,7 @@
 pub(crate) mod answer;
 pub(crate) mod answer_text;
 mod breakdown;
+mod fault;
 pub(crate) mod headline;
 mod hostcalls;
 mod info;
@@ -12,6 +13,9 @@ pub mod instructions;
 mod languages;
 pub(crate) mod maxrate;
 mod perf;
+mod protocols;
+mod reach;
+mod reload;
 mod startup;
 
 use filterbench_results::Results;
@@ -53,6 +57,11 @@ pub fn build(results: &Results) -> Result<Page, ReportError> {
     if let Some(s) = breakdown::section(&a)? {
         sections.push(s);
     }
+    // The other side of the trade (issue 22): what a wasm filter buys for its cost.
+    sections.extend(protocols::section(&a));
+    sections.extend(fault::section(&a));
+    sections.extend(reload::section(&a));
+    sections.extend(reach::section(&a));
     sections.push(info::failures(&a));
     sections.push(info::absent(&a));
     sections.push(info::machine(&a));

@@ -1,0 +1,1 @@
+//! Blast radius: filters failing on purpose, in process per engine and in live Envoy.

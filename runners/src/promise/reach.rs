@@ -1,0 +1,1 @@
+//! Reach: a probe filter tries what a filter should not do, per arm.

@@ -1,0 +1,1 @@
+//! Live reload of a filter in a running Envoy through extension-config discovery.
