@@ -129,6 +129,16 @@ fn bad_arguments_get_clear_errors() {
         "{}",
         text(&o)
     );
+    let o = filterbench(&["run", "--protocols", "http1,h3"]);
+    assert!(text(&o).contains("unknown protocol `h3`"), "{}", text(&o));
+    // h2c is a protocol of the live-Envoy arms: asked without them, refused, not ignored.
+    let o = filterbench(&["run", "--no-envoy", "--protocols", "h2c"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--protocols applies to the live-Envoy arms"),
+        "{}",
+        text(&o)
+    );
     // Each cause said once (a library error that carries its source in its message).
     let o = filterbench(&["report", "/nonexistent/results.json"]);
     let e = text(&o);

@@ -1,7 +1,7 @@
 //! The terminal summary of a results file, built from the same [`Analysis`] and the same cells
 //! as the HTML and Markdown reports (so every ratio reads the same in all three): the net
 //! headline with the claim's verdicts, per-request figures gross and net, cold start, memory,
-//! Envoy memory, absent figures and failures.
+//! Envoy memory, HTTP/1.1 against h2c, absent figures and failures.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,7 +13,7 @@ use crate::doc::{Cell, Table, text_table};
 use crate::format;
 use crate::model::Analysis;
 use crate::net::{self, mean_cell, net_cell};
-use crate::report::{answer_text, headline, maxrate};
+use crate::report::{answer_text, headline, maxrate, protocols};
 use filterbench_results::vocab::{ArmKind, Metric, Phase};
 
 const THROUGHPUT: Metric = Metric::Throughput;
@@ -296,6 +296,9 @@ pub fn render(results: &Results) -> String {
     put(&mut out, cold_start_and_memory(&a));
     put(&mut out, wrk(&a));
     put(&mut out, maxrate::table(&a));
+    // HTTP/1.1 and h2c side by side, when the run asked for both.
+    put(&mut out, protocols::side_by_side(&a));
+    put(&mut out, protocols::headline(&a));
     put(&mut out, envoy_memory(&a));
     if !results.absent.is_empty() {
         let _ = writeln!(out, "\nABSENT (not measured well enough to publish):");

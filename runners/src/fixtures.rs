@@ -12,8 +12,8 @@ use crate::host::http_call::{CallResponse, Upstream};
 use crate::host::state::LogRecord;
 use crate::host::vm::TickOutcome;
 use crate::host::{
-    Clock, HeaderMap, HostState, HttpExchange, HttpOutcome, Message, SharedData, TcpConnection,
-    TcpEvent, TcpOutcome, Vm, VmError,
+    BodyEnd, Clock, HeaderMap, HostState, HttpExchange, HttpOutcome, Message, SharedData,
+    TcpConnection, TcpEvent, TcpOutcome, Vm, VmError,
 };
 
 /// The default fixture clock: 2023-11-14T22:13:20Z.
@@ -92,6 +92,10 @@ pub struct MessageSpec {
     pub body: Option<Body>,
     #[serde(default)]
     pub chunk_size: usize,
+    /// Where the body's end of stream comes (`"last_chunk"`, the default, or `"empty_chunk"`:
+    /// as Envoy's HTTP/1.1 codec delivers it).
+    #[serde(default)]
+    pub body_end: BodyEnd,
 }
 
 impl MessageSpec {
@@ -100,6 +104,7 @@ impl MessageSpec {
             headers: header_map(&self.headers),
             body: self.body.as_ref().map(Body::bytes).unwrap_or_default(),
             chunk_size: self.chunk_size,
+            end: self.body_end,
         }
     }
 }

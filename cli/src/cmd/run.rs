@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use filterbench_results::Results;
 use filterbench_results::vocab::Stage;
 use filterbench_runners::engines::{self, CpuBound, REGISTRY};
+use filterbench_runners::envoy::protocol::Protocol;
 use filterbench_runners::envoy::{self, EnvoySettings};
 use filterbench_runners::measure::{self, ByoFilter, Plan, WorkerOutput, probes};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -48,6 +49,8 @@ pub struct Args {
     /// Its source language, when --source built it.
     #[arg(skip)]
     language: Option<String>,
+    #[command(flatten)]
+    source_options: super::build::SourceOptions,
     /// Plugin configuration for --wasm or --source (sent as is).
     #[arg(long, requires = "byo")]
     config: Option<PathBuf>,
@@ -95,6 +98,12 @@ pub struct Args {
     /// gives Envoy's CPU per request tighter intervals
     #[arg(long)]
     envoy_ms: Option<u64>,
+    /// Protocols every local Envoy variant is timed over (and --max-rate searched over),
+    /// comma-separated, interleaved in the rounds: http1, h2c (HTTP/2 with prior knowledge,
+    /// generator to Envoy and Envoy to upstream). h2c figures are recorded under the scenario
+    /// name + `+h2c`, as `load` records them.
+    #[arg(long, value_delimiter = ',', default_value = "http1")]
+    protocols: Vec<Protocol>,
     #[command(flatten)]
     max_rate: super::max_rate::Args,
     /// Print every table (wide) instead of the per-filter answer.
@@ -218,6 +227,10 @@ fn plan(args: &Args, out: &std::path::Path) -> Result<Plan> {
     }
     plan.envoy = envoy_settings(args, args.full, out)?;
     plan.max_rate = args.max_rate.settings(plan.envoy.is_some())?;
+    plan.envoy_protocols = Protocol::or_default(&args.protocols);
+    if plan.envoy.is_none() && plan.envoy_protocols != [Protocol::Http1] {
+        bail!("--protocols applies to the live-Envoy arms (Envoy was not found or --no-envoy)");
+    }
     Ok(plan)
 }
 
@@ -378,7 +391,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let out_path = super::results_path(args.out.clone(), started)?;
     let mut args = args;
     if let Some(source) = &args.source {
-        let built = super::build::build(source, None)?;
+        let built = super::build::build(source, None, &args.source_options)?;
         args.wasm = Some(built.wasm);
         args.native = built.native;
         args.language = Some(built.language.to_string());

@@ -9,6 +9,12 @@
 //! `-changed` to every non-empty response body chunk after the 50th request). `after` is
 //! required for the misbehaving modes and refused for `behave`. In `change-body` mode the
 //! response's `content-length` is always removed, so a live proxy can forward the longer body.
+//!
+//! The failing modes (`filterbench fault`'s blast radius), each from the request after `after`
+//! on: `panic` (a Rust panic: a trap in wasm, an abort natively), `loop` (never returns from
+//! the request headers), `grow` (keeps 1 MiB more per request, touched, never freed) and
+//! `null-write` (writes through a null pointer: SIGSEGV natively; in wasm address 0 is a valid
+//! linear-memory address, so the write succeeds, no trap, and the request is answered).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -35,6 +41,8 @@ const SUFFIX: &[u8] = b"-changed";
 thread_local! {
     /// Requests this VM has seen (a VM is single-threaded; each native instance has its own).
     static REQUESTS: Cell<u64> = const { Cell::new(0) };
+    /// What `grow` keeps: never freed while the VM lives.
+    static KEPT: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -43,7 +51,14 @@ enum Mode {
     Behave,
     StopHeader,
     ChangeBody,
+    Panic,
+    Loop,
+    Grow,
+    NullWrite,
 }
+
+/// What `grow` keeps per misbehaving request.
+const GROW_BYTES: usize = 1 << 20;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +71,7 @@ impl Config {
     fn check(self) -> Result<Self, String> {
         match (self.mode, self.after) {
             (Mode::Behave, Some(_)) => Err("`after` is only for a misbehaving mode".into()),
-            (Mode::StopHeader | Mode::ChangeBody, None) => {
+            (_, None) if self.mode != Mode::Behave => {
                 Err("`after` is required for a misbehaving mode".into())
             }
             _ => Ok(self),
@@ -80,6 +95,9 @@ impl HttpContext for Misbehave {
         });
         if let Some(config) = &self.config {
             self.misbehaving = config.after.is_some_and(|after| n > after);
+            if self.misbehaving {
+                fail(config.mode, n);
+            }
         }
         Action::Continue
     }
@@ -110,5 +128,30 @@ impl HttpContext for Misbehave {
             self.set_http_response_body(0, body_size, &body);
         }
         Action::Continue
+    }
+}
+
+/// Fails on purpose in the failing modes (the others misbehave later, in the response).
+fn fail(mode: Mode, n: u64) {
+    match mode {
+        Mode::Panic => panic!("misbehave: panic on request {n}"),
+        Mode::Loop => {
+            // black_box keeps the loop from being proven endless and folded away.
+            let mut i = 0u64;
+            loop {
+                i = std::hint::black_box(i.wrapping_add(n));
+            }
+        }
+        // A fill that is not zero, so every page is touched (calloc'd zeros would not grow RSS).
+        Mode::Grow => KEPT.with(|k| k.borrow_mut().push(vec![0xA5; GROW_BYTES])),
+        Mode::NullWrite => {
+            // The address comes through black_box so the compiler cannot see the null (a
+            // write it can see would be folded to a trap or removed).
+            let p = std::hint::black_box(0usize) as *mut u64;
+            // SAFETY: none: this is the fault under test (SIGSEGV natively; in wasm it writes
+            // linear-memory bytes 0..8: the bottom of the stack region, unused unless it overflows).
+            unsafe { std::ptr::write_volatile(p, n) };
+        }
+        Mode::Behave | Mode::StopHeader | Mode::ChangeBody => {}
     }
 }

@@ -1,9 +1,245 @@
-//! Blast radius: what a filter failing on purpose costs the host, per arm (phase `fault`).
+//! Blast radius: what a filter failing on purpose costs the host, per arm (phase `fault`,
+//! scenario = the fault mode): requests failed and reset, whether the host survived, the time
+//! until answers were good again, and how each trial ended, in words.
 
-use crate::doc::Section;
+use std::collections::BTreeMap;
+
+use filterbench_results::Results;
+use filterbench_results::vocab::{Metric, Phase};
+
+use crate::doc::{Block, Cell, Section, Table, Tone};
 use crate::model::Analysis;
 
+/// The section's anchor, also how `filterbench fault` finds it.
+pub const ID: &str = "fault";
+
+/// One (mode, arm): its figures over trials, absences and observations.
+#[derive(Default)]
+struct Cells {
+    values: BTreeMap<Metric, Vec<f64>>,
+    /// Why a figure is absent, and in how many trials.
+    absent: BTreeMap<Metric, (String, usize)>,
+    how: Vec<String>,
+}
+
+type Key = (String, String);
+
+fn slot<'a>(v: &'a mut Vec<(Key, Cells)>, mode: &str, arm: &str) -> &'a mut Cells {
+    let i = match v.iter().position(|(k, _)| k.0 == mode && k.1 == arm) {
+        Some(i) => i,
+        None => {
+            v.push(((mode.to_string(), arm.to_string()), Cells::default()));
+            v.len() - 1
+        }
+    };
+    &mut v[i].1
+}
+
+/// (mode, arm) in the order the results first name them.
+fn gather(r: &Results) -> Vec<(Key, Cells)> {
+    let mut v = Vec::new();
+    for x in r.rows.iter().filter(|x| x.phase == Phase::Fault) {
+        let c = slot(&mut v, &x.scenario, &x.arm);
+        c.values.entry(x.metric).or_default().push(x.value);
+    }
+    for x in r.absent.iter().filter(|x| x.phase == Phase::Fault) {
+        let c = slot(&mut v, &x.scenario, &x.arm);
+        c.absent
+            .entry(x.metric)
+            .or_insert_with(|| (x.reason.clone(), 0))
+            .1 += 1;
+    }
+    for x in r.observations.iter().filter(|x| x.phase == Phase::Fault) {
+        slot(&mut v, &x.scenario, &x.arm).how.push(x.text.clone());
+    }
+    v
+}
+
+/// Mean over trials, with the range when there are several.
+fn figure(c: &Cells, m: Metric, show: fn(f64) -> String) -> Cell {
+    let Some(v) = c.values.get(&m).filter(|v| !v.is_empty()) else {
+        return Cell::none();
+    };
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let cell = Cell::num(show(mean));
+    if v.len() < 2 {
+        return cell;
+    }
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    cell.with_sub(format!("{}–{}", show(lo), show(hi)))
+}
+
+fn count(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn ms(v: f64) -> String {
+    let ms = v / 1e6;
+    if ms < 1.0 {
+        format!("{:.0} µs", v / 1e3)
+    } else if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+fn survived(c: &Cells) -> Cell {
+    match c.values.get(&Metric::FaultHostSurvived) {
+        Some(v) if !v.is_empty() => {
+            let yes = v.iter().filter(|x| **x >= 1.0).count();
+            // Every trial alike: yes or no; else how many of them the host survived.
+            let text = match (yes, v.len()) {
+                (y, n) if y == n => "yes".to_string(),
+                (0, _) => "no".to_string(),
+                (y, n) => format!("{y}/{n}"),
+            };
+            let tone = if yes == v.len() {
+                Tone::Good
+            } else {
+                Tone::Poor
+            };
+            // Trials whose survival is unknown (the host stopped by filterbench) are said.
+            let text = match c.absent.get(&Metric::FaultHostSurvived).map_or(0, |a| a.1) {
+                0 => text,
+                u => format!("{text}, {u}?"),
+            };
+            Cell::label(text).tone(tone)
+        }
+        _ => Cell::label("?").tone(Tone::Muted),
+    }
+}
+
+/// Recovery: the figure, or why there is none in a word.
+fn recovery(c: &Cells) -> Cell {
+    if c.values.is_empty() {
+        // Not run: its reason is the observation.
+        return Cell::none();
+    }
+    if c.values.contains_key(&Metric::FaultRecoveryTime) {
+        return figure(c, Metric::FaultRecoveryTime, ms);
+    }
+    match c.absent.get(&Metric::FaultRecoveryTime).map(|(w, _)| w) {
+        Some(why) if why.contains("nothing to recover") => Cell::label("no failure"),
+        Some(why) if why.starts_with("the host died") => Cell::label("died").tone(Tone::Poor),
+        Some(why) if why.contains("not run") || why.starts_with("load") => Cell::none(),
+        Some(_) => Cell::label("never").tone(Tone::Poor),
+        None => Cell::none(),
+    }
+}
+
+/// The table of figures, (mode × arm) rows; the observations come as a list after it.
+pub fn table(r: &Results) -> Option<(Table, Vec<String>)> {
+    let cells = gather(r);
+    if cells.is_empty() {
+        return None;
+    }
+    let mut t = Table {
+        caption: "Blast radius per fault mode × arm (mean over trials; range below when more \
+                  than one)"
+            .into(),
+        header: [
+            "mode", "arm", "requests", "failed", "reset", "survived", "recovery",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Default::default()
+    };
+    let mut how = Vec::new();
+    for ((mode, arm), c) in &cells {
+        let not_run = c.values.is_empty();
+        t.rows.push(vec![
+            Cell::label(mode.clone()),
+            Cell::label(arm.clone()),
+            figure(c, Metric::FaultRequests, count),
+            figure(c, Metric::FaultRequestsFailed, count),
+            figure(c, Metric::FaultRequestsReset, count),
+            if not_run { Cell::none() } else { survived(c) },
+            recovery(c),
+        ]);
+        for (i, h) in c.how.iter().enumerate() {
+            let trial = if c.how.len() > 1 {
+                format!(" (trial {})", i + 1)
+            } else {
+                String::new()
+            };
+            how.push(format!("{mode} / {arm}{trial}: {h}"));
+        }
+    }
+    Some((t, how))
+}
+
+/// The answer in one sentence per mode: what the failure cost on each arm.
+fn answer(r: &Results) -> Vec<String> {
+    let cells = gather(r);
+    let mut modes: Vec<&str> = Vec::new();
+    for ((m, _), _) in &cells {
+        if !modes.contains(&m.as_str()) {
+            modes.push(m);
+        }
+    }
+    let mut out = Vec::new();
+    for mode in modes {
+        let parts: Vec<String> = cells
+            .iter()
+            .filter(|((m, _), c)| m == mode && !c.values.is_empty())
+            .map(|((_, arm), c)| {
+                let mean = |m: Metric| {
+                    c.values
+                        .get(&m)
+                        .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+                };
+                let failed = mean(Metric::FaultRequestsFailed).unwrap_or(f64::NAN);
+                let reset = mean(Metric::FaultRequestsReset).unwrap_or(f64::NAN);
+                let dead = mean(Metric::FaultHostSurvived).is_some_and(|s| s < 1.0);
+                let rec = match mean(Metric::FaultRecoveryTime) {
+                    Some(t) => format!("good again after {}", ms(t)),
+                    None if failed + reset > 0.0 => "never good again in the window".into(),
+                    None => "no request failed".into(),
+                };
+                if dead {
+                    format!("kills the host on {arm} ({reset:.0} requests reset or refused)")
+                } else {
+                    format!(
+                        "costs {failed:.0} failed and {reset:.0} reset requests on {arm}, {rec}"
+                    )
+                }
+            })
+            .collect();
+        if !parts.is_empty() {
+            out.push(format!("A {mode} in the filter {}.", parts.join("; ")));
+        }
+    }
+    out
+}
+
 /// The section, when the results hold its figures.
-pub fn section(_a: &Analysis) -> Option<Section> {
-    None
+pub fn section(a: &Analysis) -> Option<Section> {
+    let (t, how) = table(a.results)?;
+    let mut s = Section::new(ID, "Blast radius: the filter failing on purpose");
+    s.para(
+        "add-header's failing variant (the test filter misbehave, built as wasm and natively; \
+         the same failures in Lua for envoy-lua) adds the header for its first requests, then \
+         panics, loops, grows its memory without bound or writes through a null pointer, under \
+         steady load. Failed = answered badly (a 5xx local reply, a 200 without the header, or \
+         failed by the in-process host); reset = connection reset, refused or unanswered; \
+         survived = the host process was alive (and Envoy's admin API answered) at the end; \
+         recovery = from the first bad answer to the first good one after it.",
+    );
+    for line in answer(a.results) {
+        s.blocks.push(Block::Callout(line, Tone::Plain));
+    }
+    s.blocks.push(Block::Table(t));
+    if !how.is_empty() {
+        s.blocks.push(Block::Facts(
+            how.into_iter()
+                .map(|h| match h.split_once(": ") {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (String::new(), h),
+                })
+                .collect(),
+        ));
+    }
+    Some(s)
 }

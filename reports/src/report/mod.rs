@@ -5,7 +5,7 @@
 pub(crate) mod answer;
 pub(crate) mod answer_text;
 mod breakdown;
-mod fault;
+pub mod fault;
 pub(crate) mod headline;
 mod hostcalls;
 mod info;
@@ -13,9 +13,9 @@ pub mod instructions;
 mod languages;
 pub(crate) mod maxrate;
 mod perf;
-mod protocols;
+pub(crate) mod protocols;
 mod reach;
-mod reload;
+pub mod reload;
 mod startup;
 
 use filterbench_results::Results;

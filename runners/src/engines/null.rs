@@ -98,7 +98,7 @@ mod tests {
         let msg = |k: &str| Message {
             headers: vec![(k.as_bytes().to_vec(), b"v".to_vec())],
             body: b"body".to_vec(),
-            chunk_size: 0,
+            ..Default::default()
         };
         HttpExchange {
             request: msg("request"),

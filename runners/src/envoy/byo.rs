@@ -49,7 +49,7 @@ impl Calls {
         let message = Message {
             headers: answer.headers,
             body: answer.body,
-            chunk_size: 0,
+            ..Default::default()
         };
         let upstream =
             Upstream::start(&message).map_err(|e| format!("the upstream of its calls: {e}"))?;
@@ -172,34 +172,48 @@ impl CallCount {
         let Some(c) = count else { return f() };
         let before = c.answered(envoy);
         let mut res = f();
-        let need = c.per_request * res.completed;
-        let deadline = Instant::now() + SETTLE;
-        let shortfall = loop {
-            let made = before.clone().and_then(|b| {
-                let now = c.answered(envoy)?;
-                now.checked_sub(b)
-                    .ok_or_else(|| format!("Envoy's counter fell from {b} to {now}"))
-            });
-            match made {
-                Ok(n) if n >= need => break None,
-                Ok(n) if Instant::now() >= deadline => {
-                    break Some(format!(
-                        "not verified: {n} outbound calls answered on {} for {} completed \
-                         requests, which make {} each",
-                        c.clusters.join(", "),
-                        res.completed,
-                        c.per_request
-                    ));
-                }
-                Ok(_) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => break Some(format!("not verified: outbound calls not counted: {e}")),
-            }
-        };
-        if let Some(why) = shortfall {
+        if let Err(why) = c.made(envoy, before, res.completed) {
             res.errors += 1;
             res.first_error.get_or_insert(why);
         }
         res
+    }
+
+    /// Calls answered so far (taken before a window, for [`CallCount::made`]).
+    pub(crate) fn before(&self, envoy: &Envoy) -> Result<u64, String> {
+        self.answered(envoy)
+    }
+
+    /// Err (why, as "not verified: …") unless `requests` completed since `before` had their
+    /// calls answered, waiting up to [`SETTLE`] for the last.
+    pub(crate) fn made(
+        &self,
+        envoy: &Envoy,
+        before: Result<u64, String>,
+        requests: u64,
+    ) -> Result<(), String> {
+        let need = self.per_request * requests;
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let made = before.clone().and_then(|b| {
+                let now = self.answered(envoy)?;
+                now.checked_sub(b)
+                    .ok_or_else(|| format!("Envoy's counter fell from {b} to {now}"))
+            });
+            match made {
+                Ok(n) if n >= need => return Ok(()),
+                Ok(n) if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "not verified: {n} outbound calls answered on {} for {requests} \
+                         completed requests, which make {} each",
+                        self.clusters.join(", "),
+                        self.per_request
+                    ));
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(format!("not verified: outbound calls not counted: {e}")),
+            }
+        }
     }
 }
 
@@ -207,6 +221,12 @@ impl CallCount {
 /// native module's host answers no outbound calls.
 pub(crate) fn runs(sc: &Scenario, want: &HttpOutcome, variant: &str) -> bool {
     !(sc.byo && variant == config::NATIVE_MODULE && !want.calls.is_empty())
+}
+
+/// Whether `variant` is expected to run `sc` before its reference is had (the progress
+/// count): as [`runs`], on what the module's probe found.
+pub(crate) fn expected_to_run(sc: &Scenario, variant: &str) -> bool {
+    !(sc.byo && variant == config::NATIVE_MODULE && sc.calls_out)
 }
 
 /// Records, for a brought filter, each selected Envoy variant that does not run it, with why

@@ -16,7 +16,7 @@ use super::config::{self, Variant};
 use super::http::{RequestTemplate, Session, Upstream};
 use super::process::{Envoy, Pending, Under};
 use super::verify::native_reference;
-use super::{EVERY_VARIANT, EnvoySettings, at, builds, tcp};
+use super::{EVERY_VARIANT, EnvoySettings, at, builds, byo, tcp};
 use crate::measure::scenario::{Scenario, Workload};
 use crate::measure::{Progress, WorkerOutput, rotated};
 
@@ -184,6 +184,9 @@ struct Counted<'a> {
     name: &'static str,
     envoy: Envoy,
     send: SendOne<'a>,
+    /// A brought module's calls, each window's counted by Envoy (a module that stops calling
+    /// out would count fewer instructions).
+    calls: Option<byo::CallCount>,
     per_request: Vec<f64>,
     failed: Option<String>,
 }
@@ -264,27 +267,51 @@ pub fn count_scenario(
                 Ok(u) => u,
                 Err(e) => return fail(out, EVERY_VARIANT, Stage::Load, format!("upstream: {e}")),
             };
+            // A brought module's outbound calls need their clusters, served as the timed path
+            // serves them, and the variants that cannot run it are said, with why.
+            let calls = match byo::Calls::start(sc, &want.0) {
+                Ok(calls) => calls,
+                Err(e) => return fail(out, EVERY_VARIANT, Stage::Load, e),
+            };
+            let clusters = calls.as_ref().map(|c| c.clusters()).unwrap_or_default();
+            let counted_here = EnvoySettings {
+                variants: c.variants.clone(),
+                ..s.clone()
+            };
+            byo::absent(&counted_here, sc, &want.0, (Metric::Instructions, 0), out);
             let req = RequestTemplate::from_message(&ex.request);
             let mut variants = config::variants(&sc.filter, &b, &String::from_utf8_lossy(&config));
-            variants.retain(|v| c.wants(v.name));
+            variants.retain(|v| c.wants(v.name) && byo::runs(sc, &want.0, v.name));
             starting(progress, variants.len(), sc);
             let started = launch_all(
                 variants,
                 |v: &Variant| {
                     let name = format!("{}.{}.{}.callgrind", sc.filter, sc.name, v.name);
-                    super::spawn(s, v, upstream.port, &name)
+                    super::spawn(s, v, upstream.port, &clusters, &name)
                 },
                 |v, p| super::ready(p, v),
             );
             let mut counted = Vec::new();
             for (v, envoy) in started {
-                let proven = envoy.and_then(|e| super::prove(e, sc, &v, &upstream, &req, &want));
+                // Only the module's own variants make its calls (V8; not envoy-none).
+                let recording = calls
+                    .as_ref()
+                    .filter(|_| v.check == config::Check::Exact)
+                    .map(|c| c.record());
+                let proven = envoy
+                    .and_then(|e| super::prove(e, sc, &v, &upstream, &req, &want))
+                    .and_then(|p| match recording {
+                        Some(r) => r.check(&want.0).map(|()| p).map_err(|e| (Stage::Verify, e)),
+                        None => Ok(p),
+                    });
                 match proven {
                     Ok(p) => {
                         let (expect, req, upstream) = (p.expect, &req, &upstream);
+                        let counts = calls.as_ref().filter(|_| v.check == config::Check::Exact);
                         counted.push(Counted {
                             name: v.name,
                             envoy: p.envoy,
+                            calls: counts.map(byo::Calls::count),
                             send: Box::new(move |conn| match conn {
                                 Conn::Http(s) => {
                                     upstream.checked_one(&expect, || s.send_checked(req, &expect))
@@ -345,6 +372,7 @@ pub fn count_scenario(
                             Conn::Tcp(s) => s.round_trip(payload),
                             Conn::Http(_) => Err("not a TCP connection".into()),
                         }),
+                        calls: None,
                         per_request: Vec::new(),
                         failed: None,
                     }),
@@ -386,14 +414,20 @@ fn windows(
                 "callgrind: {} / {} / {} window {round}/{}",
                 sc.filter, sc.name, v.name, c.windows
             ));
+            // Read outside the window: the admin request's instructions are not counted.
+            let before = v.calls.as_ref().map(|c| c.before(&v.envoy));
             let per = open(v.envoy.listener).and_then(|mut conn| {
                 // One request first, so the connection's set-up is not in the window.
                 (v.send)(&mut conn).map_err(|e| format!("first request: {e}"))?;
-                window(dir, &v.envoy, n, || {
+                let per = window(dir, &v.envoy, n, || {
                     (0..n).try_for_each(|k| {
                         (v.send)(&mut conn).map_err(|e| format!("request {k}: {e}"))
                     })
-                })
+                })?;
+                match (&v.calls, before) {
+                    (Some(c), Some(b)) => c.made(&v.envoy, b, n + 1).map(|()| per),
+                    _ => Ok(per),
+                }
             });
             let alive = v.envoy.check_alive().map_err(|e| e.to_string());
             match (per, alive) {

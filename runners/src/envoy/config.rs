@@ -20,6 +20,7 @@ pub enum Check {
     Key,
 }
 
+#[derive(Clone)]
 pub struct Variant {
     pub name: &'static str,
     pub filters: Vec<Value>,

@@ -41,6 +41,71 @@ impl Protocol {
             Protocol::H2c => "HTTP/2 (h2c)",
         }
     }
+
+    /// The scenario name figures of `scenario` over this protocol are recorded under (the
+    /// results vocabulary's one convention: HTTP/1.1 keeps the name, h2c adds a suffix).
+    pub fn scenario(self, scenario: &str) -> String {
+        filterbench_results::vocab::protocol::scenario(scenario, self == Protocol::H2c)
+    }
+
+    /// The protocol a recorded scenario name says it was measured over.
+    pub fn of_scenario(recorded: &str) -> Protocol {
+        match filterbench_results::vocab::protocol::split(recorded).1 {
+            true => Protocol::H2c,
+            false => Protocol::Http1,
+        }
+    }
+
+    /// The protocols a run asked for; none named: HTTP/1.1 alone.
+    pub fn or_default(asked: &[Protocol]) -> Vec<Protocol> {
+        if asked.is_empty() {
+            vec![Protocol::Http1]
+        } else {
+            let mut v = asked.to_vec();
+            v.dedup();
+            v
+        }
+    }
+}
+
+/// One protocol's side of a scenario's live-Envoy runs: our upstream speaking it (Envoy's
+/// cluster is told to, too) and the scenario name its figures are recorded under.
+pub struct Leg {
+    pub protocol: Protocol,
+    pub upstream: super::http::Upstream,
+    pub scenario: String,
+}
+
+impl Leg {
+    /// A leg per protocol of `protocols` (HTTP/1.1 alone when empty) for `scenario`, whose
+    /// upstream answers `response`.
+    pub fn start_all(
+        protocols: &[Protocol],
+        scenario: &str,
+        response: &crate::host::vm::Message,
+    ) -> Result<Vec<Leg>, String> {
+        Protocol::or_default(protocols)
+            .into_iter()
+            .map(|protocol| {
+                let upstream = super::http::Upstream::start_with(response, protocol)
+                    .map_err(|e| format!("upstream ({}): {e}", protocol.label()))?;
+                Ok(Leg {
+                    protocol,
+                    upstream,
+                    scenario: protocol.scenario(scenario),
+                })
+            })
+            .collect()
+    }
+
+    /// What an Envoy's name (its config and log files) adds for this leg: nothing over
+    /// HTTP/1.1, so those keep today's names.
+    pub fn file_suffix(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Http1 => "",
+            Protocol::H2c => ".h2c",
+        }
+    }
 }
 
 impl std::str::FromStr for Protocol {

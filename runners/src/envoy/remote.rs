@@ -160,10 +160,7 @@ pub(super) fn variant_of(sc: &Scenario, name: &str) -> Result<Variant, RemoteErr
 /// The scenario name figures of `scenario` over `protocol` are recorded under (HTTP/1.1 keeps
 /// the fixture's name, so its figures compare with local runs'), at a fixed `rate` if any.
 pub fn scenario_name(scenario: &str, protocol: Protocol, rate: Option<f64>) -> String {
-    let mut s = match protocol {
-        Protocol::Http1 => scenario.to_string(),
-        Protocol::H2c => format!("{scenario}+h2c"),
-    };
+    let mut s = protocol.scenario(scenario);
     if let Some(r) = rate {
         s.push_str(&format!("@{r:.0}rps"));
     }

@@ -10,6 +10,7 @@ use super::config::{self, Check, Variant};
 use super::expect::Expect;
 use super::http::{self, RequestTemplate, Upstream};
 use super::process::{self, Envoy};
+use super::protocol::{self as proto, Leg, Protocol};
 use super::verify::{self, check};
 use crate::measure::WorkerOutput;
 use crate::measure::scenario::{Scenario, Workload};
@@ -47,6 +48,9 @@ pub(crate) struct Starter<'a> {
     upstream: &'a Upstream,
     req: &'a RequestTemplate,
     want: &'a verify::Reference,
+    /// The reference over h2c where its body shape differs from HTTP/1.1's (see
+    /// [`verify::reference_over`]).
+    want_h2c: Option<Result<verify::Reference, String>>,
     calls: Option<Calls>,
 }
 
@@ -65,6 +69,7 @@ impl<'a> Starter<'a> {
             upstream,
             req,
             want,
+            want_h2c: verify::reference_over(sc, Protocol::H2c),
             calls,
         })
     }
@@ -96,12 +101,33 @@ impl<'a> Starter<'a> {
     /// and a brought module's outbound call against the reference's; on failure, the stage and
     /// why.
     pub(crate) fn start(&self, variant: &Variant, name: &str) -> Result<Verified, (Stage, String)> {
+        self.start_over(variant, name, (self.upstream, Protocol::Http1))
+    }
+
+    /// [`Starter::start`] on one protocol's leg: Envoy's upstream cluster speaking `protocol`
+    /// to `upstream` (which speaks it too), and the proof sent over it.
+    pub(crate) fn start_on(
+        &self,
+        variant: &Variant,
+        name: &str,
+        leg: &Leg,
+    ) -> Result<Verified, (Stage, String)> {
+        self.start_over(variant, name, (&leg.upstream, leg.protocol))
+    }
+
+    fn start_over(
+        &self,
+        variant: &Variant,
+        name: &str,
+        (upstream, protocol): (&Upstream, Protocol),
+    ) -> Result<Verified, (Stage, String)> {
         let clusters = self
             .calls
             .as_ref()
             .map(|c| c.clusters())
             .unwrap_or_default();
-        let envoy = launch_calling(self.s, variant, self.upstream.port, &clusters, name)?;
+        let spawned = spawn_over(self.s, variant, (upstream.port, protocol), &clusters, name)?;
+        let envoy = ready(spawned, variant)?;
         // Only the module's variants make its calls (V8; the native module runs no module that
         // calls out, envoy-none no filter).
         let calls = self
@@ -109,7 +135,15 @@ impl<'a> Starter<'a> {
             .as_ref()
             .filter(|_| variant.check == Check::Exact);
         let recording = calls.map(|c| c.record());
-        let mut v = prove(envoy, self.sc, variant, self.upstream, self.req, self.want)?;
+        let want = match (protocol, &self.want_h2c) {
+            (Protocol::H2c, Some(Ok(w))) => w,
+            (Protocol::H2c, Some(Err(e))) => {
+                return Err((Stage::Verify, format!("no reference over h2c: {e}")));
+            }
+            _ => self.want,
+        };
+        let (sc, req) = (self.sc, self.req);
+        let mut v = prove_over(protocol, envoy, sc, variant, upstream, req, want)?;
         if let (Some(c), Some(r)) = (calls, recording) {
             r.check(&self.want.0).map_err(|e| (Stage::Verify, e))?;
             v.calls = Some(c.count());
@@ -118,42 +152,31 @@ impl<'a> Starter<'a> {
     }
 }
 
-/// Starts one variant's Envoy (config and log under `s.dir` as `name`), not yet proven, with
-/// the clusters the filter calls out to, (name, local port) each.
-fn launch_calling(
+/// One variant's Envoy over HTTP/1.1 with the clusters the filter calls out to, not waited
+/// for (callgrind starts them all at once).
+pub(crate) fn spawn(
     s: &EnvoySettings,
     variant: &Variant,
     upstream_port: u16,
     clusters: &[(String, u16)],
     name: &str,
-) -> Result<Envoy, (Stage, String)> {
-    ready(
-        spawn_calling(s, variant, upstream_port, clusters, name)?,
-        variant,
-    )
-}
-
-/// [`launch_calling`] without the clusters, and without waiting for Envoy to be ready.
-pub(crate) fn spawn(
-    s: &EnvoySettings,
-    variant: &Variant,
-    upstream_port: u16,
-    name: &str,
 ) -> Result<process::Pending, (Stage, String)> {
-    spawn_calling(s, variant, upstream_port, &[], name)
+    spawn_over(s, variant, (upstream_port, Protocol::Http1), clusters, name)
 }
 
-/// [`spawn`] with the clusters the filter calls out to, (name, local port) each.
-fn spawn_calling(
+/// [`spawn`] with the upstream cluster speaking `protocol` and the clusters the filter calls
+/// out to, (name, local port) each.
+fn spawn_over(
     s: &EnvoySettings,
     variant: &Variant,
-    upstream_port: u16,
+    (upstream_port, protocol): (u16, Protocol),
     clusters: &[(String, u16)],
     name: &str,
 ) -> Result<process::Pending, (Stage, String)> {
     let path = s.dir.join(format!("{name}.json"));
     let mut bootstrap = config::bootstrap(variant, upstream_port);
     config::add_clusters(&mut bootstrap, clusters);
+    proto::for_protocol(&mut bootstrap, protocol);
     for_counting(s, &mut bootstrap);
     let body = serde_json::to_string_pretty(&bootstrap).expect("json");
     std::fs::write(&path, body).map_err(|e| (Stage::Load, e.to_string()))?;
@@ -190,6 +213,19 @@ pub(crate) fn prove(
     req: &RequestTemplate,
     want: &verify::Reference,
 ) -> Result<Verified, (Stage, String)> {
+    prove_over(Protocol::Http1, envoy, sc, variant, upstream, req, want)
+}
+
+/// [`prove`] with the request sent over `protocol`.
+pub(crate) fn prove_over(
+    protocol: Protocol,
+    envoy: Envoy,
+    sc: &Scenario,
+    variant: &Variant,
+    upstream: &Upstream,
+    req: &RequestTemplate,
+    want: &verify::Reference,
+) -> Result<Verified, (Stage, String)> {
     let Workload::Http(ex) = &sc.workload else {
         return Err((Stage::Verify, "not an HTTP scenario".into()));
     };
@@ -197,7 +233,7 @@ pub(crate) fn prove(
         .record
         .store(true, std::sync::atomic::Ordering::Relaxed);
     *upstream.last.lock().unwrap() = None;
-    let seen = http::one_shot(envoy.listener, req);
+    let seen = http::one_shot_with(protocol, envoy.listener, req);
     let verdict = seen.clone().and_then(|seen| {
         let up = upstream.last.lock().unwrap().clone();
         check(variant, sc, want, &seen, up.as_ref())
@@ -209,7 +245,14 @@ pub(crate) fn prove(
     verdict.map_err(|e| {
         (
             Stage::Verify,
-            format!("differs from the in-process {reference} arm: {e}"),
+            // HTTP/1.1's message as it always was.
+            match protocol {
+                Protocol::Http1 => format!("differs from the in-process {reference} arm: {e}"),
+                p => format!(
+                    "over {}: differs from the in-process {reference} arm: {e}",
+                    p.label()
+                ),
+            },
         )
     })?;
     Ok(Verified {

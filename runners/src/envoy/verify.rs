@@ -5,9 +5,10 @@ use std::time::Duration;
 use super::config::{Check, Variant};
 use super::expect::Expect;
 use super::http::{self, Seen};
+use super::protocol::Protocol;
 use crate::engines;
 use crate::fixtures::Step;
-use crate::host::{Clock, HeaderMap, HttpOutcome};
+use crate::host::{BodyEnd, Clock, HeaderMap, HttpOutcome};
 use crate::measure::scenario::{Scenario, Workload};
 
 /// The in-process native outcome with the real clock (Envoy has no fixture clock), and the
@@ -22,6 +23,31 @@ pub(crate) fn reference_arm(sc: &Scenario) -> Option<&'static str> {
     engines::arm_names()
         .into_iter()
         .find(|a| engines::applies(a, &sc.artifacts))
+}
+
+/// The reference for requests over `protocol`: a scenario whose bodies take the shape of
+/// Envoy's HTTP/1.1 codec (data, then an empty end-of-stream chunk) is re-run in the shape
+/// h2c gives (end of stream on the last data frame, measured), since a filter that acts on
+/// every body callback forwards a different body under each. `None` when the shape is the same.
+pub(super) fn reference_over(
+    sc: &Scenario,
+    protocol: Protocol,
+) -> Option<Result<Reference, String>> {
+    let Workload::Http(ex) = &sc.workload else {
+        return None;
+    };
+    let shaped = [&ex.request, &ex.response]
+        .iter()
+        .any(|m| m.end == BodyEnd::EmptyChunk);
+    if protocol != Protocol::H2c || !shaped {
+        return None;
+    }
+    let mut h2 = sc.clone();
+    if let Workload::Http(ex) = &mut h2.workload {
+        ex.request.end = BodyEnd::LastChunk;
+        ex.response.end = BodyEnd::LastChunk;
+    }
+    Some(native_reference(&h2))
 }
 
 pub(super) fn native_reference(sc: &Scenario) -> Result<Reference, String> {

@@ -10,8 +10,11 @@ pub mod state;
 pub mod vm;
 pub mod wasi;
 
+#[cfg(test)]
+pub(crate) mod delivery_tests;
+
 pub use callbacks::Callback;
 pub use state::{Clock, HeaderMap, HostState, LocalReply, SharedData};
 pub use vm::{
-    HttpExchange, HttpOutcome, Message, TcpConnection, TcpEvent, TcpOutcome, Vm, VmError,
+    BodyEnd, HttpExchange, HttpOutcome, Message, TcpConnection, TcpEvent, TcpOutcome, Vm, VmError,
 };

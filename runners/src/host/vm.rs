@@ -43,6 +43,24 @@ pub struct Message {
     pub body: Vec<u8>,
     /// Deliver the body in chunks of this size (0 = one chunk).
     pub chunk_size: usize,
+    /// How the body's end of stream reaches the filter.
+    pub end: BodyEnd,
+}
+
+/// Where a body's end of stream comes: each proxy codec has its own shape, and a filter that
+/// acts on every body callback (the C++ SDK's example rewrites each) forwards a different body
+/// under each, so the in-process reference must take the shape of the host it is proven against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyEnd {
+    /// On the last data chunk: Envoy 1.40 over h2c with our upstream and load generator, and
+    /// the suite's fixtures (their timed figures stay comparable).
+    #[default]
+    LastChunk,
+    /// The data with end_of_stream false, then an empty chunk with end_of_stream true: what
+    /// Envoy 1.40's HTTP/1.1 codec gives a wasm filter and the dynamic module, both ways
+    /// (measured: a 2 B response body as (2, false), (0, true) on every request).
+    EmptyChunk,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -340,7 +358,8 @@ impl Vm {
         } else {
             msg.chunk_size
         };
-        let mut chunks = msg.body.chunks(size).peekable();
+        let last: Option<&[u8]> = (msg.end == BodyEnd::EmptyChunk).then_some(&[]);
+        let mut chunks = msg.body.chunks(size).chain(last).peekable();
         while let Some(chunk) = chunks.next() {
             let eos = chunks.peek().is_none();
             self.host().stream.buffers[buf].extend_from_slice(chunk);

@@ -2,7 +2,8 @@
 //! `wasm32-wasip1` (the target of the SDK's own examples) run unchanged. Output on stdout and
 //! stderr becomes log records; randomness is a seeded generator, so runs are reproducible.
 //! Go's `wasip1` runtime (the Go filters) imports ten of these, `poll_oneoff` and `sched_yield`
-//! among them for its idle scheduler: none ever blocks or reads the wall clock.
+//! among them for its idle scheduler: none ever blocks or reads the wall clock. The public
+//! proxy-wasm Go SDK's builds add `fd_fdstat_set_flags`.
 
 use filterbench_abi::Kind;
 
@@ -48,6 +49,7 @@ wasi_fns! {
     fd_close(U32) -> 1;
     fd_seek(U32, I64, U32, Ptr) -> 1;
     fd_fdstat_get(U32, Ptr) -> 1;
+    fd_fdstat_set_flags(U32, U32) -> 1;
     fd_prestat_get(U32, Ptr) -> 1;
     fd_prestat_dir_name(U32, Ptr, Size) -> 1;
     clock_time_get(U32, U64, Ptr) -> 1;
@@ -102,6 +104,9 @@ pub fn dispatch(f: WasiFn, m: &mut dyn GuestMemory, a: &[u64]) -> Result<u32, Ho
             m.write(a[1], &st)?;
             Ok(ESUCCESS)
         }
+        // Go's wasip1 runtime (the proxy-wasm Go SDK's builds) marks stdout and stderr
+        // non-blocking at start; our writes never block, so the flag changes nothing.
+        WasiFn::fd_fdstat_set_flags => Ok(if stdio(a[0]) { ESUCCESS } else { EBADF }),
         // No preopened directories: libc stops scanning at the first EBADF.
         WasiFn::fd_prestat_get | WasiFn::fd_prestat_dir_name => Ok(EBADF),
         WasiFn::clock_time_get => {
@@ -231,5 +236,17 @@ mod tests {
         assert_eq!(poll(&mut m, 0).unwrap(), EINVAL);
         m.write(8, &[9]).unwrap();
         assert_eq!(poll(&mut m, 1).unwrap(), EINVAL);
+    }
+
+    /// Go's runtime sets stdout and stderr non-blocking at start: accepted for stdio, EBADF
+    /// for any other fd (there are no files).
+    #[test]
+    fn fd_fdstat_set_flags_accepts_stdio_only() {
+        let host = HostState::new(None, Clock::Fixed(0), SharedData::new());
+        let mut m = Flat(vec![0; 64], host);
+        let set = |m: &mut Flat, fd: u64| dispatch(WasiFn::fd_fdstat_set_flags, m, &[fd, 4]);
+        assert_eq!(set(&mut m, 1).unwrap(), ESUCCESS);
+        assert_eq!(set(&mut m, 2).unwrap(), ESUCCESS);
+        assert_eq!(set(&mut m, 3).unwrap(), EBADF);
     }
 }

@@ -1,11 +1,12 @@
-//! The HTTP scenarios in live Envoy: every variant proven against the native arm, then timed
-//! closed and open loop (see [`crate::envoy`]).
+//! The HTTP scenarios in live Envoy: every variant over every protocol asked for proven
+//! against the native arm, then timed closed and open loop (see [`crate::envoy`]).
 
 use filterbench_results::vocab::{Metric, Phase};
 
 use super::WorkerOutput;
 use super::pipeline::{FilterCtx, Measurement};
 use super::scenario::{Scenario, Workload};
+use crate::envoy::protocol::Protocol;
 
 pub struct EnvoyHttp;
 
@@ -28,7 +29,8 @@ impl Measurement for EnvoyHttp {
         http(ctx)
             .iter()
             .map(|sc| crate::envoy::http_variants(s, sc))
-            .sum()
+            .sum::<u64>()
+            * protocols(ctx).len() as u64
     }
     fn measure(&self, ctx: &FilterCtx, _: &[String], out: &mut WorkerOutput) {
         let Some(s) = &ctx.plan.envoy else { return };
@@ -43,8 +45,11 @@ impl Measurement for EnvoyHttp {
             std::mem::take(&mut s.rate_fractions)
         };
         for sc in http(ctx) {
-            crate::envoy::measure_scenario(&s, sc, ctx.process, ctx, out);
-            open_loop_absent(sc, &skipped, ctx.process, out);
+            let protocols = protocols(ctx);
+            crate::envoy::measure_scenario_over(&s, &protocols, sc, ctx.process, ctx, out);
+            for p in protocols {
+                open_loop_absent(sc, &p.scenario(&sc.name), &skipped, ctx.process, out);
+            }
         }
         for sc in ticks(ctx) {
             let at = crate::envoy::at(
@@ -63,6 +68,11 @@ impl Measurement for EnvoyHttp {
     }
 }
 
+/// The protocols the run asked for.
+fn protocols(ctx: &FilterCtx) -> Vec<Protocol> {
+    Protocol::or_default(&ctx.plan.envoy_protocols)
+}
+
 /// The timer scenarios of a brought module that Envoy would have run: said absent, with why.
 fn ticks<'a>(ctx: &FilterCtx<'a>) -> Vec<&'a Scenario> {
     ctx.envoy_scenarios()
@@ -72,20 +82,24 @@ fn ticks<'a>(ctx: &FilterCtx<'a>) -> Vec<&'a Scenario> {
 }
 
 /// The open-loop percentiles quick leaves out, absent with why, for every variant that ran
-/// the closed loop.
-fn open_loop_absent(sc: &Scenario, fractions: &[f64], process: u32, out: &mut WorkerOutput) {
+/// the closed loop of `name` (the scenario over one protocol).
+fn open_loop_absent(
+    sc: &Scenario,
+    name: &str,
+    fractions: &[f64],
+    process: u32,
+    out: &mut WorkerOutput,
+) {
     let mut ran: Vec<String> = out
         .rows
         .iter()
-        .filter(|r| {
-            r.filter == sc.filter && r.scenario == sc.name && r.metric == Metric::Throughput
-        })
+        .filter(|r| r.filter == sc.filter && r.scenario == name && r.metric == Metric::Throughput)
         .filter(|r| crate::envoy::config::ENVOY_ARMS.contains(&r.arm.as_str()))
         .map(|r| r.arm.clone())
         .collect();
     ran.dedup();
     for &f in fractions {
-        let scenario = crate::envoy::open_loop_scenario(&sc.name, f);
+        let scenario = crate::envoy::open_loop_scenario(name, f);
         for arm in &ran {
             let at = crate::envoy::at(sc, &scenario, arm, Phase::Request, process);
             for m in [

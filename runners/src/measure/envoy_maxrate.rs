@@ -1,9 +1,11 @@
 //! The highest rate each Envoy variant sustains under a latency bound, on each filter's first
-//! HTTP scenario (see [`crate::envoy::maxrate`]). Opt-in (`run --max-rate`): it is slow.
+//! HTTP scenario, over each protocol the run asked for (see [`crate::envoy::maxrate`]).
+//! Opt-in (`run --max-rate`): it is slow.
 
 use super::WorkerOutput;
 use super::pipeline::{FilterCtx, Measurement};
 use super::scenario::{Scenario, Workload};
+use crate::envoy::protocol::Protocol;
 
 pub struct EnvoyMaxRate;
 
@@ -22,7 +24,10 @@ impl Measurement for EnvoyMaxRate {
     }
     fn steps(&self, ctx: &FilterCtx) -> u64 {
         match (&ctx.plan.envoy, first_http(ctx)) {
-            (Some(s), Some(sc)) => crate::envoy::http_variants(s, sc),
+            (Some(s), Some(sc)) => {
+                let protocols = Protocol::or_default(&ctx.plan.envoy_protocols);
+                crate::envoy::http_variants(s, sc) * protocols.len() as u64
+            }
             _ => 0,
         }
     }
@@ -31,6 +36,7 @@ impl Measurement for EnvoyMaxRate {
         else {
             return;
         };
-        crate::envoy::maxrate::measure_scenario(s, m, sc, ctx.process, ctx, out);
+        let protocols = &ctx.plan.envoy_protocols;
+        crate::envoy::maxrate::measure_scenario_over(s, m, protocols, sc, ctx.process, ctx, out);
     }
 }

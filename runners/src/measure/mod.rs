@@ -104,6 +104,10 @@ pub struct Plan {
     /// The highest rate under a latency bound per Envoy variant (`run --max-rate`; slow).
     #[serde(default)]
     pub max_rate: Option<crate::envoy::maxrate::MaxRateSettings>,
+    /// The protocols every local Envoy variant is timed (and max-rate searched) over,
+    /// interleaved in the rounds (empty: HTTP/1.1 alone).
+    #[serde(default)]
+    pub envoy_protocols: Vec<crate::envoy::protocol::Protocol>,
 }
 
 impl Plan {
@@ -136,6 +140,7 @@ impl Plan {
             envoy: None,
             envoy_all: false,
             max_rate: None,
+            envoy_protocols: Vec::new(),
         }
     }
 
@@ -282,7 +287,7 @@ pub fn describe_arms(plan: &Plan) -> Vec<filterbench_results::ArmInfo> {
                     e.concurrency,
                     e.connections,
                     crate::envoy::flags_note()
-                ),
+                ) + &crate::envoy::protocols_note(&plan.envoy_protocols),
             });
         }
     }

@@ -33,6 +33,9 @@ pub struct Scenario {
     pub byo: bool,
     /// A scenario of this filter left out, and why (recorded once as absent figures).
     pub left_out: Option<(String, String)>,
+    /// A brought module's request makes HTTP calls out, as its probe found (false when not
+    /// probed): the progress count leaves out the Envoy variants that cannot run it.
+    pub calls_out: bool,
 }
 
 impl Scenario {
@@ -58,6 +61,7 @@ impl Scenario {
             workload,
             byo,
             left_out: None,
+            calls_out: false,
         })
     }
 

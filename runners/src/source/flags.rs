@@ -71,7 +71,8 @@ pub const GO_BUILD: &[&str] = &["build", "-buildmode=c-shared", "-ldflags=-w"];
 
 /// `GOPROXY` of our Go filters only: their module has no dependencies, so a build of the suite
 /// never goes to the network. A user's package keeps the user's `GOPROXY` (or Go's default)
-/// so it can fetch the modules its go.mod requires.
+/// so it can fetch the modules its go.mod requires, unless it is built against local module
+/// checkouts (`--go-sdk`), when it too is built with `GOPROXY=off`.
 pub const GO_PROXY_OURS: (&str, &str) = ("GOPROXY", "off");
 
 /// A working `go` and the GOROOT it needs, if any.
@@ -119,7 +120,8 @@ impl Go {
         })
     }
 
-    fn command(&self) -> Command {
+    /// `go` with its GOROOT, nothing else set.
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
         if let Some(root) = &self.root {
             cmd.env("GOROOT", root);

@@ -37,6 +37,17 @@ pub enum SourceError {
         path: PathBuf,
         output: String,
     },
+    #[error(
+        "{language} build of {path} cannot resolve {modules}: {why}; give a local checkout \
+         of each with --go-sdk PATH (repeatable, or FILTERBENCH_GO_SDK=PATH:PATH), or set \
+         GOPROXY to a module proxy you can reach"
+    )]
+    Unresolved {
+        language: &'static str,
+        path: PathBuf,
+        modules: String,
+        why: String,
+    },
     #[error("{what} of {path} made no {artifact}")]
     NoArtifact {
         what: String,
@@ -78,6 +89,16 @@ pub struct Job {
     pub work: PathBuf,
     /// Artifact file stem (`<stem>.wasm`, `lib<stem>.so`) for languages that choose it.
     pub stem: String,
+    pub options: Options,
+}
+
+/// What a build takes beside the source.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Local checkouts of Go modules (an SDK, a dependency), each a folder with its go.mod:
+    /// a Go package is built against them and fetches nothing (`--go-sdk`; when empty,
+    /// `FILTERBENCH_GO_SDK`, a PATH-style list).
+    pub go_modules: Vec<PathBuf>,
 }
 
 /// What a build made.
@@ -113,7 +134,7 @@ pub fn cache_root() -> PathBuf {
 
 /// Builds the filter at `source` into `out` (default: a folder of [`cache_root`] named after
 /// the source) and checks its wasm speaks the ABI.
-pub fn build(source: &Path, out: Option<&Path>) -> Result<Built, SourceError> {
+pub fn build(source: &Path, out: Option<&Path>, options: &Options) -> Result<Built, SourceError> {
     let language = detect(source)?;
     let source = source.canonicalize().map_err(|e| SourceError::Io {
         what: "read",
@@ -130,6 +151,7 @@ pub fn build(source: &Path, out: Option<&Path>) -> Result<Built, SourceError> {
         out,
         work,
         stem,
+        options: options.clone(),
     })?;
     check_abi(&built.wasm)?;
     Ok(built)

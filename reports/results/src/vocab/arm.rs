@@ -31,3 +31,23 @@ pub const ENVOY: [&str; 5] = [
     ENVOY_LUA,
     ENVOY_WASM_V8,
 ];
+
+/// The failure policies Envoy 1.40's wasm filter offers (`PluginConfig.failure_policy`), as its
+/// API spells them; `filterbench fault` runs the V8 arm once under each.
+pub const V8_FAILURE_POLICIES: [&str; 3] = ["FAIL_CLOSED", "FAIL_OPEN", "FAIL_RELOAD"];
+
+/// The V8 arm under one failure policy, e.g. `envoy-wasm-v8+fail-reload` (the `fault` rows).
+pub fn envoy_wasm_v8_policy(policy: &str) -> String {
+    format!(
+        "{ENVOY_WASM_V8}+{}",
+        policy.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
+/// The failure policy a `fault` row's V8 arm ran under (None for any other arm).
+pub fn v8_policy_of(arm: &str) -> Option<&'static str> {
+    V8_FAILURE_POLICIES
+        .iter()
+        .copied()
+        .find(|p| envoy_wasm_v8_policy(p) == arm)
+}

@@ -205,6 +205,15 @@ metrics! {
     ReloadRequestsFailed = "reload_requests_failed", Count, Lower, false;
     ReloadRssBeforeBytes = "reload_rss_before_bytes", Bytes, Neither, false;
     ReloadRssAfterBytes = "reload_rss_after_bytes", Bytes, Neither, false;
+    /// Time from the write until the first response of the new version (`reload_time` is
+    /// until the last response of the old one), requests reset or unanswered meanwhile, Wasm
+    /// VMs alive before and after, and mappings of the old version's file still in the host
+    /// after the swap (a native module that was never unloaded).
+    ReloadFirstNewTime = "reload_first_new_time", Ns, Lower, false;
+    ReloadRequestsReset = "reload_requests_reset", Count, Lower, false;
+    ReloadWasmVmsBefore = "reload_wasm_vms_before", Count, Neither, false;
+    ReloadWasmVmsAfter = "reload_wasm_vms_after", Count, Neither, false;
+    ReloadOldModuleMappings = "reload_old_module_mappings", Count, Lower, false;
     /// Reach (phase `reach`, scenario = the attempted access): 1 when the arm refused it, 0 when
     /// the filter got through; the observation says how.
     ReachRefused = "reach_refused", Ratio, Higher, false;

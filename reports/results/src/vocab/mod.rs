@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod arm;
 mod metric;
+pub mod protocol;
+pub mod reach;
 
 pub use metric::{CALLS_PREFIX, Metric};
 

@@ -4,7 +4,8 @@
 //! response and upstream request checked as in the timed runs), the variants' probes
 //! interleaved so drift hits them alike. One search per variant per worker process: the
 //! processes are the trials, their mean and interval the figure, and each process's ratio to
-//! envoy-none the paired comparison.
+//! envoy-none the paired comparison. Over each protocol asked for, an Envoy per variant ×
+//! protocol, their probes interleaved alike; each protocol compared within itself.
 
 pub mod search;
 
@@ -16,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::byo::CallCount;
 use super::config::Variant;
 use super::expect::Expect;
-use super::http::{self, RequestTemplate, Upstream};
+use super::http::{self, RequestTemplate};
+use super::protocol::{Leg, Protocol};
 use super::{EVERY_VARIANT, Envoy, EnvoySettings, Starter, at, builds, process};
 use crate::measure::scenario::{Scenario, Workload};
 use crate::measure::{Progress, WorkerOutput, rotated};
@@ -95,8 +97,10 @@ struct Probe {
     busy: Result<f64, String>,
 }
 
-struct Live {
+struct Live<'a> {
     variant: Variant,
+    /// The protocol's upstream and the scenario name its figures go under.
+    leg: &'a Leg,
     envoy: Envoy,
     expect: Expect,
     /// The outbound calls each window must see answered (a brought module that calls out).
@@ -113,14 +117,15 @@ struct Live {
 /// response or request, or an Envoy that died.
 fn probe(
     v: &mut Live,
-    (upstream, req): (&Upstream, &RequestTemplate),
+    req: &RequestTemplate,
     s: &EnvoySettings,
     m: &MaxRateSettings,
     rate: f64,
 ) -> Result<Probe, String> {
     let run = |v: &Live, d: Duration| {
-        upstream.checking(&v.expect, || {
-            http::load(
+        v.leg.upstream.checking(&v.expect, || {
+            http::load_with(
+                v.leg.protocol,
                 v.envoy.listener,
                 req,
                 &v.expect,
@@ -168,11 +173,24 @@ fn probe(
     })
 }
 
-/// Searches the highest sustainable rate of every selected variant of one HTTP scenario, in
-/// this worker process.
+/// Searches the highest sustainable rate of every selected variant of one HTTP scenario over
+/// HTTP/1.1, in this worker process.
 pub fn measure_scenario(
     s: &EnvoySettings,
     m: &MaxRateSettings,
+    sc: &Scenario,
+    process: u32,
+    progress: &dyn Progress,
+    out: &mut WorkerOutput,
+) {
+    measure_scenario_over(s, m, &[Protocol::Http1], sc, process, progress, out)
+}
+
+/// [`measure_scenario`] over each of `protocols` (HTTP/1.1 alone when empty).
+pub fn measure_scenario_over(
+    s: &EnvoySettings,
+    m: &MaxRateSettings,
+    protocols: &[Protocol],
     sc: &Scenario,
     process: u32,
     progress: &dyn Progress,
@@ -184,30 +202,30 @@ pub fn measure_scenario(
     let ((Some(builds), _), Some(config)) = (builds(s, sc), sc.file.case_config(&sc.case)) else {
         return;
     };
-    let at = |arm: &str| at(sc, &sc.name, arm, Phase::Request, process);
+    let at = |scenario: &str, arm: &str| at(sc, scenario, arm, Phase::Request, process);
     let want = match super::verify::native_reference(sc) {
         Ok(w) => w,
         Err(e) => {
             let msg = format!("max-rate search: no native reference: {e}");
-            return out.fail_at(&at(EVERY_VARIANT), Stage::Verify, msg);
+            return out.fail_at(&at(&sc.name, EVERY_VARIANT), Stage::Verify, msg);
         }
     };
     // Our side (upstream, generator) on other CPUs than Envoy's, from here on.
     let _pinned = process::PinnedHere::ours();
-    let upstream = match Upstream::start(&ex.response) {
-        Ok(u) => u,
+    let legs = match Leg::start_all(protocols, &sc.name, &ex.response) {
+        Ok(l) => l,
         Err(e) => {
-            let msg = format!("max-rate search: upstream: {e}");
-            return out.fail_at(&at(EVERY_VARIANT), Stage::Load, msg);
+            let msg = format!("max-rate search: {e}");
+            return out.fail_at(&at(&sc.name, EVERY_VARIANT), Stage::Load, msg);
         }
     };
     let req = RequestTemplate::from_message(&ex.request);
     // As the timed runs: a brought module's clusters served, the variants it cannot run said.
-    let starter = match Starter::new(s, sc, (&upstream, &req), &want) {
+    let starter = match Starter::new(s, sc, (&legs[0].upstream, &req), &want) {
         Ok(st) => st,
         Err(e) => {
             let msg = format!("max-rate search: {e}");
-            return out.fail_at(&at(EVERY_VARIANT), Stage::Load, msg);
+            return out.fail_at(&at(&sc.name, EVERY_VARIANT), Stage::Load, msg);
         }
     };
     let config_text = String::from_utf8_lossy(&config).into_owned();
@@ -215,36 +233,44 @@ pub fn measure_scenario(
     let mut live: Vec<Live> = Vec::new();
     let metric = Metric::MaxRateUnderBound;
     for variant in starter.variants((&builds, &config_text), metric, process, out) {
-        progress.step(&format!(
-            "envoy {} / {} / {}: max rate at {} ≤ {:?}",
-            sc.filter,
-            sc.name,
-            variant.name,
-            m.label(),
-            m.bound
-        ));
-        let name = format!(
-            "{}.{}.{}.maxrate.p{process}",
-            sc.filter, sc.name, variant.name
-        );
-        match starter.start(&variant, &name) {
-            Ok(v) => live.push(Live {
-                variant,
-                envoy: v.envoy,
-                expect: v.expect,
-                calls: v.calls,
-                search: Search::new(m.bounds()),
-                best: None,
-                broken: None,
-                failed: None,
-            }),
-            Err((stage, msg)) => out.fail_at(&at(variant.name), stage, format!("max rate: {msg}")),
+        for leg in &legs {
+            progress.step(&format!(
+                "envoy {} / {} / {}: max rate at {} ≤ {:?}",
+                sc.filter,
+                leg.scenario,
+                variant.name,
+                m.label(),
+                m.bound
+            ));
+            let suffix = leg.file_suffix();
+            let name = format!(
+                "{}.{}.{}{suffix}.maxrate.p{process}",
+                sc.filter, sc.name, variant.name
+            );
+            match starter.start_on(&variant, &name, leg) {
+                Ok(v) => live.push(Live {
+                    variant: variant.clone(),
+                    leg,
+                    envoy: v.envoy,
+                    expect: v.expect,
+                    calls: v.calls,
+                    search: Search::new(m.bounds()),
+                    best: None,
+                    broken: None,
+                    failed: None,
+                }),
+                Err((stage, msg)) => {
+                    let at = at(&leg.scenario, variant.name);
+                    out.fail_at(&at, stage, format!("max rate: {msg}"))
+                }
+            }
         }
     }
     // Warm-up (closed loop, checked): V8's tiers and every cache reached before any probe.
     for v in live.iter_mut() {
-        let res = upstream.checking(&v.expect, || {
-            http::load(
+        let res = v.leg.upstream.checking(&v.expect, || {
+            http::load_with(
+                v.leg.protocol,
                 v.envoy.listener,
                 &req,
                 &v.expect,
@@ -278,10 +304,10 @@ pub fn measure_scenario(
             // A stall from elsewhere on the machine (2 cores, shared) breaks one window's
             // tail but not its repeat: a rate fails only when every try breaks the bound.
             let kept = |p: &Probe| p.latency_ns as f64 <= m.bound.as_nanos() as f64;
-            let mut tried = probe(v, (&upstream, &req), s, m, rate);
+            let mut tried = probe(v, &req, s, m, rate);
             for _ in 0..m.retries {
                 match &tried {
-                    Ok(p) if !kept(p) => tried = probe(v, (&upstream, &req), s, m, rate),
+                    Ok(p) if !kept(p) => tried = probe(v, &req, s, m, rate),
                     _ => break,
                 }
             }
@@ -309,13 +335,17 @@ pub fn measure_scenario(
             break;
         }
     }
-    record(m, &live, &at, out);
+    for leg in &legs {
+        let of_leg: Vec<&Live> = live.iter().filter(|v| std::ptr::eq(v.leg, leg)).collect();
+        record(m, &of_leg, &|arm: &str| at(&leg.scenario, arm), out);
+    }
 }
 
-/// Each variant's figure (or why there is none), and its ratio to envoy-none's in this process.
+/// Each variant's figure over one protocol (or why there is none), and its ratio to
+/// envoy-none's over the same protocol in this process.
 fn record(
     m: &MaxRateSettings,
-    live: &[Live],
+    live: &[&Live],
     at: &dyn Fn(&str) -> filterbench_results::At,
     out: &mut WorkerOutput,
 ) {

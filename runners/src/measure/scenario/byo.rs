@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::Scenario;
+use super::{Scenario, Workload};
 use crate::engines::{self, Artifacts};
 use crate::fixtures::{self, FixtureFile, Step};
 use crate::host::Callback;
@@ -30,8 +30,13 @@ struct Roles {
     http_failure: Option<String>,
     /// The tick period it set while starting and configuring (0: none).
     tick_ms: u32,
+    /// The generic request made HTTP calls out.
+    calls_out: bool,
 }
 
+/// The generic request. Its bodies are delivered as Envoy's HTTP/1.1 codec delivers them (the
+/// data, then an empty end-of-stream chunk): Envoy's outcome is proven against this one, over
+/// HTTP/1.1, and a module is not known to be indifferent to the shape.
 fn file(name: &str, config: Option<String>) -> Result<FixtureFile, String> {
     serde_json::from_value(json!({
         "filter": name,
@@ -42,8 +47,10 @@ fn file(name: &str, config: Option<String>) -> Result<FixtureFile, String> {
             "bench": GET,
             "requests": [{
                 "request": {"headers": [[":method", "GET"], [":path", "/"], [":authority", "example.com"],
-                                        ["user-agent", "filterbench"], ["accept", "*/*"]]},
-                "response": {"headers": [[":status", "200"], ["content-type", "text/plain"]], "body": "ok"}
+                                        ["user-agent", "filterbench"], ["accept", "*/*"]],
+                            "body_end": "empty_chunk"},
+                "response": {"headers": [[":status", "200"], ["content-type", "text/plain"]], "body": "ok",
+                             "body_end": "empty_chunk"}
             }]
         }, {
             "name": "timer tick",
@@ -68,14 +75,16 @@ fn probe(plan: &Plan, get: &Scenario) -> Option<Roles> {
     let module = engine.load(&get.artifacts).ok()?;
     let mut vm = get.start_vm(module.as_ref()).ok()?;
     let tick_ms = vm.host().tick_period_ms;
-    let http_failure = match get.run_once(&mut vm) {
-        Ok(Step::Failed(e)) => Some(e),
-        Ok(_) => None,
-        Err(e) => Some(fixtures::failure(&e)),
+    let (http_failure, calls_out) = match get.run_once(&mut vm) {
+        Ok(Step::Failed(e)) => (Some(e), false),
+        Ok(Step::Http(o)) => (None, !o.calls.is_empty()),
+        Ok(_) => (None, false),
+        Err(e) => (Some(fixtures::failure(&e)), false),
     };
     Some(Roles {
         http_failure,
         tick_ms,
+        calls_out,
     })
 }
 
@@ -116,12 +125,18 @@ pub fn scenarios(plan: &Plan, byo: &ByoFilter) -> Result<(Vec<Scenario>, Option<
         if let Some(c) = config {
             file.config = serde_json::Value::String(c);
         }
-        let out: Vec<Scenario> = file
+        let mut out: Vec<Scenario> = file
             .cases
             .iter()
             .filter(|c| c.bench.as_deref().is_some_and(wanted))
             .filter_map(|c| Scenario::new(&name, &file, c, artifacts.clone(), true))
             .collect();
+        for sc in out
+            .iter_mut()
+            .filter(|s| matches!(s.workload, Workload::Http(_)))
+        {
+            sc.calls_out = probe(plan, sc).is_some_and(|r| r.calls_out);
+        }
         if out.is_empty() {
             return Err(format!(
                 "{}: no case names a selected benchmark scenario (\"bench\")",
@@ -133,10 +148,11 @@ pub fn scenarios(plan: &Plan, byo: &ByoFilter) -> Result<(Vec<Scenario>, Option<
     let file = file(&name, config)?;
     let [get, tick] =
         [0, 1].map(|i| Scenario::new(&name, &file, &file.cases[i], artifacts.clone(), true));
-    let (get, tick) = (get.expect("a request case"), tick.expect("a tick case"));
+    let (mut get, tick) = (get.expect("a request case"), tick.expect("a tick case"));
     let Some(roles) = probe(plan, &get) else {
         return Ok((vec![get], None));
     };
+    get.calls_out = roles.calls_out;
     let mut out = Vec::new();
     let mut note = None;
     // Only a module that refuses to create the HTTP context is a service; any other failure
@@ -156,4 +172,58 @@ pub fn scenarios(plan: &Plan, byo: &ByoFilter) -> Result<(Vec<Scenario>, Option<
     }
     out.retain(|s| wanted(&s.name));
     Ok((out, note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::delivery_tests::body_calls;
+
+    #[test]
+    fn the_generic_request_delivers_its_response_body_as_envoy_over_http1() {
+        let file = file("byo-x", None).unwrap();
+        let ex = file.cases[0].requests[0].exchange();
+        // Envoy 1.40 over HTTP/1.1 calls the filter with the upstream's 2 B, then an empty
+        // end-of-stream chunk; one (2, true) call would let a module that rewrites every chunk
+        // forward one body in process and another in Envoy.
+        assert_eq!(
+            body_calls(&ex, Callback::OnResponseBody),
+            [(2, false), (0, true)]
+        );
+        // A GET: no body, its end of stream on the headers.
+        assert_eq!(body_calls(&ex, Callback::OnRequestBody), []);
+    }
+
+    /// The generic request of `filter` (a catalogue filter brought as a module, configured
+    /// with its fixtures' configuration).
+    fn brought_get(filter: &str) -> Scenario {
+        let f = crate::catalog::find(filter).expect("the catalogue's filters are built");
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        std::fs::write(&config, fixtures::config_bytes(&f.fixtures.config)).unwrap();
+        let byo = ByoFilter {
+            wasm: f.artifacts.wasm.expect("a wasm build"),
+            native: f.artifacts.native,
+            config: Some(config),
+            fixtures: None,
+            language: None,
+        };
+        let (out, _) = scenarios(&Plan::quick(), &byo).unwrap();
+        out.into_iter()
+            .find(|s| s.name == GET)
+            .expect("a request scenario")
+    }
+
+    #[test]
+    fn the_progress_count_leaves_out_the_native_module_for_a_module_that_calls_out() {
+        // `callout` asks its `auth` cluster on every request: the native module's host
+        // answers no calls, so that variant is never started, nor counted as a step.
+        let module = crate::envoy::config::NATIVE_MODULE;
+        let calling = brought_get("callout");
+        assert!(calling.calls_out);
+        assert!(!crate::envoy::byo::expected_to_run(&calling, module));
+        let quiet = brought_get("add-header");
+        assert!(!quiet.calls_out);
+        assert!(crate::envoy::byo::expected_to_run(&quiet, module));
+    }
 }

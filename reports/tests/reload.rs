@@ -1,0 +1,115 @@
+//! The live-reload section on hand-made results: figures over trials with their interval, the
+//! native module's old file still mapped, a failed arm without a reload time, and no section at
+//! all without reload figures.
+
+use filterbench_reports::Format;
+use filterbench_reports::doc::text_table;
+use filterbench_reports::model::Analysis;
+use filterbench_reports::report::reload;
+use filterbench_results::merge::{At, Batch};
+use filterbench_results::vocab::{ArmKind, Metric, Phase, Stage, arm};
+use filterbench_results::{ArmInfo, FilterInfo, Results};
+
+const F: &str = "add-header";
+const S: &str = "swap-module";
+
+fn results(batch: Batch) -> Results {
+    let mut r = Results::new();
+    r.complete = true;
+    r.filters.push(FilterInfo {
+        name: F.into(),
+        language: "rust".into(),
+        scenarios: vec![S.into()],
+        ..Default::default()
+    });
+    for name in [arm::ENVOY_WASM_V8, arm::ENVOY_NATIVE_MODULE] {
+        r.arms.push(ArmInfo {
+            name: name.into(),
+            kind: ArmKind::Envoy,
+            ..Default::default()
+        });
+    }
+    r.merge(batch);
+    r
+}
+
+/// Three trials of V8 (reload 200, 300, 400 ms) and of the native module (2, 3, 4 ms).
+fn trials() -> Batch {
+    let mut b = Batch::default();
+    for trial in 1..=3u32 {
+        let ms = f64::from(trial + 1) * 1e6;
+        for (name, scale) in [(arm::ENVOY_WASM_V8, 100.0), (arm::ENVOY_NATIVE_MODULE, 1.0)] {
+            let at = At::new(F, S, name, Phase::Reload, trial).iteration(trial);
+            b.record(&at, Metric::ReloadTime, ms * scale);
+            b.record(&at, Metric::ReloadFirstNewTime, ms * scale);
+            b.record(&at, Metric::ReloadRequests, 1000.0);
+            b.record(&at, Metric::ReloadRequestsFailed, 0.0);
+            b.record(&at, Metric::ReloadRssBeforeBytes, 100.0 * 1048576.0);
+            b.record(&at, Metric::ReloadRssAfterBytes, 104.0 * 1048576.0);
+            if name == arm::ENVOY_WASM_V8 {
+                b.record(&at, Metric::ReloadWasmVmsBefore, 3.0);
+                b.record(&at, Metric::ReloadWasmVmsAfter, 3.0);
+            } else {
+                b.record(&at, Metric::ReloadOldModuleMappings, 4.0);
+            }
+            b.observe(&at, format!("v{} → v{trial}: seen", trial - 1));
+        }
+    }
+    b
+}
+
+#[test]
+fn each_arm_shows_its_mean_over_trials_with_the_interval() {
+    let r = results(trials());
+    let a = Analysis::new(&r);
+    let [t] = reload::tables(&a).try_into().expect("one reload table");
+    let text = text_table(&t);
+    let v8 = text
+        .lines()
+        .find(|l| l.starts_with(arm::ENVOY_WASM_V8))
+        .unwrap();
+    // Mean 300 ms; the 95% half-width of {200, 300, 400} is t(2) · 100 / √3 = 248 ms.
+    assert!(v8.contains("300 ±248 ms"), "{text}");
+    assert!(v8.contains("100 → 104"), "{text}");
+    assert!(v8.contains("3 → 3"), "{text}");
+    let native = text
+        .lines()
+        .find(|l| l.starts_with(arm::ENVOY_NATIVE_MODULE))
+        .unwrap();
+    assert!(native.contains("3.00 ±2.48 ms"), "{text}");
+    assert!(native.trim_end().ends_with("4 ±0"), "{text}");
+    assert!(
+        text.lines().skip(1).all(|l| l.chars().count() <= 100),
+        "{text}"
+    );
+    let md = String::from_utf8(Format::Markdown.exporter().serialize(&r).unwrap()).unwrap();
+    assert!(md.contains("Live reload"), "{md}");
+    assert!(md.contains("v1 → v2: seen"), "{md}");
+}
+
+#[test]
+fn a_failed_arm_has_no_reload_time_and_no_figures_means_no_section() {
+    let mut b = trials();
+    let at = At::new(F, S, arm::ENVOY_WASM_V8, Phase::Reload, 3);
+    b.fail_at(
+        &at,
+        Stage::Promise,
+        "trial 3: version 3's output never seen",
+    );
+    let r = results(b);
+    let a = Analysis::new(&r);
+    let [t] = reload::tables(&a).try_into().expect("one reload table");
+    let text = text_table(&t);
+    let v8 = text
+        .lines()
+        .find(|l| l.starts_with(arm::ENVOY_WASM_V8))
+        .unwrap();
+    assert!(
+        v8.contains("failed: trial 3") && !v8.contains(" ms"),
+        "a failed arm shows its failure, no reload time:\n{text}"
+    );
+    // The other arm keeps its figures.
+    assert!(text.contains("3.00 ±2.48 ms"), "{text}");
+    let empty = results(Batch::default());
+    assert!(reload::tables(&Analysis::new(&empty)).is_empty());
+}

@@ -1,1 +1,0 @@
-//! Reach: a probe filter tries what a filter should not do, per arm.

@@ -1,1 +1,0 @@
-//! Live reload of a filter in a running Envoy through extension-config discovery.
