@@ -120,3 +120,90 @@ fn a_panic_is_read_as_what_it_did_and_no_envoy_is_left() {
     }
     assert!(stdout.lines().all(|l| l.chars().count() <= 100), "{stdout}");
 }
+
+fn at(r: &Results, mode: &str, arm: &str, m: Metric) -> Option<f64> {
+    r.rows
+        .iter()
+        .find(|x| x.phase == Phase::Fault && x.scenario == mode && x.arm == arm && x.metric == m)
+        .map(|x| x.value)
+}
+
+/// Each failure does fail (a no-op failure in misbehave turns this red), and a request that
+/// never returns natively is lost from when it was sent: bad, never recovered, not "no
+/// failure", the host alive but not read as fine. In process only (no Envoy), 1.5 s windows.
+#[test]
+fn each_failure_fails_and_a_hung_request_is_a_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fault.json");
+    let arms = format!("{},{}", arm::WASMI, arm::NATIVE);
+    let run = Command::new(env!("CARGO_BIN_EXE_filterbench"))
+        .args(["fault", "--modes", "panic,loop,null-write", "--arms", &arms])
+        .args([
+            "--after",
+            "50",
+            "--window-ms",
+            "1500",
+            "--no-report",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let left = running_with(&dir.path().display().to_string());
+    assert!(left.is_empty(), "still running: {left:?}");
+    let r = Results::read(&out).unwrap();
+    let bad = |mode: &str, a: &str| {
+        at(&r, mode, a, Metric::FaultRequestsFailed).unwrap()
+            + at(&r, mode, a, Metric::FaultRequestsReset).unwrap()
+    };
+    // On wasmi the panic traps and the loop is stopped by a bound: requests fail.
+    assert!(bad("panic", arm::WASMI) >= 1.0);
+    assert!(bad("loop", arm::WASMI) >= 1.0);
+    // Natively the null write kills the host with its one request in flight.
+    assert_eq!(
+        at(&r, "null-write", arm::NATIVE, Metric::FaultHostSurvived),
+        Some(0.0)
+    );
+    assert_eq!(
+        at(&r, "null-write", arm::NATIVE, Metric::FaultRequestsReset),
+        Some(1.0)
+    );
+    // Natively the loop never returns: request 51 is lost, the process lives on, and the
+    // recovery is absent because a request never returned, not because nothing failed.
+    assert_eq!(
+        at(&r, "loop", arm::NATIVE, Metric::FaultRequests),
+        Some(51.0)
+    );
+    assert_eq!(
+        at(&r, "loop", arm::NATIVE, Metric::FaultRequestsReset),
+        Some(1.0)
+    );
+    assert_eq!(
+        at(&r, "loop", arm::NATIVE, Metric::FaultHostSurvived),
+        Some(1.0)
+    );
+    let why = r
+        .absent
+        .iter()
+        .find(|x| {
+            x.scenario == "loop" && x.arm == arm::NATIVE && x.metric == Metric::FaultRecoveryTime
+        })
+        .map(|x| x.reason.clone())
+        .unwrap_or_default();
+    assert!(why.starts_with("a request never returned"), "{why:?}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("loop") && l.contains(&format!(" {} ", arm::NATIVE)))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("alive, never good") && line.contains("never"),
+        "{line}"
+    );
+    assert!(!line.contains("no failure"), "{line}");
+}

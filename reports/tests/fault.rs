@@ -3,7 +3,7 @@
 //! trials averaged with their range, the one-line answer per mode, and no section without
 //! fault figures.
 
-use filterbench_reports::doc::{Block, Section, Table};
+use filterbench_reports::doc::{Block, Section, Table, Tone};
 use filterbench_reports::report;
 use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 use filterbench_results::{ArmInfo, At, Batch, Results};
@@ -168,4 +168,57 @@ fn each_mode_and_arm_is_one_row_with_its_figures() {
 #[test]
 fn no_fault_figures_no_section() {
     assert!(fault_section(&results(false)).is_none());
+}
+
+/// A host alive but stuck (or failing to the end) is no success, and a recovery seen in only
+/// some trials says so: 1 of 3 trials recovering in 5 ms is "5 ms (1/3)", never "5 ms".
+#[test]
+fn alive_but_never_good_is_not_fine_and_partial_recovery_is_counted() {
+    let mut r = results(false);
+    let mut b = Batch::default();
+    let v8 = arm::envoy_wasm_v8_policy("FAIL_RELOAD");
+    let never = "no good answer after the first bad one within the 3.0 s window";
+    for p in 0..3u32 {
+        let at = At::new("add-header", "panic", &v8, Phase::Fault, p);
+        b.record(&at, Metric::FaultRequests, 1000.0);
+        b.record(&at, Metric::FaultRequestsFailed, 10.0);
+        b.record(&at, Metric::FaultRequestsReset, 0.0);
+        b.record(&at, Metric::FaultHostSurvived, 1.0);
+        if p == 0 {
+            b.record(&at, Metric::FaultRecoveryTime, 5e6);
+        } else {
+            b.absent(&at, Metric::FaultRecoveryTime, never);
+        }
+    }
+    // The native module stuck in a loop: Envoy alive, its worker never answers again.
+    let at = At::new(
+        "add-header",
+        "loop",
+        arm::ENVOY_NATIVE_MODULE,
+        Phase::Fault,
+        0,
+    );
+    b.record(&at, Metric::FaultRequests, 204.0);
+    b.record(&at, Metric::FaultRequestsFailed, 0.0);
+    b.record(&at, Metric::FaultRequestsReset, 4.0);
+    b.record(&at, Metric::FaultHostSurvived, 1.0);
+    b.absent(
+        &at,
+        Metric::FaultRecoveryTime,
+        "a request never returned, and no good answer came after the first bad one within \
+         the 3.0 s window",
+    );
+    r.merge(b);
+    let s = fault_section(&r).expect("the section");
+    let t = table(&s);
+    let v8_row = row(t, "panic", &v8);
+    assert_eq!(v8_row[6], "5.00 ms (1/3)");
+    assert_eq!(v8_row[5], "alive, 2/3 never good");
+    let stuck = row(t, "loop", arm::ENVOY_NATIVE_MODULE);
+    assert_eq!(stuck[5], "alive, never good");
+    assert_eq!(stuck[6], "never");
+    // Neither reads in the Good tone.
+    for r in &t.rows {
+        assert!(r[5].tone != Tone::Good && r[6].tone != Tone::Good, "{r:?}");
+    }
 }

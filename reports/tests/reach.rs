@@ -84,11 +84,53 @@ fn native_reading_the_environment_is_said_plainly() {
             "allowed: wrote",
         ),
         (
+            arm::NATIVE,
+            ArmKind::Native,
+            reach::PROPERTY_ALLOWED,
+            Some(false),
+            "allowed: request.path=/",
+        ),
+        (
             arm::WASMI,
             ArmKind::Wasm,
             reach::ENV,
             Some(true),
             "refused: 0 variables",
+        ),
+        (
+            arm::WASMI,
+            ArmKind::Wasm,
+            reach::FILE,
+            Some(true),
+            "refused: EBADF",
+        ),
+        (
+            arm::WASMI,
+            ArmKind::Wasm,
+            reach::OTHER_STREAM,
+            Some(true),
+            "refused: own secret",
+        ),
+        (
+            arm::WASMI,
+            ArmKind::Wasm,
+            reach::PROPERTY_ALLOWED,
+            Some(false),
+            "allowed: request.path=/",
+        ),
+        (
+            arm::WASMI,
+            ArmKind::Wasm,
+            reach::PROPERTY_OUTSIDE,
+            Some(true),
+            "refused: not found",
+        ),
+        (
+            arm::WASMI,
+            ArmKind::Wasm,
+            reach::SOCKET,
+            Some(true),
+            "refused: not supported",
         ),
         (
             arm::WASMI,
@@ -103,6 +145,13 @@ fn native_reading_the_environment_is_said_plainly() {
             reach::ENV,
             Some(false),
             "allowed: read y",
+        ),
+        (
+            arm::ENVOY_NATIVE_MODULE,
+            ArmKind::Envoy,
+            reach::PROPERTY_ALLOWED,
+            Some(false),
+            "allowed: request.path=/",
         ),
         (
             arm::ENVOY_NATIVE_MODULE,
@@ -166,11 +215,25 @@ fn no_environment_sentence_when_native_was_refused_or_wasm_read_it() {
             "refused",
         ),
         (
+            arm::NATIVE,
+            ArmKind::Native,
+            reach::PROPERTY_ALLOWED,
+            Some(false),
+            "allowed: request.path=/",
+        ),
+        (
             arm::WASMTIME_CRANELIFT,
             ArmKind::Wasm,
             reach::ENV,
             Some(false),
             "allowed: read it",
+        ),
+        (
+            arm::WASMTIME_CRANELIFT,
+            ArmKind::Wasm,
+            reach::PROPERTY_ALLOWED,
+            Some(false),
+            "allowed: request.path=/",
         ),
     ]);
     let s = section(&r).expect("a reach section");
@@ -184,6 +247,93 @@ fn no_environment_sentence_when_native_was_refused_or_wasm_read_it() {
     assert!(
         said.iter()
             .any(|(t, _)| t.starts_with(arm::WASMTIME_CRANELIFT) && t.contains("allowed env")),
+        "{said:?}"
+    );
+}
+
+/// Every access on `name`: `control` for the control, refused for the rest but `na` (absent).
+fn arm_rows(
+    name: &'static str,
+    control: Option<bool>,
+    na: &'static str,
+) -> Vec<(
+    &'static str,
+    ArmKind,
+    &'static str,
+    Option<bool>,
+    &'static str,
+)> {
+    reach::ALL
+        .iter()
+        .map(|&x| match x {
+            reach::PROPERTY_ALLOWED => (name, ArmKind::Wasm, x, control, "control: broken"),
+            _ if x == na => (name, ArmKind::Wasm, x, None, "no verdict: Envoy died"),
+            _ => (name, ArmKind::Wasm, x, Some(true), "refused"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_failed_control_voids_the_arm_and_nothing_unjudged_is_refused_everything() {
+    let mut rows = arm_rows(arm::WASMI, Some(true), "");
+    rows.extend(arm_rows(arm::WASMTIME_CRANELIFT, None, ""));
+    rows.extend(arm_rows(
+        arm::WASMER_CRANELIFT,
+        Some(false),
+        reach::OOB_WRITE,
+    ));
+    rows.extend(arm_rows(arm::WASMTIME_WINCH, Some(false), ""));
+    let r = results(&rows);
+    let s = section(&r).expect("a reach section");
+    // The control's column is toned the other way round: refused there is what is wrong.
+    let t = s
+        .blocks
+        .iter()
+        .find_map(|b| match b {
+            Block::Table(t) if !t.collapsed => Some(t),
+            _ => None,
+        })
+        .expect("a table");
+    let col = t
+        .header
+        .iter()
+        .position(|h| h == reach::PROPERTY_ALLOWED)
+        .expect("the control's column");
+    let tone = |a: &str| t.rows.iter().find(|r| r[0].text == a).expect("row")[col].tone;
+    assert_eq!(tone(arm::WASMI), Tone::Poor);
+    assert_eq!(tone(arm::WASMTIME_WINCH), Tone::Good);
+    let said = callouts(&s);
+    let of = |a: &str| -> Vec<&(String, Tone)> {
+        said.iter().filter(|(t, _)| t.starts_with(a)).collect()
+    };
+    // Control refused, or absent: no verdict, said as poor, never "refused everything".
+    for a in [arm::WASMI, arm::WASMTIME_CRANELIFT] {
+        let s = of(a);
+        assert_eq!(s.len(), 1, "{said:?}");
+        assert!(s[0].0.contains("NO VERDICT"), "{said:?}");
+        assert!(s[0].0.contains("control"), "{said:?}");
+        assert_eq!(s[0].1, Tone::Poor, "{said:?}");
+    }
+    assert!(
+        of(arm::WASMTIME_CRANELIFT)[0].0.contains("control: broken"),
+        "the reason: {said:?}"
+    );
+    // One access without a verdict: not "refused everything", and named.
+    let s = of(arm::WASMER_CRANELIFT);
+    assert!(
+        s.iter().all(|(t, _)| !t.contains("refused everything")),
+        "{said:?}"
+    );
+    assert!(
+        s.iter()
+            .any(|(t, tone)| t.contains("Not judged: oob-write") && *tone != Tone::Good),
+        "{said:?}"
+    );
+    // All judged and refused, the control allowed: the one arm fully contained.
+    let s = of(arm::WASMTIME_WINCH);
+    assert!(
+        s.iter()
+            .any(|(t, tone)| t.contains("refused everything") && *tone == Tone::Good),
         "{said:?}"
     );
 }

@@ -1,5 +1,5 @@
 //! The live-reload section on hand-made results: figures over trials with their interval, the
-//! native module's old file still mapped, a failed arm without a reload time, and no section at
+//! native module's old shim and old filter code still mapped, a failed arm without a reload time, and no section at
 //! all without reload figures.
 
 use filterbench_reports::Format;
@@ -51,6 +51,9 @@ fn trials() -> Batch {
                 b.record(&at, Metric::ReloadWasmVmsAfter, 3.0);
             } else {
                 b.record(&at, Metric::ReloadOldModuleMappings, 4.0);
+                b.record(&at, Metric::ReloadFilterCopiesBefore, 2.0);
+                b.record(&at, Metric::ReloadFilterCopiesAfter, 3.0);
+                b.record(&at, Metric::ReloadOldFilterCopies, 1.0);
             }
             b.observe(&at, format!("v{} → v{trial}: seen", trial - 1));
         }
@@ -62,26 +65,44 @@ fn trials() -> Batch {
 fn each_arm_shows_its_mean_over_trials_with_the_interval() {
     let r = results(trials());
     let a = Analysis::new(&r);
-    let [t] = reload::tables(&a).try_into().expect("one reload table");
-    let text = text_table(&t);
+    let [swap, code] = reload::tables(&a).try_into().expect("two reload tables");
+    let text = format!("{}{}", text_table(&swap), text_table(&code));
     let v8 = text
         .lines()
         .find(|l| l.starts_with(arm::ENVOY_WASM_V8))
         .unwrap();
     // Mean 300 ms; the 95% half-width of {200, 300, 400} is t(2) · 100 / √3 = 248 ms.
     assert!(v8.contains("300 ±248 ms"), "{text}");
-    assert!(v8.contains("100 → 104"), "{text}");
-    assert!(v8.contains("3 → 3"), "{text}");
+    let code_text = text_table(&code);
+    let line = |arm: &str| {
+        code_text
+            .lines()
+            .find(|l| l.starts_with(arm))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line(arm::ENVOY_WASM_V8).contains("100 → 104"), "{text}");
+    assert!(line(arm::ENVOY_WASM_V8).contains("3 → 3"), "{text}");
     let native = text
         .lines()
         .find(|l| l.starts_with(arm::ENVOY_NATIVE_MODULE))
         .unwrap();
     assert!(native.contains("3.00 ±2.48 ms"), "{text}");
-    assert!(native.trim_end().ends_with("4 ±0"), "{text}");
-    assert!(
-        text.lines().skip(1).all(|l| l.chars().count() <= 100),
+    // The shim's mappings and the filter's own code, each in its labelled column.
+    let header: Vec<&str> = code.header.iter().map(String::as_str).collect();
+    assert_eq!(
+        &header[3..],
+        ["old shim maps", "lib copies", "old lib kept"],
         "{text}"
     );
+    let cells: Vec<String> = code.rows[1].iter().map(|c| c.flat()).collect();
+    assert_eq!(cells[0], arm::ENVOY_NATIVE_MODULE);
+    assert_eq!(&cells[3..], ["4 ±0", "2 → 3", "1 ±0"], "{text}");
+    // Each table (its caption aside, which the command wraps) fits a terminal.
+    for t in [&swap, &code] {
+        let t = text_table(t);
+        assert!(t.lines().skip(1).all(|l| l.chars().count() <= 100), "{t}");
+    }
     let md = String::from_utf8(Format::Markdown.exporter().serialize(&r).unwrap()).unwrap();
     assert!(md.contains("Live reload"), "{md}");
     assert!(md.contains("v1 → v2: seen"), "{md}");
@@ -98,7 +119,7 @@ fn a_failed_arm_has_no_reload_time_and_no_figures_means_no_section() {
     );
     let r = results(b);
     let a = Analysis::new(&r);
-    let [t] = reload::tables(&a).try_into().expect("one reload table");
+    let [t, _] = reload::tables(&a).try_into().expect("two reload tables");
     let text = text_table(&t);
     let v8 = text
         .lines()

@@ -7,10 +7,13 @@
 //! One test function only: planting the canary variable must happen while no other test
 //! thread reads the environment.
 
-use filterbench_results::vocab::{arm, reach};
+use filterbench_results::merge::Batch;
+use filterbench_results::vocab::{Stage, arm, reach};
 use filterbench_runners::catalog;
 use filterbench_runners::engines::Limits;
-use filterbench_runners::promise::reach::{Attempt, Canaries, Verdict, inproc, judge};
+use filterbench_runners::promise::reach::{
+    Attempt, Canaries, Verdict, control_failed, inproc, judge, record,
+};
 
 fn of<'a>(attempts: &'a [Attempt], access: &str) -> &'a Attempt {
     attempts
@@ -96,4 +99,58 @@ fn wasm_refuses_and_native_reads_the_environment() {
     assert_eq!(fake.verdict, Verdict::Refused);
     let fake = judge(reach::SOCKET, Ok("connected"), &c, false, None);
     assert_eq!(fake.verdict, Verdict::Refused);
+
+    // A trap is a refusal only of the access whose refusal it is: a VM that failed to load
+    // traps every access, the control included, and that refuses nothing.
+    let broken = "trap in proxy_on_vm_start: unknown import: wasi_snapshot_preview1::sock_open";
+    for access in reach::ALL {
+        let a = judge(access, Err(broken), &c, false, None);
+        assert_eq!(a.verdict, Verdict::NoVerdict, "{access}: {}", a.said);
+    }
+    let oob = judge(
+        reach::OOB_WRITE,
+        Err(
+            "Function: proxy_on_request_headers failed: Uncaught RuntimeError: memory access out of bounds",
+        ),
+        &c,
+        false,
+        None,
+    );
+    assert_eq!(oob.verdict, Verdict::Refused, "{}", oob.said);
+    let env = judge(
+        reach::ENV,
+        Err("out of bounds memory access"),
+        &c,
+        false,
+        None,
+    );
+    assert_eq!(env.verdict, Verdict::NoVerdict, "{}", env.said);
+
+    // A failed control voids the arm: every access absent with why, and a failure.
+    let mut broken_arm = wasm.clone();
+    for a in broken_arm.iter_mut() {
+        *a = judge(a.access, Err(broken), &c, false, None);
+    }
+    assert!(control_failed(&wasm).is_none());
+    let mut b = Batch::default();
+    record(&mut b, arm::WASMI, &broken_arm);
+    assert!(b.rows.is_empty(), "{:?}", b.rows);
+    assert_eq!(b.absent.len(), reach::ALL.len());
+    assert!(
+        b.absent
+            .iter()
+            .all(|x| x.reason.contains("the probe's control was refused"))
+    );
+    assert!(
+        b.failures
+            .iter()
+            .any(|f| f.arm == arm::WASMI && f.stage == Stage::Promise),
+        "{:?}",
+        b.failures
+    );
+    // A sound arm: a row per judged access, no failure.
+    let mut b = Batch::default();
+    record(&mut b, arm::WASMTIME_CRANELIFT, &wasm);
+    assert!(b.failures.is_empty());
+    assert_eq!(b.rows.len(), reach::ALL.len(), "{:?}", b.absent);
 }

@@ -93,10 +93,18 @@ fn a_refused_swap_is_a_failure_without_a_reload_time() {
     let mut batch = Batch::default();
     let mut s = settings(bin, &dir);
     s.after = Duration::from_millis(1500);
+    // Two trials asked: the failed first swap must end the arm (the second would swap from
+    // an unknown version and count version 0's answers as failures).
+    s.trials = 2;
     let config = f.fixtures.config.to_string();
     let run = run_arm(&s, &f.name, &config, &t[0], &mut batch);
     assert!(!exists(run.envoy_pid.expect("Envoy started")));
-    assert_eq!(run.trials.len(), 1);
+    assert_eq!(run.trials.len(), 1, "the arm went on after a failed swap");
+    assert!(
+        batch.rows.iter().all(|r| r.process == 1),
+        "figures of a trial after the failed one: {:?}",
+        batch.rows
+    );
     assert_eq!(run.trials[0].new_seen, 0, "{}", run.trials[0].line);
     assert!(rows(&batch, Metric::ReloadTime).is_empty());
     assert!(

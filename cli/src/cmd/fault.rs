@@ -167,6 +167,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let exe = super::this_program()?;
     let print = |t: &Trial| eprintln!("{:<10} {:<27} {}", t.mode.name(), t.arm, clip(&t.how, 60));
+    // Trials that could not run (a child's error, an Envoy that did not start): exit 1.
+    let mut not_run = 0u32;
     for n in 0..args.trials {
         for mode in &modes {
             for a in &inproc_arms {
@@ -185,6 +187,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                         t.record(&mut batch, n);
                     }
                     Err(e) => {
+                        eprintln!("{:<10} {a:<27} not run: {}", mode.name(), clip(&e, 60));
+                        not_run += 1;
                         let at = filterbench_results::At::new(
                             fault::FILTER,
                             mode.name(),
@@ -229,7 +233,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .flat_map(|m| live_arms.iter().map(move |a| (*m, a.clone())))
             .collect();
         let mut batch = Batch::default();
-        live::run_all(&l, &s, &cells, args.trials, &mut batch, &mut |t| print(t))
+        not_run += live::run_all(&l, &s, &cells, args.trials, &mut batch, &mut |t| print(t))
             .map_err(anyhow::Error::msg)?;
         results.merge(batch);
     }
@@ -247,6 +251,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         out.display(),
         super::report_note(&out, args.no_report)
     );
+    if not_run > 0 {
+        eprintln!("{not_run} trial(s) could not run: see their observations in the results");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use filterbench_reports::doc::text_table;
+use filterbench_reports::doc::{clip, text_table};
 use filterbench_reports::model::Analysis;
 use filterbench_reports::report::reload;
 use filterbench_results::vocab::ArmKind;
@@ -17,6 +17,9 @@ use filterbench_runners::catalog;
 use filterbench_runners::envoy::{config, process};
 use filterbench_runners::measure::probes;
 use filterbench_runners::promise::reload::{self as promise, ReloadSettings};
+
+/// The terminal's columns: longer text is wrapped or clipped (it is whole in the results).
+const WIDTH: usize = 100;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -87,7 +90,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let (targets, no_module) = promise::targets(wasm_builds.clone(), module);
     if let Some(why) = &no_module {
-        eprintln!("note: no native-module reload: {why}");
+        eprintln!(
+            "{}",
+            clip(&format!("note: no native-module reload: {why}"), WIDTH)
+        );
     }
     let config = filter.fixtures.config.to_string();
 
@@ -134,7 +140,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("reload: {} {} ({trials} trials)…", t.arm, t.scenario);
         let run = promise::run_arm(&s, &filter.name, &config, t, &mut batch);
         for tr in &run.trials {
-            eprintln!("  trial {}: {}", tr.trial, tr.line);
+            // The whole line is in the results and the report; here, lines of ≤ 100 columns.
+            let text = wrap(&format!("trial {}: {}", tr.trial, tr.line), WIDTH - 4);
+            eprintln!("  {}", text.replace('\n', "\n    "));
         }
     }
     results.merge(batch);
@@ -144,14 +152,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let a = Analysis::new(&results);
     for mut t in reload::tables(&a) {
         // The caption in lines of at most 100 columns, then the table.
-        println!("\n{}", wrap(&std::mem::take(&mut t.caption), 100));
+        println!("\n{}", wrap(&std::mem::take(&mut t.caption), WIDTH));
         print!("{}", text_table(&t));
     }
+    // Failures in full are in the results and the report; here, one line each.
     for f in &results.failures {
-        println!("FAILED {} {}: {}", f.arm, f.stage, f.message);
+        let line = format!("FAILED {} {} {}: {}", f.arm, f.scenario, f.stage, f.message);
+        println!("{}", clip(&line, WIDTH));
     }
     if let Some(why) = &no_module {
-        println!("native module: not reloaded: {why}");
+        println!(
+            "{}",
+            clip(&format!("native module: not reloaded: {why}"), WIDTH)
+        );
     }
     let report = super::report_note(&out_path, args.no_report);
     println!("results: {}{report}", out_path.display());
@@ -162,11 +175,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-/// `text` in lines of at most `width` columns, broken at spaces.
+/// `text` in lines of at most `width` columns, broken at spaces (a word longer than a line,
+/// e.g. a path, broken inside).
 fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line = String::new();
-    for word in text.split_whitespace() {
+    let words = text.split_whitespace().flat_map(|w| {
+        let chars: Vec<char> = w.chars().collect();
+        chars
+            .chunks(width.max(1))
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    for word in words {
+        let word = word.as_str();
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             out.push_str(&line);
             out.push('\n');
@@ -179,4 +201,20 @@ fn wrap(text: &str, width: usize) -> String {
     }
     out.push_str(&line);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_lines_fit_and_keep_every_word() {
+        let long = format!("trial 3: {} {}", "word ".repeat(60), "x".repeat(250));
+        let w = wrap(&long, 96);
+        assert!(w.lines().all(|l| l.chars().count() <= 96), "{w}");
+        assert!(w.lines().any(|l| l == "x".repeat(96)), "{w}");
+        let joined: String = w.split_whitespace().collect();
+        let want: String = long.split_whitespace().collect();
+        assert_eq!(joined, want);
+    }
 }

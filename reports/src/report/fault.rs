@@ -19,7 +19,17 @@ struct Cells {
     values: BTreeMap<Metric, Vec<f64>>,
     /// Why a figure is absent, and in how many trials.
     absent: BTreeMap<Metric, (String, usize)>,
+    /// Trials with a bad answer and no good one after it (stuck, or failing every request).
+    never: usize,
+    /// Trials whose host died (no recovery to measure).
+    died: usize,
     how: Vec<String>,
+}
+
+/// Whether a recovery's absence says no good answer came after the first bad one (the
+/// runner's words: a stuck request, or bad answers to the end).
+fn never_recovered(why: &str) -> bool {
+    why.starts_with("no good answer") || why.starts_with("a request never returned")
 }
 
 type Key = (String, String);
@@ -44,6 +54,10 @@ fn gather(r: &Results) -> Vec<(Key, Cells)> {
     }
     for x in r.absent.iter().filter(|x| x.phase == Phase::Fault) {
         let c = slot(&mut v, &x.scenario, &x.arm);
+        if x.metric == Metric::FaultRecoveryTime {
+            c.never += usize::from(never_recovered(&x.reason));
+            c.died += usize::from(x.reason.starts_with("the host died"));
+        }
         c.absent
             .entry(x.metric)
             .or_insert_with(|| (x.reason.clone(), 0))
@@ -91,11 +105,15 @@ fn survived(c: &Cells) -> Cell {
             let yes = v.iter().filter(|x| **x >= 1.0).count();
             // Every trial alike: yes or no; else how many of them the host survived.
             let text = match (yes, v.len()) {
+                // Alive is not serving: a host stuck in the filter, or failing every request
+                // to the end, is no success.
+                (y, n) if y == n && c.never >= n => "alive, never good".to_string(),
+                (y, n) if y == n && c.never > 0 => format!("alive, {}/{n} never good", c.never),
                 (y, n) if y == n => "yes".to_string(),
                 (0, _) => "no".to_string(),
                 (y, n) => format!("{y}/{n}"),
             };
-            let tone = if yes == v.len() {
+            let tone = if yes == v.len() && c.never == 0 {
                 Tone::Good
             } else {
                 Tone::Poor
@@ -117,12 +135,20 @@ fn recovery(c: &Cells) -> Cell {
         // Not run: its reason is the observation.
         return Cell::none();
     }
-    if c.values.contains_key(&Metric::FaultRecoveryTime) {
-        return figure(c, Metric::FaultRecoveryTime, ms);
+    if let Some(v) = c.values.get(&Metric::FaultRecoveryTime) {
+        let lost = c.never + c.died;
+        if lost == 0 {
+            return figure(c, Metric::FaultRecoveryTime, ms);
+        }
+        // Some trials never recovered: the mean of the others, with how many recovered.
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        return Cell::num(format!("{} ({}/{})", ms(mean), v.len(), v.len() + lost))
+            .tone(Tone::Poor);
     }
     match c.absent.get(&Metric::FaultRecoveryTime).map(|(w, _)| w) {
+        _ if c.never > 0 => Cell::label("never").tone(Tone::Poor),
+        _ if c.died > 0 => Cell::label("died").tone(Tone::Poor),
         Some(why) if why.contains("nothing to recover") => Cell::label("no failure"),
-        Some(why) if why.starts_with("the host died") => Cell::label("died").tone(Tone::Poor),
         Some(why) if why.contains("not run") || why.starts_with("load") => Cell::none(),
         Some(_) => Cell::label("never").tone(Tone::Poor),
         None => Cell::none(),
@@ -194,12 +220,20 @@ fn answer(r: &Results) -> Vec<String> {
                 let reset = mean(Metric::FaultRequestsReset).unwrap_or(f64::NAN);
                 let dead = mean(Metric::FaultHostSurvived).is_some_and(|s| s < 1.0);
                 let rec = match mean(Metric::FaultRecoveryTime) {
+                    Some(t) if c.never + c.died > 0 => {
+                        let k = c.values.get(&Metric::FaultRecoveryTime).map_or(0, Vec::len);
+                        format!(
+                            "good again after {} in only {k} of {} trials",
+                            ms(t),
+                            k + c.never + c.died
+                        )
+                    }
                     Some(t) => format!("good again after {}", ms(t)),
                     None if failed + reset > 0.0 => "never good again in the window".into(),
                     None => "no request failed".into(),
                 };
                 if dead {
-                    format!("kills the host on {arm} ({reset:.0} requests reset or refused)")
+                    format!("kills the host on {arm} ({reset:.0} requests reset or unanswered)")
                 } else {
                     format!(
                         "costs {failed:.0} failed and {reset:.0} reset requests on {arm}, {rec}"
@@ -223,9 +257,13 @@ pub fn section(a: &Analysis) -> Option<Section> {
          the same failures in Lua for envoy-lua) adds the header for its first requests, then \
          panics, loops, grows its memory without bound or writes through a null pointer, under \
          steady load. Failed = answered badly (a 5xx local reply, a 200 without the header, or \
-         failed by the in-process host); reset = connection reset, refused or unanswered; \
-         survived = the host process was alive (and Envoy's admin API answered) at the end; \
-         recovery = from the first bad answer to the first good one after it.",
+         failed by the in-process host); reset = requests sent whose connection was reset or \
+         that were never answered (a request stuck in the filter counts from when it was \
+         sent; refused connects are not requests); survived = the host process was alive \
+         (and Envoy's admin API answered) at the end, \"alive, never good\" when no good \
+         answer came after the first bad one (stuck, or failing every request); recovery = \
+         from the first bad answer to the first good one after it, with (k/n) when only k of \
+         n trials recovered.",
     );
     for line in answer(a.results) {
         s.blocks.push(Block::Callout(line, Tone::Plain));

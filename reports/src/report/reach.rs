@@ -90,9 +90,15 @@ pub fn table(a: &Analysis) -> Option<Table> {
         .map(|arm| {
             let mut row = vec![Cell::label(arm.as_str())];
             for access in &accesses {
+                // The control is meant to be allowed: a refusal there is what is wrong.
+                let (yes, no) = if access == reach::PROPERTY_ALLOWED {
+                    (Tone::Good, Tone::Poor)
+                } else {
+                    (Tone::Poor, Tone::Good)
+                };
                 row.push(match seen.get(&(arm.clone(), access.clone())) {
-                    Some(Seen::Allowed) => Cell::label("allowed").tone(Tone::Poor),
-                    Some(Seen::Refused) => Cell::label("refused").tone(Tone::Good),
+                    Some(Seen::Allowed) => Cell::label("allowed").tone(yes),
+                    Some(Seen::Refused) => Cell::label("refused").tone(no),
                     Some(Seen::Absent(_)) => Cell::label("n/a").tone(Tone::Muted),
                     None => Cell::none(),
                 });
@@ -103,7 +109,8 @@ pub fn table(a: &Analysis) -> Option<Table> {
     Some(Table {
         caption: "What the probe filter could do, per arm: allowed only when the harness got \
                   its planted evidence back (the canary's value, the written bytes, the \
-                  connection); n/a = not attempted on that arm (why: below)."
+                  connection); n/a = not attempted, or no verdict (no answer, the host died, \
+                  or the control failed), on that arm (why: below)."
             .into(),
         groups: Vec::new(),
         header: std::iter::once("arm".to_string()).chain(accesses).collect(),
@@ -112,18 +119,42 @@ pub fn table(a: &Analysis) -> Option<Table> {
     })
 }
 
-/// The plain sentences: each native arm that read the environment, then every allowance.
+/// The plain sentences: an arm whose control failed (its verdicts void), each native arm that
+/// read the environment, then every allowance — "refused everything" only when every access
+/// was judged and refused.
 pub fn verdicts(a: &Analysis) -> Vec<(String, Tone)> {
     let (seen, arms) = seen(a);
     let mut out = Vec::new();
     for arm in &arms {
-        let allowed: Vec<&str> = reach::ALL
-            .iter()
-            .copied()
-            .filter(|x| seen.get(&(arm.clone(), x.to_string())) == Some(&Seen::Allowed))
-            // The control is meant to be allowed.
-            .filter(|x| *x != reach::PROPERTY_ALLOWED)
-            .collect();
+        let of = |x: &str| seen.get(&(arm.clone(), x.to_string()));
+        if of(reach::PROPERTY_ALLOWED) != Some(&Seen::Allowed) {
+            let why = match of(reach::PROPERTY_ALLOWED) {
+                Some(Seen::Absent(why)) => why.clone(),
+                Some(Seen::Refused) => "the host refused it".into(),
+                _ => "it was not tried".into(),
+            };
+            out.push((
+                format!(
+                    "{arm}: NO VERDICT — the probe's control ({}) was not allowed, so the probe \
+                     is broken on this arm and none of its refusals means anything ({why}).",
+                    reach::PROPERTY_ALLOWED
+                ),
+                Tone::Poor,
+            ));
+            continue;
+        }
+        // An access with no row at all was not judged either.
+        let with = |want: fn(Option<&Seen>) -> bool| -> Vec<&str> {
+            reach::ALL
+                .iter()
+                .copied()
+                // The control is meant to be allowed.
+                .filter(|x| *x != reach::PROPERTY_ALLOWED)
+                .filter(|x| want(of(x)))
+                .collect()
+        };
+        let allowed = with(|s| s == Some(&Seen::Allowed));
+        let unjudged = with(|s| matches!(s, None | Some(Seen::Absent(_))));
         let env = allowed.contains(&reach::ENV);
         if env && is_native(a, arm) {
             let how = said(a, arm, reach::ENV).unwrap_or("allowed");
@@ -132,18 +163,25 @@ pub fn verdicts(a: &Analysis) -> Vec<(String, Tone)> {
                 Tone::Poor,
             ));
         }
-        let sentence = if allowed.is_empty() {
-            (
+        let not_judged = if unjudged.is_empty() {
+            String::new()
+        } else {
+            format!(" Not judged: {} (why: below).", unjudged.join(", "))
+        };
+        out.push(match (allowed.is_empty(), unjudged.is_empty()) {
+            (true, true) => (
                 format!("{arm}: refused everything it was tried on beyond the host API."),
                 Tone::Good,
-            )
-        } else {
-            (
-                format!("{arm}: allowed {}.", allowed.join(", ")),
+            ),
+            (true, false) => (
+                format!("{arm}: refused every access that was judged.{not_judged}"),
+                Tone::Fair,
+            ),
+            (false, _) => (
+                format!("{arm}: allowed {}.{not_judged}", allowed.join(", ")),
                 Tone::Poor,
-            )
-        };
-        out.push(sentence);
+            ),
+        });
     }
     out
 }

@@ -119,9 +119,10 @@ fn failure<'a>(
         .find(|x| x.filter == run.0 && x.scenario == run.1 && x.arm == run.2)
 }
 
-/// The tables, one per filter × scenario (how the version changed): per arm, time to the new
-/// version (first answer; every answer), the requests failed of those sent in the window,
-/// memory and VMs before → after.
+/// The tables, two per filter × scenario (how the version changed): per arm, the swap (time to
+/// the new version's first answer and until every answer is the new version's, requests sent
+/// and failed in the window), then what stayed in Envoy (memory, V8 VMs, the native module's
+/// old shim and old filter code).
 pub fn tables(a: &Analysis) -> Vec<Table> {
     let all = runs(a);
     let mut swaps: Vec<(String, String)> =
@@ -129,65 +130,116 @@ pub fn tables(a: &Analysis) -> Vec<Table> {
     swaps.dedup();
     swaps
         .iter()
-        .map(|(f, sc)| {
+        .flat_map(|(f, sc)| {
             let runs: Vec<_> = all
                 .iter()
                 .filter(|r| r.0 == *f && r.1 == *sc)
                 .cloned()
                 .collect();
-            table(a, f, sc, &runs)
+            [swap_table(a, f, sc, &runs), code_table(a, f, sc, &runs)]
         })
         .collect()
 }
 
-fn table(a: &Analysis, filter: &str, scenario: &str, runs: &[(String, String, String)]) -> Table {
-    let rss = (Metric::ReloadRssBeforeBytes, Metric::ReloadRssAfterBytes);
-    let vms = (Metric::ReloadWasmVmsBefore, Metric::ReloadWasmVmsAfter);
-    let rows = runs
-        .iter()
+/// The rows: a failed arm its failure (no figure), the others `cells`.
+fn rows(
+    a: &Analysis,
+    runs: &[(String, String, String)],
+    width: usize,
+    cells: impl Fn(&(String, String, String)) -> Vec<Cell>,
+) -> Vec<Vec<Cell>> {
+    runs.iter()
         .map(|run| {
-            if let Some(x) = failure(a, run) {
-                let mut row = vec![
-                    Cell::label(run.2.as_str()),
-                    Cell::label(format!("failed: {}", clip(&x.message, 30))),
-                ];
-                row.resize(8, Cell::none());
-                return row;
+            let mut row = vec![Cell::label(run.2.as_str())];
+            match failure(a, run) {
+                Some(x) => {
+                    row.push(Cell::label(format!("failed: {}", clip(&x.message, 30))));
+                    row.resize(width, Cell::none());
+                }
+                None => row.extend(cells(run)),
             }
-            vec![
-                Cell::label(run.2.as_str()),
-                time(a, &key(run, Metric::ReloadFirstNewTime)),
-                time(a, &key(run, Metric::ReloadTime)),
-                mean(a, &key(run, Metric::ReloadRequests), count),
-                interval(a, &key(run, Metric::ReloadRequestsFailed), count),
-                pair(a, run, rss, mib),
-                pair(a, run, vms, count),
-                interval(a, &key(run, Metric::ReloadOldModuleMappings), count),
-            ]
+            row
         })
-        .collect();
+        .collect()
+}
+
+fn header(h: &[&str]) -> Vec<String> {
+    h.iter().map(|h| h.to_string()).collect()
+}
+
+fn swap_table(
+    a: &Analysis,
+    filter: &str,
+    scenario: &str,
+    runs: &[(String, String, String)],
+) -> Table {
+    let header = header(&["arm", "first new", "all new", "requests", "failed"]);
+    let rows = rows(a, runs, header.len(), |run| {
+        vec![
+            time(a, &key(run, Metric::ReloadFirstNewTime)),
+            time(a, &key(run, Metric::ReloadTime)),
+            mean(a, &key(run, Metric::ReloadRequests), count),
+            interval(a, &key(run, Metric::ReloadRequestsFailed), count),
+        ]
+    });
     Table {
         caption: format!(
             "Live reload of {filter}, {scenario}, under closed-loop load, through \
              extension-config discovery from a watched file (mean over trials ± half-width \
              of the 95% CI; times from the rename of the new resource into the watched \
-             folder; RSS and V8 VMs before → after the swap; old .so: mappings of the \
-             previous version's shared library left in Envoy, 0 when unloaded)"
+             folder). first new: until the new version's first answer; all new: until its \
+             first answer after the old version's last one; requests: completed from the \
+             rename until the load stopped; failed: of those, without either version's \
+             output, or reset"
         ),
         groups: Vec::new(),
-        header: [
-            "arm",
-            "first new",
-            "all new",
-            "requests",
-            "failed",
-            "RSS MiB",
-            "V8 VMs",
-            "old .so",
+        header,
+        rows,
+        collapsed: false,
+    }
+}
+
+fn code_table(
+    a: &Analysis,
+    filter: &str,
+    scenario: &str,
+    runs: &[(String, String, String)],
+) -> Table {
+    let rss = (Metric::ReloadRssBeforeBytes, Metric::ReloadRssAfterBytes);
+    let vms = (Metric::ReloadWasmVmsBefore, Metric::ReloadWasmVmsAfter);
+    let copies = (
+        Metric::ReloadFilterCopiesBefore,
+        Metric::ReloadFilterCopiesAfter,
+    );
+    let header = header(&[
+        "arm",
+        "RSS MiB",
+        "V8 VMs",
+        "old shim maps",
+        "lib copies",
+        "old lib kept",
+    ]);
+    let rows = rows(a, runs, header.len(), |run| {
+        vec![
+            pair(a, run, rss, mib),
+            pair(a, run, vms, count),
+            interval(a, &key(run, Metric::ReloadOldModuleMappings), count),
+            pair(a, run, copies, count),
+            interval(a, &key(run, Metric::ReloadOldFilterCopies), count),
         ]
-        .iter()
-        .map(|h| h.to_string())
-        .collect(),
+    });
+    Table {
+        caption: format!(
+            "What stays in Envoy across a swap of {filter}, {scenario} (means over trials, \
+             before → after the swap). RSS MiB: Envoy's resident set; V8 VMs: Wasm VMs \
+             alive; native module only: old shim maps: mappings of the previous version's \
+             dynamic-module shim file (not the filter's code); lib copies: private copies of \
+             the filter's library mapped (the filter's code, loaded from a deleted temporary \
+             copy; every version's still mapped counts); old lib kept: of the copies the previous \
+             version added, those still mapped after (0: its filter code was unloaded)"
+        ),
+        groups: Vec::new(),
+        header,
         rows,
         collapsed: false,
     }
@@ -207,8 +259,12 @@ pub fn section(a: &Analysis) -> Option<Section> {
          extension-config discovery watches. Each trial swaps from the version before, in \
          the same Envoy. \
          Requests: those completed from the write until the load stopped; failed: answered \
-         without either version's output, or reset. Old file mapped: mappings of the previous \
-         version's shared library still in Envoy after the swap (0: unloaded).",
+         without either version's output, or reset. A failed swap ends its arm (the version \
+         Envoy runs is then unknown). Under the native module the filter's code is loaded by \
+         the dynamic-module shim from a private, deleted copy of the filter's library: old \
+         shim maps counts the previous shim file's mappings, lib copies the private copies \
+         mapped before → after the swap, old lib kept those of the previous version still \
+         mapped after it (0: the old filter code unloaded).",
     );
     s.blocks.extend(tables.into_iter().map(Block::Table));
     let lines: Vec<(String, String)> = a

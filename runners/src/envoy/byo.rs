@@ -230,10 +230,11 @@ pub(crate) fn expected_to_run(sc: &Scenario, variant: &str) -> bool {
 }
 
 /// Records, for a brought filter, each selected Envoy variant that does not run it, with why
-/// (as the absence of `metric`, the figure the path calling it gives).
+/// (as the absence of `metric`, the figure the path calling it gives), under each of
+/// `scenarios` (one per protocol leg, so no leg's cell is left without its reason).
 pub(crate) fn absent(
     s: &EnvoySettings,
-    sc: &Scenario,
+    (sc, scenarios): (&Scenario, &[String]),
     want: &HttpOutcome,
     (metric, process): (Metric, u32),
     out: &mut WorkerOutput,
@@ -276,8 +277,10 @@ pub(crate) fn absent(
         ));
     }
     for (name, reason) in why.into_iter().filter(|(n, _)| s.selects(n)) {
-        let at = at(sc, &sc.name, name, Phase::Request, process);
-        out.absent(&at, metric, reason);
+        for scenario in scenarios {
+            let at = at(sc, scenario, name, Phase::Request, process);
+            out.absent(&at, metric, reason.clone());
+        }
     }
 }
 

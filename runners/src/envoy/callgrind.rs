@@ -278,7 +278,14 @@ pub fn count_scenario(
                 variants: c.variants.clone(),
                 ..s.clone()
             };
-            byo::absent(&counted_here, sc, &want.0, (Metric::Instructions, 0), out);
+            let here = [sc.name.clone()];
+            byo::absent(
+                &counted_here,
+                (sc, &here),
+                &want.0,
+                (Metric::Instructions, 0),
+                out,
+            );
             let req = RequestTemplate::from_message(&ex.request);
             let mut variants = config::variants(&sc.filter, &b, &String::from_utf8_lossy(&config));
             variants.retain(|v| c.wants(v.name) && byo::runs(sc, &want.0, v.name));

@@ -61,9 +61,12 @@ impl Protocol {
         if asked.is_empty() {
             vec![Protocol::Http1]
         } else {
-            let mut v = asked.to_vec();
-            v.dedup();
-            v
+            // Each protocol once, HTTP/1.1 first: its Envoy gives the per-variant memory
+            // figures (recorded once per variant, from the first leg).
+            [Protocol::Http1, Protocol::H2c]
+                .into_iter()
+                .filter(|p| asked.contains(p))
+                .collect()
         }
     }
 }

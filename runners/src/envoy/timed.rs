@@ -150,7 +150,16 @@ pub fn measure_scenario_over(
         out.fail_at(&at(sc, scenario, arm, Phase::Request, process), stage, msg)
     };
     if let Some(why) = why {
-        fail(out, &sc.name, config::NATIVE_MODULE, Stage::Load, why);
+        for p in Protocol::or_default(protocols) {
+            let scenario = p.scenario(&sc.name);
+            fail(
+                out,
+                &scenario,
+                config::NATIVE_MODULE,
+                Stage::Load,
+                why.clone(),
+            );
+        }
     }
     let want = match native_reference(sc) {
         Ok(w) => w,
@@ -175,7 +184,8 @@ pub fn measure_scenario_over(
     let _ = std::fs::create_dir_all(&s.dir);
     let mut running: Vec<Running> = Vec::new();
     let metric = Metric::CpuPerRequest;
-    for variant in starter.variants((&builds, &config_text), metric, process, out) {
+    let scenarios: Vec<String> = legs.iter().map(|l| l.scenario.clone()).collect();
+    for variant in starter.variants((&builds, &config_text), (metric, &scenarios), process, out) {
         for (i, leg) in legs.iter().enumerate() {
             progress.step(&format!(
                 "envoy {} / {} / {}",

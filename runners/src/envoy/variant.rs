@@ -50,7 +50,7 @@ pub(crate) struct Starter<'a> {
     want: &'a verify::Reference,
     /// The reference over h2c where its body shape differs from HTTP/1.1's (see
     /// [`verify::reference_over`]).
-    want_h2c: Option<Result<verify::Reference, String>>,
+    want_h2c: std::cell::OnceCell<Option<Result<verify::Reference, String>>>,
     calls: Option<Calls>,
 }
 
@@ -69,21 +69,28 @@ impl<'a> Starter<'a> {
             upstream,
             req,
             want,
-            want_h2c: verify::reference_over(sc, Protocol::H2c),
+            want_h2c: Default::default(),
             calls,
         })
     }
 
     /// The selected variants that can run the filter, of those `config` gives; each selected
-    /// one that cannot run a brought module is recorded absent (`metric`), with why.
+    /// one that cannot run a brought module is recorded absent (`metric`), with why, under each
+    /// protocol leg's scenario name.
     pub(crate) fn variants(
         &self,
         (builds, config): (&config::Builds, &str),
-        metric: Metric,
+        (metric, scenarios): (Metric, &[String]),
         process: u32,
         out: &mut WorkerOutput,
     ) -> Vec<Variant> {
-        byo::absent(self.s, self.sc, &self.want.0, (metric, process), out);
+        byo::absent(
+            self.s,
+            (self.sc, scenarios),
+            &self.want.0,
+            (metric, process),
+            out,
+        );
         config::variants(&self.sc.filter, builds, config)
             .into_iter()
             .filter(|v| self.s.selects(v.name) && self.runs(v.name))
@@ -135,7 +142,13 @@ impl<'a> Starter<'a> {
             .as_ref()
             .filter(|_| variant.check == Check::Exact);
         let recording = calls.map(|c| c.record());
-        let want = match (protocol, &self.want_h2c) {
+        // Computed when an h2c leg first starts: an HTTP/1.1-only run pays nothing for it.
+        let h2c = || verify::reference_over(self.sc, Protocol::H2c);
+        let want_h2c = match protocol {
+            Protocol::H2c => self.want_h2c.get_or_init(h2c),
+            _ => &None,
+        };
+        let want = match (protocol, want_h2c) {
             (Protocol::H2c, Some(Ok(w))) => w,
             (Protocol::H2c, Some(Err(e))) => {
                 return Err((Stage::Verify, format!("no reference over h2c: {e}")));
@@ -145,7 +158,7 @@ impl<'a> Starter<'a> {
         let (sc, req) = (self.sc, self.req);
         let mut v = prove_over(protocol, envoy, sc, variant, upstream, req, want)?;
         if let (Some(c), Some(r)) = (calls, recording) {
-            r.check(&self.want.0).map_err(|e| (Stage::Verify, e))?;
+            r.check(&want.0).map_err(|e| (Stage::Verify, e))?;
             v.calls = Some(c.count());
         }
         Ok(v)

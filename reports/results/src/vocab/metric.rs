@@ -197,23 +197,38 @@ metrics! {
     FaultRequestsReset = "fault_requests_reset", Count, Lower, false;
     FaultRecoveryTime = "fault_recovery_time", Ns, Lower, false;
     FaultHostSurvived = "fault_host_survived", Ratio, Higher, false;
-    /// Live reload (phase `reload`): time from the new configuration's write until the new
-    /// version's output is seen, requests failed or reset meanwhile, and the host's resident
-    /// set before and after (does the old VM go away?).
+    /// Live reload (phase `reload`, one process per trial, each a swap from version N-1 to N;
+    /// times from the rename of the new resource into the watched folder). `reload_time`:
+    /// until the new version settled — its first answer after the old version's last one
+    /// (from then on every answer seen is version N's). `reload_requests`: responses completed
+    /// from the rename until the load stopped; `reload_requests_failed`: of those, answered
+    /// without version N-1's or N's output, plus those reset; `reload_rss_*_bytes`: Envoy's
+    /// resident set just before the rename and after the window.
     ReloadTime = "reload_time", Ns, Lower, false;
     ReloadRequests = "reload_requests", Count, Neither, false;
     ReloadRequestsFailed = "reload_requests_failed", Count, Lower, false;
     ReloadRssBeforeBytes = "reload_rss_before_bytes", Bytes, Neither, false;
     ReloadRssAfterBytes = "reload_rss_after_bytes", Bytes, Neither, false;
-    /// Time from the write until the first response of the new version (`reload_time` is
-    /// until the last response of the old one), requests reset or unanswered meanwhile, Wasm
-    /// VMs alive before and after, and mappings of the old version's file still in the host
-    /// after the swap (a native module that was never unloaded).
+    /// `reload_first_new_time`: until the first answer of version N (old answers may still
+    /// follow it); `reload_requests_reset`: responses not answered at all (reset, refused,
+    /// timed out), also counted in `reload_requests_failed`; `reload_wasm_vms_*`: V8 VMs
+    /// Envoy reports alive before and after; `reload_old_module_mappings`: mappings of the
+    /// previous version's dynamic-module shim file (`module-v{N-1}.so`, the file Envoy loads)
+    /// still in Envoy after the swap — the shim only, not the filter's code.
     ReloadFirstNewTime = "reload_first_new_time", Ns, Lower, false;
     ReloadRequestsReset = "reload_requests_reset", Count, Lower, false;
     ReloadWasmVmsBefore = "reload_wasm_vms_before", Count, Neither, false;
     ReloadWasmVmsAfter = "reload_wasm_vms_after", Count, Neither, false;
     ReloadOldModuleMappings = "reload_old_module_mappings", Count, Lower, false;
+    /// The filter's own code under the native module: the shim loads the filter's library from
+    /// a private temporary copy deleted once loaded, so it shows in Envoy's maps only as
+    /// `filterbench-envoy-module-*.so (deleted)`. `reload_filter_copies_*`: such copies mapped
+    /// (distinct files; every version's still mapped counts) before the rename and after the
+    /// window; `reload_old_filter_copies`: of the copies version N-1 added (for N = 1, all
+    /// mapped before), those still mapped after the window (0: its filter code unloaded).
+    ReloadFilterCopiesBefore = "reload_filter_copies_before", Count, Neither, false;
+    ReloadFilterCopiesAfter = "reload_filter_copies_after", Count, Neither, false;
+    ReloadOldFilterCopies = "reload_old_filter_copies", Count, Lower, false;
     /// Reach (phase `reach`, scenario = the attempted access): 1 when the arm refused it, 0 when
     /// the filter got through; the observation says how.
     ReachRefused = "reach_refused", Ratio, Higher, false;

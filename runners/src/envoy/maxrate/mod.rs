@@ -232,7 +232,8 @@ pub fn measure_scenario_over(
     let _ = std::fs::create_dir_all(&s.dir);
     let mut live: Vec<Live> = Vec::new();
     let metric = Metric::MaxRateUnderBound;
-    for variant in starter.variants((&builds, &config_text), metric, process, out) {
+    let scenarios: Vec<String> = legs.iter().map(|l| l.scenario.clone()).collect();
+    for variant in starter.variants((&builds, &config_text), (metric, &scenarios), process, out) {
         for leg in &legs {
             progress.step(&format!(
                 "envoy {} / {} / {}: max rate at {} ≤ {:?}",

@@ -207,7 +207,8 @@ fn filter_error(log: &Path) -> Option<String> {
 }
 
 /// Runs every (mode, live arm) trial `trials` times, recording into `batch`; `done` reports
-/// each finished trial.
+/// each finished trial. Ok: how many trials could not run (a not-applicable one, Lua's
+/// null-write, is not counted).
 pub fn run_all(
     live: &Live,
     s: &Settings,
@@ -215,13 +216,14 @@ pub fn run_all(
     trials: u32,
     batch: &mut Batch,
     done: &mut dyn FnMut(&Trial),
-) -> Result<(), String> {
+) -> Result<u32, String> {
     let response = Message {
         headers: vec![(b":status".to_vec(), b"200".to_vec())],
         body: b"hello".to_vec(),
         ..Default::default()
     };
     let upstream = Upstream::start(&response).map_err(|e| format!("upstream: {e}"))?;
+    let mut not_run = 0;
     for n in 0..trials {
         for (mode, arm_name) in cells {
             let at = At::new(FILTER, mode.name(), arm_name, Phase::Fault, n);
@@ -237,10 +239,11 @@ pub fn run_all(
                 }
                 // Absent, not a failure: a failure would condemn the arm's other modes too.
                 Err((stage, why)) => {
+                    not_run += 1;
                     super::not_run(batch, &at, &format!("{}: {why}", stage.name()))
                 }
             }
         }
     }
-    Ok(())
+    Ok(not_run)
 }

@@ -33,9 +33,14 @@ struct Record {
     in_request: u64,
     vm_restarts: u64,
     longest_request_ns: u64,
+    /// When the request now (or last) in the filter was sent: ns since the load began, + 1.
+    /// A request that never returns is counted bad from this time on.
+    current_sent: u64,
+    /// The child's resident set once its VM had started (0: not read): growth's baseline.
+    baseline_rss: u64,
 }
 
-const FIELDS: usize = 10;
+const FIELDS: usize = 12;
 
 impl Record {
     fn to_bytes(self) -> [u8; FIELDS * 8] {
@@ -50,6 +55,8 @@ impl Record {
             self.in_request,
             self.vm_restarts,
             self.longest_request_ns,
+            self.current_sent,
+            self.baseline_rss,
         ];
         let mut out = [0u8; FIELDS * 8];
         for (i, x) in v.iter().enumerate() {
@@ -74,6 +81,8 @@ impl Record {
             in_request: f(7),
             vm_restarts: f(8),
             longest_request_ns: f(9),
+            current_sent: f(10),
+            baseline_rss: f(11),
         })
     }
 }
@@ -132,16 +141,19 @@ pub fn child(arm: &str, mode: Mode, s: &Settings, record: &Path) -> Result<(), S
         std::process::exit(0);
     });
     let (mut r, mut tally) = (Record::default(), Tally::default());
-    let start = Instant::now();
     let write = |r: &Record| {
         file.write_all_at(&r.to_bytes(), 0)
             .map_err(|e| e.to_string())
     };
+    r.baseline_rss = super::rss_of(std::process::id()).unwrap_or_default();
+    write(&r)?;
+    let start = Instant::now();
     let mut first_error = true;
     while start.elapsed() < window {
         let sent = start.elapsed();
         r.sent += 1;
         r.in_request = 1;
+        r.current_sent = sent.as_nanos() as u64 + 1;
         write(&r)?;
         let result = vm.http(&ex);
         let done = start.elapsed();
@@ -203,10 +215,21 @@ pub fn trial(
         .spawn()
         .map_err(|e| format!("starting the child: {e}"))?;
     let mut watch = RssWatch::new(child.id(), s.growth_cap);
+    let mut rebased = false;
     let deadline = Instant::now() + s.window + Duration::from_secs(30);
     let status = loop {
         if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
             break Some(st);
+        }
+        if !rebased
+            && let Some(b) = std::fs::read(record)
+                .ok()
+                .and_then(|b| Record::from_bytes(&b))
+                .map(|r| r.baseline_rss)
+                .filter(|b| *b > 0)
+        {
+            watch.rebase(b);
+            rebased = true;
         }
         watch.sample();
         if Instant::now() > deadline {
@@ -252,6 +275,15 @@ pub fn trial(
         in_flight_lost: lost,
         ..Default::default()
     };
+    if lost > 0 && r.current_sent > 0 {
+        // The lost request (hung, or in the filter when the host died) is a bad outcome from
+        // when it was sent: it never got an answer.
+        let at = Duration::from_nanos(r.current_sent - 1);
+        if tally.recovered.is_some() {
+            tally.bad_after_recovery += lost;
+        }
+        tally.first_bad = Some(tally.first_bad.map_or(at, |b| b.min(at)));
+    }
     if r.trapped > 0 {
         tally.failed.insert(0, r.trapped);
     }
@@ -278,15 +310,31 @@ pub fn trial(
         (Some(d), false) => (Survival::Survived(false), format!("host process {d}")),
         (None, false) if lost > 0 => (
             Survival::Survived(true),
-            "host alive, but a request was still in the filter when the window ended".to_string(),
+            format!(
+                "host process alive, but a request never returned (sent {} s into the load, \
+                 still in the filter at the window's end)",
+                r.current_sent
+                    .checked_sub(1)
+                    .map_or("?".into(), |ns| format!("{:.2}", ns as f64 / 1e9))
+            ),
         ),
         (None, false) => (Survival::Survived(true), "host survived".to_string()),
     };
     if r.vm_restarts > 0 {
         how.push_str(&format!("; VM replaced {} times", r.vm_restarts));
     }
+    // Growth from the VM's start on; a host that never recorded it has no baseline.
+    let growth = match (rebased, r.baseline_rss) {
+        (true, _) => watch.growth(),
+        (false, 0) => {
+            Err("the host never recorded its resident set once its VM had started".into())
+        }
+        (false, _) => Err(
+            "the host ended before its resident set was sampled after its VM had started".into(),
+        ),
+    };
     how.push_str(&super::consequences(&tally));
-    how.push_str(&super::grew(&watch.growth()));
+    how.push_str(&super::grew(&growth));
     how.push_str(&format!(
         "; longest request {:.1} ms",
         r.longest_request_ns as f64 / 1e6
@@ -300,7 +348,7 @@ pub fn trial(
         window: s.window,
         tally,
         survived,
-        growth: watch.growth(),
+        growth,
         how,
     })
 }

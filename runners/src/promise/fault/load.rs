@@ -43,15 +43,19 @@ pub fn run(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut events: Vec<Event> = Vec::new();
+    let (mut events, mut refused): (Vec<Event>, u64) = (Vec::new(), 0);
     for t in threads {
         // Every wait in a connection is bounded by `timeout`, so each ends soon after `end`.
-        if let Ok(mut e) = t.join() {
+        if let Ok((mut e, r)) = t.join() {
             events.append(&mut e);
+            refused += r;
         }
     }
     events.sort_by_key(|e| e.done);
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        refused,
+        ..Tally::default()
+    };
     for e in &events {
         tally.add(e.sent, e.done, &e.outcome);
     }
@@ -64,33 +68,44 @@ pub fn run(
     tally
 }
 
-fn connection(addr: SocketAddr, start: Instant, end: Instant, timeout: Duration) -> Vec<Event> {
-    let mut out = Vec::new();
+/// One closed loop: its requests, and the connects that failed (no request was sent on them).
+fn connection(
+    addr: SocketAddr,
+    start: Instant,
+    end: Instant,
+    timeout: Duration,
+) -> (Vec<Event>, u64) {
+    let (mut out, mut refused) = (Vec::new(), 0);
     let mut conn: Option<BufReader<TcpStream>> = None;
     while Instant::now() < end {
-        let sent = start.elapsed();
-        let outcome = match conn.take() {
-            Some(c) => exchange(c, timeout),
+        let c = match conn.take() {
+            Some(c) => c,
             None => match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => exchange(BufReader::new(s), timeout),
-                // Nothing listens any more (Envoy died): the request could not even be sent.
-                Err(_) => (Outcome::Reset, None),
+                Ok(s) => BufReader::new(s),
+                Err(e) => {
+                    // Not a request: none was sent. Refused means nothing listens any more
+                    // (Envoy died): this loop is over. A connect timing out (a full backlog
+                    // behind a stuck worker) is tried again.
+                    refused += 1;
+                    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                        break;
+                    }
+                    // Any other quick failure: do not spin.
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
             },
         };
-        let (outcome, kept) = outcome;
+        let sent = start.elapsed();
+        let (outcome, kept) = exchange(c, timeout);
         conn = kept;
-        let refused = outcome == Outcome::Reset && conn.is_none();
         out.push(Event {
             sent,
             done: start.elapsed(),
             outcome,
         });
-        if refused {
-            // Do not spin on a dead port.
-            std::thread::sleep(Duration::from_millis(5));
-        }
     }
-    out
+    (out, refused)
 }
 
 /// One request on `c`; the connection back when it can carry another.

@@ -67,7 +67,7 @@ pub enum Outcome {
     Wrong,
     /// In process: the callback trapped or was stopped by a bound; the host fails the request.
     Trapped,
-    /// The connection was reset or refused.
+    /// The connection was reset (a refused connect is no request: see `Tally::refused`).
     Reset,
     /// No answer within the request timeout.
     Unanswered,
@@ -93,6 +93,10 @@ pub struct Tally {
     /// Requests reset or unanswered that were already sent when the first bad answer came:
     /// those in flight when the host broke.
     pub in_flight_lost: u64,
+    /// Live Envoy: connects refused or timed out once nothing listened. Not requests (none
+    /// was sent), so in no other count.
+    #[serde(default)]
+    pub refused: u64,
 }
 
 impl Tally {
@@ -186,6 +190,16 @@ impl Trial {
                 Metric::FaultRecoveryTime,
                 "no request failed within the window: nothing to recover from",
             ),
+            // A request stuck in the filter: the host lives but does not serve.
+            (Some(_), None) if t.unanswered > 0 => batch.absent(
+                &at,
+                Metric::FaultRecoveryTime,
+                format!(
+                    "a request never returned, and no good answer came after the first bad one \
+                     within the {:.1} s window",
+                    self.window.as_secs_f64()
+                ),
+            ),
             (Some(_), None) => batch.absent(
                 &at,
                 Metric::FaultRecoveryTime,
@@ -235,8 +249,14 @@ pub fn consequences(t: &Tally) -> String {
     }
     if t.reset + t.unanswered > 0 {
         out.push_str(&format!(
-            ", {} reset or refused, {} unanswered ({} of them in flight when it broke)",
+            ", {} reset, {} unanswered ({} of them in flight when it broke)",
             t.reset, t.unanswered, t.in_flight_lost
+        ));
+    }
+    if t.refused > 0 {
+        out.push_str(&format!(
+            "; {} connects refused once nothing listened (not requests)",
+            t.refused
         ));
     }
     if t.bad_after_recovery > 0 {
@@ -329,6 +349,13 @@ impl RssWatch {
             // SAFETY: signalling our own child, which is still alive (we just read its RSS).
             unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
         }
+    }
+
+    /// Measures growth from `rss` on (the host's own figure once its VM has started, so the
+    /// engine's load and compile are not counted as growth); earlier samples are dropped.
+    pub fn rebase(&mut self, rss: u64) {
+        self.start = Some(rss);
+        self.peak = Some(rss);
     }
 
     /// Peak over start, or why it is not known.

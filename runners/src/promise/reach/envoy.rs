@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use filterbench_results::vocab::{arm, reach};
 
-use super::{Attempt, Canaries, SECRET, SELECT, Verdict, judge};
+use super::{ANSWERS, Attempt, Canaries, SECRET, SELECT, Verdict, is_refusal_trap, judge};
 use crate::catalog::Filter;
 use crate::envoy::config::{self, Builds};
 use crate::envoy::process::Envoy;
@@ -35,6 +35,17 @@ pub fn run(
     probe: &Filter,
     setup: &Setup,
     c: &mut Canaries,
+) -> Result<Vec<Attempt>, String> {
+    run_some(variant, probe, setup, c, &reach::ALL)
+}
+
+/// Runs `accesses` only (a fresh Envoy each) on the Envoy `variant`.
+pub fn run_some(
+    variant: &str,
+    probe: &Filter,
+    setup: &Setup,
+    c: &mut Canaries,
+    accesses: &[&'static str],
 ) -> Result<Vec<Attempt>, String> {
     let wasm = probe
         .artifacts
@@ -69,7 +80,7 @@ pub fn run(
     let body = serde_json::to_string_pretty(&bootstrap).map_err(|e| e.to_string())?;
     std::fs::write(&path, body).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for access in reach::ALL {
+    for &access in accesses {
         let name = format!("reach-{variant}-{access}");
         let mut envoy = Envoy::start(setup.bin, &path, 1, setup.dir, &name)
             .map_err(|e| format!("Envoy did not start: {e}"))?;
@@ -84,14 +95,24 @@ pub fn run(
         let log_path = envoy.log.clone();
         drop(envoy);
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let mut a = match answer {
-            Ok(body) => judge(access, Ok(&body), c, wrote, connected.as_deref()),
-            Err(why) => match (&alive, error_line(&log)) {
-                (Err(died), _) => Attempt::new(access, Verdict::Refused, format!("{why}; {died}")),
-                (Ok(()), Some(line)) => {
+        let mut a = match (answer, &alive) {
+            // Envoy died: whatever it answered before says nothing about the sandbox.
+            (_, Err(died)) => {
+                Attempt::new(access, Verdict::NoVerdict, format!("no verdict: {died}"))
+            }
+            (Ok(body), Ok(())) => judge(access, Ok(&body), c, wrote, connected.as_deref()),
+            // No answer from the probe: a refusal only when Envoy logged the sandbox's trap
+            // of this very access (the 5xx is Envoy's reply to the trapped filter).
+            (Err(why), Ok(())) => match error_line(&log) {
+                Some(line) if is_refusal_trap(access, &line) => {
                     Attempt::new(access, Verdict::Refused, format!("trapped: {line} ({why})"))
                 }
-                (Ok(()), None) => Attempt::new(access, Verdict::Refused, format!("refused: {why}")),
+                Some(line) => Attempt::new(
+                    access,
+                    Verdict::NoVerdict,
+                    format!("no verdict: {why}; Envoy logged: {line}"),
+                ),
+                None => Attempt::new(access, Verdict::NoVerdict, format!("no verdict: {why}")),
             },
         };
         if a.verdict == Verdict::NotAttempted && access == reach::OOB_WRITE {
@@ -139,8 +160,17 @@ fn ask(addr: SocketAddr, access: &str, c: &Canaries) -> Result<String, String> {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.lines().next().unwrap_or_default().to_string();
-    if head.to_lowercase().contains("x-reach-access:") {
-        return Ok(body.to_string());
+    // The probe names the access it answers; a reply naming another judges nothing.
+    let named = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(ANSWERS)
+            .then(|| v.trim().to_string())
+    });
+    match named {
+        Some(n) if n == access => return Ok(body.to_string()),
+        Some(n) => return Err(format!("the probe answered {n}, not {access}")),
+        None => {}
     }
     match (status.is_empty(), read) {
         (true, Err(e)) => Err(format!("no answer: {e}")),

@@ -3,7 +3,7 @@
 
 use filterbench_results::vocab::reach;
 
-use super::{Attempt, Canaries, SECRET, SELECT, judge};
+use super::{ANSWERS, Attempt, Canaries, SECRET, SELECT, Verdict, judge};
 use crate::catalog::Filter;
 use crate::engines::{self, EngineError, Limits, LoadedModule};
 use crate::host::callbacks::Callback;
@@ -48,20 +48,32 @@ pub fn run(
         let answer = attempt(&*module, &config, access, c)?;
         let wrote = c.written();
         let connected = c.accepted();
-        let answer = answer.as_deref().map_err(String::as_str);
-        out.push(judge(access, answer, c, wrote, connected.as_deref()));
+        out.push(match answer {
+            Reply::Body(body) => judge(access, Ok(&body), c, wrote, connected.as_deref()),
+            Reply::Trap(trap) => judge(access, Err(&trap), c, wrote, connected.as_deref()),
+            Reply::Other(why) => Attempt::new(access, Verdict::NoVerdict, why),
+        });
     }
     Ok(out)
 }
 
-/// One access on a fresh VM: the probe's reply body, or the trap that stopped it (inner);
-/// outer Err: the probe could not be run at all.
+/// What one attempt gave.
+enum Reply {
+    /// The probe's answer to this very access.
+    Body(String),
+    /// The trap (or stopped callback) that ended the attempt.
+    Trap(String),
+    /// A reply that is not the probe's answer to this access (why): no verdict.
+    Other(String),
+}
+
+/// One access on a fresh VM; Err: the probe could not be run at all.
 fn attempt(
     module: &dyn LoadedModule,
     config: &[u8],
     access: &str,
     c: &Canaries,
-) -> Result<Result<String, String>, String> {
+) -> Result<Reply, String> {
     let host = HostState::new(Some(config.to_vec()), Clock::System, SharedData::new());
     let mut vm = Vm::start(module, host).map_err(|e| format!("VM start: {e}"))?;
     if !vm.configure().map_err(|e| format!("configure: {e}"))? {
@@ -80,12 +92,27 @@ fn attempt(
         vm.http(&ex).map(|o| o.local_reply)
     };
     match reply {
-        Ok(Some(r)) => Ok(Ok(String::from_utf8_lossy(&r.body).into_owned())),
+        Ok(Some(r)) => {
+            let body = String::from_utf8_lossy(&r.body).into_owned();
+            // The probe names the access it answers: a reply of anything else judges nothing.
+            let named = r
+                .headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case(ANSWERS.as_bytes()) && v == access.as_bytes());
+            Ok(if named {
+                Reply::Body(body)
+            } else {
+                Reply::Other(format!(
+                    "no verdict: a reply {} that does not name {access}: {body}",
+                    r.status
+                ))
+            })
+        }
         Ok(None) => Err(format!(
             "the probe did not answer {access} (no local reply)"
         )),
-        // A trap (or a stopped callback): the engine refused what the probe did.
-        Err(e @ (VmError::Call(_) | VmError::Said { .. })) => Ok(Err(e.to_string())),
+        // A trap (or a stopped callback): judged by whether it is the refusal of this access.
+        Err(e @ (VmError::Call(_) | VmError::Said { .. })) => Ok(Reply::Trap(e.to_string())),
         Err(e) => Err(format!("{access}: {e}")),
     }
 }

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 
 use filterbench_results::merge::{At, Batch};
-use filterbench_results::vocab::{Metric, Phase, reach};
+use filterbench_results::vocab::{Metric, Phase, Stage, reach};
 
 pub mod envoy;
 pub mod inproc;
@@ -18,6 +18,8 @@ pub mod inproc;
 /// The request header that selects the access, and the one a stream carries its secret in.
 pub const SELECT: &str = "x-reach";
 pub const SECRET: &str = "x-reach-secret";
+/// The reply header in which the probe names the access it answers.
+pub const ANSWERS: &str = "x-reach-access";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReachError {
@@ -32,6 +34,9 @@ pub enum Verdict {
     Refused,
     /// The attempt could not be made on this arm (with why, in the attempt's words).
     NotAttempted,
+    /// The attempt gave no verdict: no answer, the host died, a 5xx or a trap that is not the
+    /// sandbox refusing this very access. Recorded absent, never as a refusal.
+    NoVerdict,
 }
 
 /// One access on one arm: the verdict and what happened, in words.
@@ -179,7 +184,7 @@ pub fn judge(
 ) -> Attempt {
     let body = match answer {
         Ok(body) => body,
-        Err(trap) => return Attempt::new(access, Verdict::Refused, format!("trapped: {trap}")),
+        Err(trap) => return judge_trap(access, trap),
     };
     if body.contains("not attempted") {
         return Attempt::new(access, Verdict::NotAttempted, body);
@@ -214,15 +219,64 @@ pub fn judge(
     Attempt::new(access, verdict, format!("{word}: {body}{evidence}"))
 }
 
+/// Whether `trap` is the sandbox refusing `access` itself: only a store past the end of
+/// linear memory has a trap of its own (every other access is refused by an answer).
+pub fn is_refusal_trap(access: &str, trap: &str) -> bool {
+    access == reach::OOB_WRITE && trap.to_lowercase().contains("out of bounds")
+}
+
+/// A trap: a refusal only when it is the sandbox's refusal of this access; anything else
+/// (a VM that failed to load, a missing import, a bug of the probe) says nothing about it.
+pub fn judge_trap(access: &'static str, trap: &str) -> Attempt {
+    if is_refusal_trap(access, trap) {
+        Attempt::new(access, Verdict::Refused, format!("trapped: {trap}"))
+    } else {
+        Attempt::new(
+            access,
+            Verdict::NoVerdict,
+            format!("no verdict: a trap that is not the sandbox refusing {access}: {trap}"),
+        )
+    }
+}
+
+/// Why the arm's verdicts are void, if they are: the control (a property every host exposes)
+/// was not allowed, so the probe itself is broken there and no refusal means anything.
+pub fn control_failed(attempts: &[Attempt]) -> Option<String> {
+    match attempts
+        .iter()
+        .find(|a| a.access == reach::PROPERTY_ALLOWED)
+    {
+        Some(a) if a.verdict == Verdict::Allowed => None,
+        Some(a) => Some(format!(
+            "the probe's control was refused: the probe is broken on this arm ({}: {})",
+            reach::PROPERTY_ALLOWED,
+            a.said
+        )),
+        None => Some(format!(
+            "the probe's control ({}) was not tried: the probe is broken on this arm",
+            reach::PROPERTY_ALLOWED
+        )),
+    }
+}
+
 /// Records an arm's attempts: a `reach_refused` row (1 refused, 0 allowed) and the
-/// observation per access; an access not attempted is absent with its reason.
+/// observation per access; an access not attempted or without a verdict is absent with its
+/// reason. When the control failed, every access is absent (the verdicts are void) and the
+/// arm has a failure at [`Stage::Promise`].
 pub fn record(batch: &mut Batch, arm: &str, attempts: &[Attempt]) {
+    let void = control_failed(attempts);
+    if let Some(why) = &void {
+        batch.fail(reach::PROBE_FILTER, "", arm, Stage::Promise, why.clone());
+    }
     for a in attempts {
         let at = At::new(reach::PROBE_FILTER, a.access, arm, Phase::Reach, 0);
-        match a.verdict {
-            Verdict::Allowed => batch.record(&at, Metric::ReachRefused, 0.0),
-            Verdict::Refused => batch.record(&at, Metric::ReachRefused, 1.0),
-            Verdict::NotAttempted => batch.absent(&at, Metric::ReachRefused, a.said.clone()),
+        match (&void, a.verdict) {
+            (Some(why), _) => batch.absent(&at, Metric::ReachRefused, why.clone()),
+            (None, Verdict::Allowed) => batch.record(&at, Metric::ReachRefused, 0.0),
+            (None, Verdict::Refused) => batch.record(&at, Metric::ReachRefused, 1.0),
+            (None, Verdict::NotAttempted | Verdict::NoVerdict) => {
+                batch.absent(&at, Metric::ReachRefused, a.said.clone())
+            }
         }
         batch.observe(&at, a.said.clone());
     }

@@ -103,10 +103,27 @@ impl Load {
         Load { stop, thread }
     }
 
-    /// Stops the load; every response it saw, in completion order.
-    pub fn stop(self) -> Vec<Event> {
+    /// A load whose thread is `thread` (for tests of how a stop reads it).
+    #[cfg(test)]
+    fn of(thread: std::thread::JoinHandle<Vec<Event>>) -> Load {
+        Load {
+            stop: Arc::new(AtomicBool::new(false)),
+            thread,
+        }
+    }
+
+    /// Stops the load; every response it saw, in completion order. A load thread that
+    /// panicked is an error: its responses are lost, and counting none would be a fake zero.
+    pub fn stop(self) -> Result<Vec<Event>, String> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or_default()
+        self.thread.join().map_err(|p| {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            format!("the load thread panicked ({why}): its responses are lost")
+        })
     }
 }
 
@@ -296,6 +313,18 @@ mod tests {
         let other = vec![ev(t0, 10, Outcome::Version(3))];
         let s = analyse(&other, t0, 1, 2);
         assert_eq!((s.failed, s.settled), (1, None));
+    }
+
+    #[test]
+    fn a_panicked_load_thread_is_an_error_not_zero_requests() {
+        let l = Load::of(std::thread::spawn(|| -> Vec<Event> { panic!("boom") }));
+        let e = l.stop().unwrap_err();
+        assert!(e.contains("boom") && e.contains("panicked"), "{e}");
+        let t0 = Instant::now();
+        let ok = Load::of(std::thread::spawn(move || {
+            vec![ev(t0, 1, Outcome::Version(0))]
+        }));
+        assert_eq!(ok.stop().unwrap().len(), 1);
     }
 
     #[test]

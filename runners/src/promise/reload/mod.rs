@@ -4,11 +4,14 @@
 //! output), so each trial is a swap from the version before. Measured per trial: time from the
 //! rename until the new version's first answer and until every answer is the new version's,
 //! requests failed or reset meanwhile, Envoy's resident set and Wasm VMs before and after, and
-//! whether the old version's module file is still mapped (a native module never unloaded).
+//! for the native module whether the old shim file and the old filter code (the shim's private
+//! copies of the filter's library) are still mapped. A failed swap ends the arm: the version
+//! Envoy runs is then unknown, so later swaps could not be read.
 
 pub mod load;
 pub mod setup;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -164,14 +167,19 @@ fn arm_trials(
             marker.header, first.headers
         ));
     }
+    // The private copies the previous version's load added (None before the first swap, when
+    // every copy mapped is version 0's), so each trial counts that version's alone.
+    let mut previous: Option<Option<BTreeSet<String>>> = None;
     for trial in 1..=s.trials {
         let at =
             At::new(filter, target.scenario, target.arm, Phase::Reload, trial).iteration(trial);
         let old_module = module.clone();
+        let is_module = matches!(target.code, Code::Module { .. });
         let load = Load::start(envoy.listener, req.clone(), marker.clone(), s.connections);
         std::thread::sleep(s.before);
         let rss_before = envoy.rss_bytes();
         let vms_before = wasm_vms(&envoy);
+        let copies_before = is_module.then(|| setup::private_copies(envoy.pid));
         let mut written = None;
         let w = setup::write_version(
             &target.code,
@@ -182,18 +190,26 @@ fn arm_trials(
             || written = Some(Instant::now()),
         );
         std::thread::sleep(s.after);
-        let events = load.stop();
+        let events = match load.stop() {
+            Ok(events) => events,
+            Err(why) => {
+                for m in METRICS {
+                    batch.absent(&at, *m, why.clone());
+                }
+                return Err(format!("trial {trial}: {why}"));
+            }
+        };
         envoy.check_alive().map_err(|e| e.to_string())?;
         module = w.map_err(e)?.module;
         let written = written.ok_or("the version was not written")?;
         let swap = load::analyse(&events, written, trial - 1, trial);
         let rss_after = envoy.rss_bytes();
         let vms_after = wasm_vms(&envoy);
-        let old_maps = match target.code {
-            Code::Module { .. } => Some(setup::mappings(envoy.pid, &old_module)),
-            Code::Wasm(_) | Code::WasmConfig(_) => None,
-        };
+        let old_maps = is_module.then(|| setup::mappings(envoy.pid, &old_module));
+        let copies_after = is_module.then(|| setup::private_copies(envoy.pid));
+        let copies = Copies::read(copies_before, copies_after, &mut previous);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let settled_at = swap.settled;
         let settled = match swap.settled {
             Some(t) => {
                 batch.record(&at, Metric::ReloadTime, t.as_nanos() as f64);
@@ -208,7 +224,14 @@ fn arm_trials(
                     Some(_) => format!("version {}'s output was seen last", trial - 1),
                 };
                 batch.absent(&at, Metric::ReloadTime, why.clone());
-                batch.fail_at(&at, Stage::Promise, format!("trial {trial}: {why}"));
+                batch.fail_at(
+                    &at,
+                    Stage::Promise,
+                    format!(
+                        "trial {trial}: {why}; the arm stops here (the version Envoy runs \
+                         is unknown, so later swaps could not be read)"
+                    ),
+                );
                 why
             }
         };
@@ -251,12 +274,14 @@ fn arm_trials(
                 "a .wasm is read into V8, not mapped: its VMs are counted instead",
             ),
         }
+        copies.record(batch, &at);
         let line = describe(
             trial,
             &swap,
             &settled,
             (vms_before, vms_after),
             &old_maps,
+            &copies,
             s,
         );
         batch.observe(&at, line.clone());
@@ -268,8 +293,98 @@ fn arm_trials(
             swap,
             line,
         });
+        if settled_at.is_none() {
+            break;
+        }
     }
     Ok(())
+}
+
+/// Every figure a trial records: all absent when the load's responses are lost.
+const METRICS: &[Metric] = &[
+    Metric::ReloadTime,
+    Metric::ReloadFirstNewTime,
+    Metric::ReloadRequests,
+    Metric::ReloadRequestsFailed,
+    Metric::ReloadRequestsReset,
+    Metric::ReloadRssBeforeBytes,
+    Metric::ReloadRssAfterBytes,
+    Metric::ReloadWasmVmsBefore,
+    Metric::ReloadWasmVmsAfter,
+    Metric::ReloadOldModuleMappings,
+    Metric::ReloadFilterCopiesBefore,
+    Metric::ReloadFilterCopiesAfter,
+    Metric::ReloadOldFilterCopies,
+];
+
+/// The native module's private copies of the filter's library mapped before and after a
+/// swap (None: not the native module; Err: the maps could not be read).
+struct Copies {
+    before: Option<Result<u64, String>>,
+    after: Option<Result<u64, String>>,
+    /// Of the previous version's copies, those still mapped after: its filter code kept.
+    kept: Option<Result<u64, String>>,
+}
+
+type Set = std::io::Result<BTreeSet<String>>;
+
+impl Copies {
+    /// `previous`: the copies the version before this swap's added (None: the first swap, every
+    /// copy mapped before it is version 0's; Some(None): unknown), updated for the next swap.
+    fn read(
+        before: Option<Set>,
+        after: Option<Set>,
+        previous: &mut Option<Option<BTreeSet<String>>>,
+    ) -> Copies {
+        let (Some(before), Some(after)) = (before, after) else {
+            return Copies {
+                before: None,
+                after: None,
+                kept: None,
+            };
+        };
+        let n = |s: &Set| {
+            s.as_ref()
+                .map(|s| s.len() as u64)
+                .map_err(|e| e.to_string())
+        };
+        let kept = match (&before, &after, &*previous) {
+            (_, Err(e), _) => Err(e.to_string()),
+            (_, _, Some(None)) => Err("the previous version's copies are unknown (Envoy's \
+                 maps were not read in the trial before)"
+                .into()),
+            (Ok(b), Ok(a), None) => Ok(b.intersection(a).count() as u64),
+            (_, Ok(a), Some(Some(p))) => Ok(p.intersection(a).count() as u64),
+            (Err(e), _, None) => Err(e.to_string()),
+        };
+        *previous = Some(match (&before, &after) {
+            (Ok(b), Ok(a)) => Some(a.difference(b).cloned().collect()),
+            _ => None,
+        });
+        Copies {
+            before: Some(n(&before)),
+            after: Some(n(&after)),
+            kept: Some(kept),
+        }
+    }
+
+    fn record(&self, batch: &mut Batch, at: &At) {
+        for (m, v) in [
+            (Metric::ReloadFilterCopiesBefore, &self.before),
+            (Metric::ReloadFilterCopiesAfter, &self.after),
+            (Metric::ReloadOldFilterCopies, &self.kept),
+        ] {
+            match v {
+                Some(Ok(n)) => batch.record(at, m, *n as f64),
+                Some(Err(e)) => batch.absent(at, m, format!("Envoy's maps: {e}")),
+                None => batch.absent(
+                    at,
+                    m,
+                    "only the native module loads the filter's library (V8 runs the .wasm)",
+                ),
+            }
+        }
+    }
 }
 
 /// The trial in words.
@@ -279,6 +394,7 @@ fn describe(
     settled: &str,
     (before, after): (Option<u64>, Option<u64>),
     old_maps: &Option<std::io::Result<u64>>,
+    copies: &Copies,
     s: &ReloadSettings,
 ) -> String {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
@@ -301,11 +417,22 @@ fn describe(
         line.push_str(&format!("; V8 VMs alive {b} before, {a} after"));
     }
     match old_maps {
-        Some(Ok(0)) => line.push_str("; the old module file is no longer mapped"),
+        Some(Ok(0)) => line.push_str("; the old shim file is no longer mapped"),
         Some(Ok(n)) => line.push_str(&format!(
-            "; the old module file is still mapped ({n} mappings): never unloaded"
+            "; the old shim file is still mapped ({n} mappings)"
         )),
         _ => {}
+    }
+    if let (Some(Ok(b)), Some(Ok(a)), Some(Ok(k))) = (&copies.before, &copies.after, &copies.kept) {
+        line.push_str(&format!(
+            "; filter library copies mapped: {b} before, {a} after, {k} of v{}'s still mapped{}",
+            trial - 1,
+            if *k == 0 {
+                " (old filter code unloaded)"
+            } else {
+                " (old filter code never unloaded)"
+            }
+        ));
     }
     line
 }
@@ -331,4 +458,48 @@ fn with_value(config: &str, marker: &Marker, n: u32) -> String {
     let mut v: Value = serde_json::from_str(config).unwrap_or(Value::Null);
     v["value"] = marker.value(n).into();
     v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> Set {
+        Ok(names.iter().map(|n| n.to_string()).collect())
+    }
+
+    /// Each swap counts the previous version's copies alone, not every older one still there.
+    #[test]
+    fn old_copies_are_the_previous_versions_only() {
+        let mut prev = None;
+        let c = Copies::read(Some(set(&["a"])), Some(set(&["a", "b"])), &mut prev);
+        assert_eq!(
+            (c.before, c.after, c.kept),
+            (Some(Ok(1)), Some(Ok(2)), Some(Ok(1)))
+        );
+        // v1 added b; v2 adds c: of v1's copies (b), one is still mapped; a (v0's) is not v1's.
+        let c = Copies::read(
+            Some(set(&["a", "b"])),
+            Some(set(&["a", "b", "c"])),
+            &mut prev,
+        );
+        assert_eq!(c.kept, Some(Ok(1)));
+        let c = Copies::read(
+            Some(set(&["a", "b", "c"])),
+            Some(set(&["a", "b", "d"])),
+            &mut prev,
+        );
+        assert_eq!(c.kept, Some(Ok(0)));
+        // Maps unread: this trial's and the next one's figure absent, not guessed.
+        let c = Copies::read(
+            Some(Err(std::io::Error::other("gone"))),
+            Some(set(&["d"])),
+            &mut prev,
+        );
+        assert!(matches!(c.before, Some(Err(_))));
+        let c = Copies::read(Some(set(&["d"])), Some(set(&["d", "e"])), &mut prev);
+        assert!(matches!(c.kept, Some(Err(_))), "{:?}", c.kept);
+        let none = Copies::read(None, None, &mut None);
+        assert!(none.kept.is_none());
+    }
 }

@@ -3,6 +3,7 @@
 //! file (a stamped copy of the `.wasm`, a fresh copy of the dynamic module) with its own
 //! header value, so a response names the version that made it.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -186,9 +187,54 @@ pub fn mappings(pid: u32, file: &Path) -> std::io::Result<u64> {
         .count() as u64)
 }
 
+/// The file-name prefix of the private copy the native-module shim loads the filter's library
+/// from (native-baseline/envoy-module's vm.rs): deleted once loaded, so the filter's code is
+/// visible in the maps only under this name, never as the `library-v{n}.so` we wrote.
+const PRIVATE_COPY_PREFIX: &str = "filterbench-envoy-module-";
+
+/// The private copies of a filter library mapped in process `pid`, each once (by device,
+/// inode and path: a copy has several mappings, one per segment).
+pub fn private_copies(pid: u32) -> std::io::Result<BTreeSet<String>> {
+    Ok(copies_in(&std::fs::read_to_string(format!(
+        "/proc/{pid}/maps"
+    ))?))
+}
+
+/// The private copies named in `maps` (the text of /proc/pid/maps).
+fn copies_in(maps: &str) -> BTreeSet<String> {
+    maps.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // address perms offset dev inode path…; a deleted file's path ends " (deleted)".
+            let path = f.get(5..)?.join(" ");
+            let name = Path::new(path.trim_end_matches(" (deleted)")).file_name()?;
+            let name = name.to_str()?;
+            (name.starts_with(PRIVATE_COPY_PREFIX) && name.ends_with(".so"))
+                .then(|| format!("{} {} {path}", f[3], f[4]))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_copies_are_counted_once_each_deleted_or_not_and_nothing_else() {
+        let maps = "\
+7f00-7f01 r--p 00000000 08:01 11 /tmp/filterbench-envoy-module-aB3.so (deleted)
+7f01-7f02 r-xp 00001000 08:01 11 /tmp/filterbench-envoy-module-aB3.so (deleted)
+7f02-7f03 r--p 00000000 08:01 12 /tmp/filterbench-envoy-module-Zz9.so (deleted)
+7f03-7f04 r--p 00000000 08:01 13 /tmp/filterbench-envoy-module-Qq1.so
+7f04-7f05 r--p 00000000 08:01 14 /work/versions/library-v1.so
+7f05-7f06 r--p 00000000 08:01 15 /work/versions/module-v1.so
+7f06-7f07 rw-p 00000000 00:00 0 
+7f07-7f08 r--p 00000000 08:01 16 /tmp/filterbench-envoy-module-x.so.lock
+";
+        let c = copies_in(maps);
+        assert_eq!(c.len(), 3, "{c:?}");
+        assert!(c.iter().all(|k| k.contains(PRIVATE_COPY_PREFIX)), "{c:?}");
+    }
 
     #[test]
     fn a_stamped_module_stays_valid_and_differs_per_version() {
