@@ -196,9 +196,38 @@ pub fn table(r: &Results) -> Option<(Table, Vec<String>)> {
     Some((t, how))
 }
 
-/// The answer in one sentence per mode: what the failure cost on each arm.
+/// A range of per-arm means, as one value when they agree.
+fn span(v: &[f64], show: fn(f64) -> String) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if show(lo) == show(hi) {
+        show(lo)
+    } else {
+        format!("{}–{}", show(lo), show(hi))
+    }
+}
+
+/// How one arm's trials ended, for grouping arms that ended alike in the answer.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ending {
+    Died,
+    Never,
+    /// Good again in some trials only.
+    Partly,
+    /// Good again in every trial, in process or in Envoy (their times differ in kind).
+    Recovered(bool),
+    NoFailure,
+}
+
+/// The answer in one sentence per mode: the arms grouped by how the failure ended, each group
+/// with the range of its arms' means (mean over trials), so the sentence stays readable.
 fn answer(r: &Results) -> Vec<String> {
     let cells = gather(r);
+    let in_envoy = |arm: &str| {
+        r.arms
+            .iter()
+            .any(|a| a.name == arm && a.kind == filterbench_results::vocab::ArmKind::Envoy)
+    };
     let mut modes: Vec<&str> = Vec::new();
     for ((m, _), _) in &cells {
         if !modes.contains(&m.as_str()) {
@@ -207,40 +236,78 @@ fn answer(r: &Results) -> Vec<String> {
     }
     let mut out = Vec::new();
     for mode in modes {
-        let parts: Vec<String> = cells
-            .iter()
-            .filter(|((m, _), c)| m == mode && !c.values.is_empty())
-            .map(|((_, arm), c)| {
-                let mean = |m: Metric| {
-                    c.values
-                        .get(&m)
-                        .map(|v| v.iter().sum::<f64>() / v.len() as f64)
-                };
-                let failed = mean(Metric::FaultRequestsFailed).unwrap_or(f64::NAN);
-                let reset = mean(Metric::FaultRequestsReset).unwrap_or(f64::NAN);
-                let dead = mean(Metric::FaultHostSurvived).is_some_and(|s| s < 1.0);
-                let rec = match mean(Metric::FaultRecoveryTime) {
-                    Some(t) if c.never + c.died > 0 => {
-                        let k = c.values.get(&Metric::FaultRecoveryTime).map_or(0, Vec::len);
-                        format!(
-                            "good again after {} in only {k} of {} trials",
-                            ms(t),
-                            k + c.never + c.died
-                        )
-                    }
-                    Some(t) => format!("good again after {}", ms(t)),
-                    None if failed + reset > 0.0 => "never good again in the window".into(),
-                    None => "no request failed".into(),
-                };
-                if dead {
-                    format!("kills the host on {arm} ({reset:.0} requests reset or unanswered)")
-                } else {
-                    format!(
-                        "costs {failed:.0} failed and {reset:.0} reset requests on {arm}, {rec}"
-                    )
+        // Ending → (arms, failed means, reset means, recovery means).
+        type Group<'a> = (Vec<&'a str>, Vec<f64>, Vec<f64>, Vec<f64>);
+        let mut groups: BTreeMap<Ending, Group> = BTreeMap::new();
+        let mut partly = Vec::new();
+        for ((m, arm), c) in &cells {
+            if m != mode || c.values.is_empty() {
+                continue;
+            }
+            let mean = |m: Metric| {
+                c.values
+                    .get(&m)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            let (failed, reset) = (
+                mean(Metric::FaultRequestsFailed),
+                mean(Metric::FaultRequestsReset),
+            );
+            let bad = failed.unwrap_or_default() + reset.unwrap_or_default() > 0.0;
+            let rec = mean(Metric::FaultRecoveryTime);
+            let ending = match rec {
+                _ if mean(Metric::FaultHostSurvived).is_some_and(|s| s < 1.0) => Ending::Died,
+                Some(t) if c.never + c.died > 0 => {
+                    let k = c.values.get(&Metric::FaultRecoveryTime).map_or(0, Vec::len);
+                    let n = k + c.never + c.died;
+                    partly.push(format!(
+                        "on {arm} it is good again after {} in only {k} of {n} trials",
+                        ms(t)
+                    ));
+                    Ending::Partly
                 }
-            })
-            .collect();
+                Some(_) => Ending::Recovered(in_envoy(arm)),
+                None if bad => Ending::Never,
+                None => Ending::NoFailure,
+            };
+            if ending == Ending::Partly {
+                continue;
+            }
+            let g = groups.entry(ending).or_default();
+            g.0.push(arm);
+            g.1.extend(failed);
+            g.2.extend(reset);
+            g.3.extend(rec);
+        }
+        let mut parts: Vec<String> = Vec::new();
+        for (ending, (arms, failed, reset, rec)) in &groups {
+            let arms = arms.join(", ");
+            let reset_part = if reset.iter().any(|x| *x > 0.0) {
+                format!(" and {} reset", span(reset, count))
+            } else {
+                String::new()
+            };
+            parts.push(match ending {
+                Ending::Died => format!(
+                    "kills the host on {arms} ({} requests reset or unanswered)",
+                    span(reset, count)
+                ),
+                Ending::Never => format!(
+                    "costs {} failed{reset_part} requests and is never good again in the \
+                     window on {arms}",
+                    span(failed, count)
+                ),
+                Ending::Recovered(_) => format!(
+                    "costs {} failed{reset_part} requests and is good again after {} on {arms}",
+                    span(failed, count),
+                    span(rec, ms)
+                ),
+                Ending::NoFailure => format!("fails no request on {arms}"),
+                Ending::Partly => continue,
+            });
+        }
+        parts.extend(partly);
         if !parts.is_empty() {
             out.push(format!("A {mode} in the filter {}.", parts.join("; ")));
         }
