@@ -11,16 +11,8 @@ use filterbench_results::vocab::{Metric, Stage};
 use filterbench_runners::envoy::{self, Envoy, EnvoySettings};
 use filterbench_runners::measure::{Plan, Silent, WorkerOutput, scenario};
 
-fn envoy_bin() -> Option<PathBuf> {
-    match envoy::process::find(None) {
-        Ok(b) => Some(b),
-        Err(e) if std::env::var("FILTERBENCH_SKIP_ENVOY").as_deref() == Ok("1") => {
-            eprintln!("skipping (FILTERBENCH_SKIP_ENVOY=1): {e}");
-            None
-        }
-        Err(e) => panic!("{e}; set FILTERBENCH_SKIP_ENVOY=1 to skip the Envoy tests"),
-    }
-}
+mod common;
+use common::envoy_bin;
 
 fn settings(bin: PathBuf, dir: &Path) -> EnvoySettings {
     EnvoySettings {

@@ -2,10 +2,12 @@
 //! the probe really runs there, and a refusal is the host's — the environment is refused on
 //! V8 and read, with the very canary value planted, by the native module. Only the control and
 //! `env` (a fresh Envoy each, four in all) to stay within a few seconds.
-//! Skipped when Envoy is not installed or `FILTERBENCH_SKIP_ENVOY=1`.
+//! Skipped only with `FILTERBENCH_SKIP_ENVOY=1`, as the other Envoy tests.
 //!
 //! One test function only: planting the canary variable must happen while no other test
 //! thread reads the environment.
+
+mod common;
 
 use filterbench_results::vocab::{arm, reach};
 use filterbench_runners::catalog;
@@ -14,16 +16,8 @@ use filterbench_runners::promise::reach::{Canaries, Verdict, control_failed, env
 
 #[test]
 fn control_allowed_live_and_env_refused_on_v8_read_by_the_native_module() {
-    if std::env::var("FILTERBENCH_SKIP_ENVOY").as_deref() == Ok("1") {
-        eprintln!("skipping (FILTERBENCH_SKIP_ENVOY=1)");
+    let Some(bin) = common::envoy_bin() else {
         return;
-    }
-    let bin = match process::find(None) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("skipping: Envoy is not installed: {e}");
-            return;
-        }
     };
     let version = process::version(&bin).unwrap();
     let probe = catalog::find(reach::PROBE_FILTER).expect("the probe filter is built");

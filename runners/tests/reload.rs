@@ -7,19 +7,11 @@ use std::time::Duration;
 
 use filterbench_results::merge::Batch;
 use filterbench_results::vocab::{Metric, Phase};
+use filterbench_runners::catalog;
 use filterbench_runners::promise::reload::{self, ReloadSettings, run_arm, targets};
-use filterbench_runners::{catalog, envoy};
 
-fn envoy_bin() -> Option<PathBuf> {
-    match envoy::process::find(None) {
-        Ok(b) => Some(b),
-        Err(e) if std::env::var("FILTERBENCH_SKIP_ENVOY").as_deref() == Ok("1") => {
-            eprintln!("skipping (FILTERBENCH_SKIP_ENVOY=1): {e}");
-            None
-        }
-        Err(e) => panic!("{e}; set FILTERBENCH_SKIP_ENVOY=1 to skip the Envoy tests"),
-    }
-}
+mod common;
+use common::envoy_bin;
 
 fn settings(bin: PathBuf, dir: &tempfile::TempDir) -> ReloadSettings {
     ReloadSettings {
