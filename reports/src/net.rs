@@ -35,6 +35,10 @@ pub fn cpu_key(filter: &str, scenario: &str, arm: &str) -> Key {
     )
 }
 
+/// A process's own relative interval of a net CPU figure beyond which it is set aside: ±100%,
+/// where the process cannot tell the net from zero (the quick profile aims at ±3%).
+pub const DISTURBED_CI: f64 = 1.0;
+
 /// The claim: wasm runs at this share of native speed or better.
 pub const CLAIM_SPEED: f64 = 0.70;
 /// The same claim as a cost ratio: wasm net CPU ÷ native net CPU at most this (≈ 1.43×).
@@ -127,16 +131,43 @@ impl Analysis<'_> {
         found.map(|a| a.name.as_str()).filter(|b| *b != name)
     }
 
-    /// Per process, `key` minus the same figure of its baseline arm.
+    /// Per process, `key` minus the same figure of its baseline arm — less the processes set
+    /// aside as disturbed ([`Analysis::disturbed`]).
     fn net_values(&self, key: &Key) -> Option<BTreeMap<u32, f64>> {
         let base = self.baseline(&key.arm)?;
         let a = self.table.get(key)?;
         let b = self.table.get(&key.with_arm(base))?;
+        let off = self.disturbed(key);
         let d: BTreeMap<u32, f64> = a
             .iter()
+            .filter(|(p, _)| !off.contains_key(p))
             .filter_map(|(p, v)| b.get(p).map(|w| (*p, v - w)))
             .collect();
         (!d.is_empty()).then_some(d)
+    }
+
+    /// The processes whose own interval of `key`'s net CPU per request (recorded at the stop
+    /// of its timed rounds) was wider than ±[`DISTURBED_CI`] — a process that could not tell
+    /// the net from zero, disturbed by something else on the machine — with that interval.
+    /// Their figure is set aside from every net and ratio (and said so in the answer) while
+    /// the run keeps at least two others; an in-process figure only (Envoy records none).
+    pub fn disturbed(&self, key: &Key) -> BTreeMap<u32, f64> {
+        let ci = Key {
+            metric: Metric::CpuCiWithin,
+            ..key.clone()
+        };
+        let (Some(within), Some(all)) = (self.table.get(&ci), self.table.get(key)) else {
+            return BTreeMap::new();
+        };
+        let off: BTreeMap<u32, f64> = within
+            .iter()
+            .filter(|(_, v)| **v > DISTURBED_CI)
+            .map(|(p, v)| (*p, *v))
+            .collect();
+        if all.len().saturating_sub(off.len()) < 2 {
+            return BTreeMap::new();
+        }
+        off
     }
 
     /// `key` net of its baseline (see the module's rule for "below resolution"). None when

@@ -257,7 +257,7 @@ pub fn summary(results: &Results) -> String {
 
 /// `s` in lines of at most `width` characters, broken at spaces; lines after the first start
 /// with `indent`.
-fn wrap(s: &str, width: usize, indent: &str) -> String {
+pub(crate) fn wrap(s: &str, width: usize, indent: &str) -> String {
     let mut lines: Vec<String> = vec![String::new()];
     for word in s.split(' ') {
         let line = lines.last_mut().expect("one line at least");

@@ -115,6 +115,15 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             flags: format!("{}; callgrind instruction counts", e.flags()),
         });
     }
+    if !arms.is_empty() {
+        results.arms.push(ArmInfo {
+            name: arm::HARNESS.into(),
+            kind: ArmKind::Harness,
+            version: env!("CARGO_PKG_VERSION").into(),
+            flags: "the native build's callbacks replayed empty; callgrind instruction counts"
+                .into(),
+        });
+    }
     let counting = match args.envoy {
         true => Some(envoy_counting(&args, variants, &out_path, &mut results)?),
         false => None,
@@ -136,7 +145,15 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             }
         }
         for sc in scenarios {
-            for arm in arms.iter().filter(|a| engines::applies(a, &sc.artifacts)) {
+            // The harness beside the arms, so their counts are also shown net of it (exact: a
+            // count minus a count).
+            let counted: Vec<&str> = arms
+                .iter()
+                .copied()
+                .filter(|a| engines::applies(a, &sc.artifacts))
+                .chain((!arms.is_empty()).then_some(arm::HARNESS))
+                .collect();
+            for arm in counted {
                 for process in 0..args.repeats {
                     let at = At::new(&sc.filter, &sc.name, arm, Phase::Request, process);
                     let mut batch = Batch::default();

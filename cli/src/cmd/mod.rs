@@ -1,6 +1,7 @@
 pub mod atomic;
 pub mod build;
 pub mod compare;
+pub mod decide;
 pub mod deploy;
 pub mod fault;
 pub mod fixtures;

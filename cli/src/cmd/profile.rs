@@ -364,12 +364,35 @@ fn envoy_flamegraphs(
     }
 }
 
+/// The harness of `sc` (the native build's callbacks replayed empty, else the first wasm
+/// engine's), counted as the arms are: its count is what in-process instruction counts are
+/// net of. It has no outcome of its own to check: it mirrors the filter's path, checked once.
+fn spin_harness(sc: &scenario::Scenario, requests: Option<u64>) -> Result<ExitCode> {
+    let mirrored = [arm::NATIVE, arm::WASMTIME_CRANELIFT]
+        .into_iter()
+        .find(|a| engines::applies(a, &sc.artifacts))
+        .context("no arm whose path the harness could mirror")?;
+    let module = engines::engine(mirrored, &Limits::default())?.load(&sc.artifacts)?;
+    sc.verify(module.as_ref()).map_err(anyhow::Error::msg)?;
+    let harness = measure::prove::harness_module(sc, module.as_ref(), mirrored)
+        .map_err(anyhow::Error::msg)?;
+    let mut vm = sc.start_vm(&harness).map_err(anyhow::Error::msg)?;
+    let n = requests.context("the harness is only counted (--requests)")?;
+    for _ in 0..=n {
+        callgrind::counted_request(sc, &mut vm)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The body `perf` samples: the scenario's request in a loop for a while.
 pub fn spin(args: SpinArgs) -> Result<ExitCode> {
     let sc = scenarios(&args.filter)?
         .into_iter()
         .find(|s| s.name == args.scenario)
         .context("no such scenario")?;
+    if args.arm == arm::HARNESS {
+        return spin_harness(&sc, args.requests);
+    }
     let module = engines::engine(&args.arm, &Limits::default())?.load(&sc.artifacts)?;
     sc.verify(module.as_ref()).map_err(anyhow::Error::msg)?;
     let mut vm = sc.start_vm(module.as_ref()).map_err(anyhow::Error::msg)?;

@@ -106,6 +106,10 @@ pub struct Args {
     protocols: Vec<Protocol>,
     #[command(flatten)]
     max_rate: super::max_rate::Args,
+    /// More processes, at most, of the live-Envoy part of filters whose verdict is still
+    /// undecided after --processes (quick 3 within 90 s, full 5 within 20 min; 0: none).
+    #[arg(long)]
+    decide_max: Option<u32>,
     /// Print every table (wide) instead of the per-filter answer.
     #[arg(long, short)]
     verbose: bool,
@@ -441,6 +445,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
         results.duration_s = t0.elapsed().as_secs_f64();
         results.write(&out_path)?;
     }
+    let mut cap = super::decide::Cap::for_profile(args.full);
+    if let Some(n) = args.decide_max {
+        cap.processes = n;
+    }
+    let decide_from = Instant::now();
+    let mut extra = 0;
+    while extra < cap.processes && decide_from.elapsed().as_secs_f64() < cap.seconds {
+        let open = super::decide::undecided(&plan, &results);
+        if open.is_empty() {
+            break;
+        }
+        let more = super::decide::envoy_only(&plan, &open);
+        let more_path = dir.path().join("plan-decide.json");
+        std::fs::write(&more_path, serde_json::to_vec(&more)?)?;
+        bar.set_message(format!("deciding: {}", open.join(", ")));
+        let process = plan.processes + extra;
+        let output = match run_worker(&more_path, process, dir.path(), &bar, &current) {
+            Ok(o) => o,
+            Err(_) if interrupted.load(Ordering::SeqCst) => loop {
+                std::thread::park();
+            },
+            Err(e) => return Err(e),
+        };
+        results.merge(output);
+        results.duration_s = t0.elapsed().as_secs_f64();
+        results.write(&out_path)?;
+        extra += 1;
+    }
     bar.finish_and_clear();
     results.complete = true;
     results.write(&out_path)?;
@@ -456,10 +488,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // One line, so the answer above keeps the terminal's last lines.
     let report = super::report_note(&out_path, args.no_report);
     println!(
-        "results: {} ({} rows, {} processes, {:.0} s){report}",
+        "results: {} ({} rows, {} processes{}, {:.0} s){report}",
         out_path.display(),
         results.rows.len(),
         plan.processes,
+        if extra > 0 {
+            format!(" + {extra} to decide verdicts")
+        } else {
+            String::new()
+        },
         results.duration_s
     );
     Ok(if results.failures.is_empty() {

@@ -13,11 +13,11 @@ use filterbench_results::stats::{Estimate, estimate};
 use filterbench_results::summary::Key;
 use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 
+pub use super::verdict::{Basis, Verdict};
 use crate::doc::{Cell, Section, Table, Tone};
 use crate::format;
 use crate::model::{Analysis, HOSTCALL_FILTER};
 use crate::net::{self, Claim, NetRatio};
-use crate::report::headline::tone;
 
 /// One wasm engine's cost on one filter, in process.
 pub struct EngineCost {
@@ -33,64 +33,23 @@ pub struct EnvoyCost {
     /// The arm V8 is set against: the native build as a module, else Envoy's built-in filter;
     /// None when the filter has neither (then only "over no filter" is known).
     pub reference: Option<String>,
+    /// The filter whose reference arm that is, when not this filter's own (a language without
+    /// native builds: the same job's Rust filter built as a module).
+    pub reference_of: Option<String>,
+    /// The filter's own cost inside Envoy as a multiple of the reference's: (V8 − none) ÷
+    /// (reference − none), per process — the basis of the verdict.
+    pub own_ratio: Option<NetRatio>,
     /// CPU per request over the reference's, paired per process (ns).
     pub over_reference: Option<Estimate>,
-    /// CPU per request over Envoy with no filter (ns).
+    /// CPU per request over Envoy with no filter (ns): V8's own cost.
     pub over_none: Option<Estimate>,
     /// Throughput ÷ the reference's, per process.
     pub throughput: Option<Estimate>,
-    /// Envoy's whole CPU per request with V8 ÷ with the reference, per process.
+    /// Envoy's whole CPU per request with V8 ÷ with the reference, per process ("whole
+    /// Envoy": the filter diluted by Envoy's own work).
     pub cpu_ratio: Option<Estimate>,
     /// Envoy's resident memory after load minus the reference's (bytes).
     pub rss: Option<Estimate>,
-}
-
-/// A word for the whole filter, from Envoy's CPU per request with V8 over with the native build
-/// (else the first engine's net cost in process): on par (≤ 1.11×), fair (≤ 2×), costly
-/// (> 2×), unclear when the interval spans more than one of these bands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    OnPar,
-    Fair,
-    Costly,
-    Unclear,
-}
-
-impl Verdict {
-    pub fn word(self) -> &'static str {
-        match self {
-            Verdict::OnPar => "on par",
-            Verdict::Fair => "fair",
-            Verdict::Costly => "costly",
-            Verdict::Unclear => "unclear",
-        }
-    }
-
-    fn tone(self) -> Tone {
-        match self {
-            Verdict::OnPar => Tone::Good,
-            Verdict::Fair => Tone::Fair,
-            Verdict::Costly => Tone::Poor,
-            Verdict::Unclear => Tone::Muted,
-        }
-    }
-
-    /// From an interval of a ratio (`bigger_better`: throughput; else a cost).
-    fn of(e: &Estimate, bigger_better: bool) -> Verdict {
-        let (lo, hi) = (
-            tone(e.ci_low, bigger_better),
-            tone(e.ci_high, bigger_better),
-        );
-        if e.n < 2 || lo != hi || e.ci_low <= 0.0 {
-            return Verdict::Unclear;
-        }
-        match lo {
-            Tone::Good => Verdict::OnPar,
-            Tone::Fair => Verdict::Fair,
-            Tone::Poor => Verdict::Costly,
-            _ => Verdict::Unclear,
-        }
-    }
 }
 
 pub struct FilterAnswer {
@@ -102,7 +61,32 @@ pub struct FilterAnswer {
     pub native_of: Option<String>,
     pub engines: Vec<EngineCost>,
     pub envoy: Option<EnvoyCost>,
-    pub verdict: Verdict,
+    /// From the run's [`Basis`]; None where its ratio was not measured.
+    pub verdict: Option<Verdict>,
+}
+
+/// The job a filter does (its own name when it has none).
+fn job_of(a: &Analysis, name: &str) -> Option<String> {
+    a.results.filters.iter().find(|f| f.name == name).map(|f| {
+        if f.job.is_empty() {
+            f.name.clone()
+        } else {
+            f.job.clone()
+        }
+    })
+}
+
+/// Another filter of `filter`'s job that has `key`'s figure (the filter named after the job —
+/// the Rust one — first, as the per-language table has it).
+fn sibling_with(a: &Analysis, filter: &str, key: impl Fn(&str) -> Key) -> Option<String> {
+    let own = job_of(a, filter)?;
+    a.results
+        .filters
+        .iter()
+        .filter(|f| f.name != filter && job_of(a, &f.name).as_deref() == Some(own.as_str()))
+        .filter(|f| a.table.contains_key(&key(&f.name)))
+        .min_by_key(|f| f.name != own)
+        .map(|f| f.name.clone())
 }
 
 /// The filter whose native build `filter` is compared with in process: None for its own;
@@ -113,27 +97,7 @@ fn native_build(a: &Analysis, filter: &str, scenario: &str) -> Option<String> {
     {
         return None;
     }
-    let job = |name: &str| {
-        a.results.filters.iter().find(|f| f.name == name).map(|f| {
-            if f.job.is_empty() {
-                f.name.clone()
-            } else {
-                f.job.clone()
-            }
-        })
-    };
-    let own = job(filter)?;
-    a.results
-        .filters
-        .iter()
-        .filter(|f| f.name != filter && job(&f.name).as_deref() == Some(own.as_str()))
-        .filter(|f| {
-            a.table
-                .contains_key(&net::cpu_key(&f.name, scenario, arm::NATIVE))
-        })
-        // The filter named after the job (the Rust one) first, as the per-language table has it.
-        .min_by_key(|f| f.name != own)
-        .map(|f| f.name.clone())
+    sibling_with(a, filter, |f| net::cpu_key(f, scenario, arm::NATIVE))
 }
 
 /// `key` minus the same figure of `other`, process by process.
@@ -152,14 +116,43 @@ pub(crate) fn difference(a: &Analysis, key: &Key, other: &Key) -> Option<Estimat
     estimate(&d)
 }
 
+/// The native reference of `filter`'s V8 figure `cpu` in Envoy: its own native module, else
+/// its job's native module (a language without native builds), else Envoy's built-in filter.
+fn envoy_reference(a: &Analysis, filter: &str, cpu: &Key) -> Option<(Key, Option<String>)> {
+    let own = |arm: &str| {
+        let k = cpu.with_arm(arm);
+        a.table.contains_key(&k).then_some((k, None))
+    };
+    own(arm::ENVOY_NATIVE_MODULE)
+        .or_else(|| {
+            let of = sibling_with(a, filter, |f| {
+                net::cpu_key(f, &cpu.scenario, arm::ENVOY_NATIVE_MODULE)
+            })?;
+            Some((
+                net::cpu_key(&of, &cpu.scenario, arm::ENVOY_NATIVE_MODULE),
+                Some(of),
+            ))
+        })
+        .or_else(|| own(arm::ENVOY_BUILTIN))
+}
+
+/// `key` over `reference` (any filter's figure), process by process.
+fn ratio_of(a: &Analysis, key: &Key, reference: &Key) -> Option<Estimate> {
+    let x = a.table.get(key)?;
+    let y = a.table.get(reference)?;
+    let r: Vec<f64> = x
+        .iter()
+        .filter_map(|(p, v)| y.get(p).filter(|w| **w > 0.0).map(|w| v / w))
+        .collect();
+    estimate(&r)
+}
+
 fn envoy_cost(a: &Analysis, filter: &str, scenario: &str) -> Option<EnvoyCost> {
     let cpu = net::cpu_key(filter, scenario, arm::ENVOY_WASM_V8);
     if !a.table.contains_key(&cpu) {
         return None;
     }
-    let reference = [arm::ENVOY_NATIVE_MODULE, arm::ENVOY_BUILTIN]
-        .into_iter()
-        .find(|r| a.table.contains_key(&cpu.with_arm(r)));
+    let reference = envoy_reference(a, filter, &cpu);
     let thr = Key::new(
         filter,
         scenario,
@@ -169,26 +162,54 @@ fn envoy_cost(a: &Analysis, filter: &str, scenario: &str) -> Option<EnvoyCost> {
         1,
     );
     // Envoy records its memory at the run's --concurrency, whatever it was.
-    let rss = a
-        .table
-        .keys()
-        .find(|k| {
-            k.filter == filter
-                && k.arm == arm::ENVOY_WASM_V8
-                && k.phase == Phase::Memory
-                && k.metric == Metric::EnvoyRssAfterLoadBytes
-        })
-        .cloned();
+    let rss = |f: &str| {
+        a.table
+            .keys()
+            .find(|k| {
+                k.filter == f
+                    && k.arm == arm::ENVOY_WASM_V8
+                    && k.phase == Phase::Memory
+                    && k.metric == Metric::EnvoyRssAfterLoadBytes
+            })
+            .cloned()
+    };
+    let with_ref = |k: &Key, r: &Key| Key {
+        filter: r.filter.clone(),
+        arm: r.arm.clone(),
+        ..k.clone()
+    };
     Some(EnvoyCost {
-        reference: reference.map(String::from),
-        over_reference: reference.and_then(|r| paired_difference(a, &cpu, r)),
+        reference: reference.as_ref().map(|(k, _)| k.arm.clone()),
+        reference_of: reference.as_ref().and_then(|(_, of)| of.clone()),
+        own_ratio: reference
+            .as_ref()
+            .and_then(|(r, _)| a.net_ratio_of(&cpu, r)),
+        over_reference: reference.as_ref().and_then(|(r, _)| difference(a, &cpu, r)),
         over_none: paired_difference(a, &cpu, arm::ENVOY_NONE),
-        throughput: reference.and_then(|r| a.ratio(&thr, r)),
-        cpu_ratio: reference.and_then(|r| a.ratio(&cpu, r)),
-        rss: reference
-            .zip(rss)
-            .and_then(|(r, k)| paired_difference(a, &k, r)),
+        throughput: reference
+            .as_ref()
+            .and_then(|(r, _)| ratio_of(a, &thr, &with_ref(&thr, r))),
+        cpu_ratio: reference.as_ref().and_then(|(r, _)| ratio_of(a, &cpu, r)),
+        rss: reference.as_ref().zip(rss(filter)).and_then(|((r, _), k)| {
+            let of = rss(&r.filter)?;
+            difference(a, &k, &of.with_arm(&r.arm))
+        }),
     })
+}
+
+/// The run's verdict basis: Envoy's own-cost ratio when any filter has one, else the first
+/// wasm engine's net ratio in process.
+pub fn basis(a: &Analysis, answers: &[FilterAnswer]) -> Option<Basis> {
+    if answers
+        .iter()
+        .any(|x| x.envoy.as_ref().is_some_and(|e| e.own_ratio.is_some()))
+    {
+        return Some(Basis::EnvoyOwn);
+    }
+    a.arms
+        .iter()
+        .find(|x| x.kind == ArmKind::Wasm)
+        .map(|x| Basis::InProcess(x.name.clone()))
 }
 
 /// Per filter (the `hostcalls` micro-benchmark left out), its answer, in listing order.
@@ -226,19 +247,6 @@ pub fn answers(a: &Analysis) -> Vec<FilterAnswer> {
             .filter(|e| e.added.is_some() || e.ratio.is_some())
             .collect();
         let envoy = envoy_cost(a, &filter, &scenario);
-        let first = engines
-            .iter()
-            .find(|e| Some(e.arm.as_str()) == wasm.first().copied());
-        let verdict = match (&envoy, first.and_then(|e| e.ratio.as_ref())) {
-            (
-                Some(EnvoyCost {
-                    cpu_ratio: Some(c), ..
-                }),
-                _,
-            ) => Verdict::of(c, false),
-            (_, Some(NetRatio::Measured { est, .. })) => Verdict::of(est, false),
-            _ => Verdict::Unclear,
-        };
         if engines.is_empty() && envoy.is_none() {
             continue;
         }
@@ -248,8 +256,23 @@ pub fn answers(a: &Analysis) -> Vec<FilterAnswer> {
             native_of,
             engines,
             envoy,
-            verdict,
+            verdict: None,
         });
+    }
+    let basis = basis(a, &out);
+    for x in &mut out {
+        x.verdict = match &basis {
+            Some(Basis::EnvoyOwn) => {
+                Verdict::of_ratio(x.envoy.as_ref().and_then(|e| e.own_ratio.as_ref()))
+            }
+            Some(Basis::InProcess(engine)) => Verdict::of_ratio(
+                x.engines
+                    .iter()
+                    .find(|e| e.arm == *engine)
+                    .and_then(|e| e.ratio.as_ref()),
+            ),
+            None => None,
+        };
     }
     out
 }
@@ -314,6 +337,17 @@ pub(crate) fn ratio_text(r: Option<&NetRatio>) -> String {
     }
 }
 
+/// "1.06×±0.03" — a ratio estimate with its CI half-width.
+pub(crate) fn estimate_times(e: &Estimate) -> String {
+    let m = net::times(e.mean);
+    if e.n > 1 {
+        let hw = half_width((e.ci_high - e.ci_low) / 2.0, m.trim_end_matches('×'));
+        format!("{m}±{hw}")
+    } else {
+        m
+    }
+}
+
 /// "81%±6" — a share with its CI half-width in points.
 pub(crate) fn share(e: &Estimate) -> String {
     if e.n > 1 {
@@ -331,27 +365,76 @@ pub(crate) fn opt(e: Option<&Estimate>, f: impl Fn(&Estimate) -> String) -> Stri
     e.map_or_else(|| "–".into(), f)
 }
 
-/// Sentences on the filters whose Envoy reference is not their native build.
+/// Sentences on the filters whose reference is not their own native build.
 pub(crate) fn reference_notes(answers: &[FilterAnswer]) -> Vec<String> {
     answers
         .iter()
         .filter_map(|x| {
-            let envoy = match x.envoy.as_ref().map(|e| e.reference.as_deref()) {
-                Some(Some(arm::ENVOY_BUILTIN)) => Some("in Envoy, Envoy's built-in filter"),
-                Some(None) => Some("in Envoy, only its cost over no filter is known"),
+            let envoy = match x.envoy.as_ref() {
+                Some(EnvoyCost {
+                    reference_of: Some(of),
+                    ..
+                }) => Some(format!("in Envoy, {of}'s native module")),
+                Some(EnvoyCost {
+                    reference: Some(r), ..
+                }) if r == arm::ENVOY_BUILTIN => Some("in Envoy, Envoy's built-in filter".into()),
+                Some(EnvoyCost {
+                    reference: None, ..
+                }) => Some("in Envoy, only its cost over no filter is known".into()),
                 _ => None,
             };
             let own = x.native_of.as_ref().map(|n| format!("in process, {n}'s"));
-            let parts: Vec<String> = own.into_iter().chain(envoy.map(String::from)).collect();
+            let parts: Vec<String> = own.into_iter().chain(envoy).collect();
             (!parts.is_empty())
-                .then(|| format!("{} has no native build: {}.", x.filter, parts.join("; ")))
+                .then(|| format!("{} is set against: {}.", x.filter, parts.join("; ")))
         })
         .collect()
 }
 
-/// The processes behind the figures: "3 processes" (the most any figure had).
-pub(crate) fn processes(a: &Analysis) -> usize {
-    a.est.values().map(|e| e.n).max().unwrap_or_default()
+/// The processes set aside from the answer's in-process figures, with their own intervals
+/// ([`Analysis::disturbed`]), in one sentence; None when every process counted.
+pub(crate) fn disturbed_note(a: &Analysis, answers: &[FilterAnswer]) -> Option<String> {
+    let mut said = Vec::new();
+    for x in answers {
+        let arms = x
+            .engines
+            .iter()
+            .map(|e| e.arm.as_str())
+            .chain([arm::NATIVE]);
+        for name in arms {
+            let key = net::cpu_key(&x.filter, &x.scenario, name);
+            for (p, ci) in a.disturbed(&key) {
+                said.push(format!(
+                    "{} {name} process {p} (±{:.0}%)",
+                    x.filter,
+                    ci * 100.0
+                ));
+            }
+        }
+    }
+    (!said.is_empty()).then(|| {
+        format!(
+            "Set aside as disturbed (a process's own interval of the net wider than ±{:.0}%): {}.",
+            net::DISTURBED_CI * 100.0,
+            said.join(", ")
+        )
+    })
+}
+
+/// The processes behind the answer's figures: "3", or "3–6" where undecided verdicts were
+/// given more (CPU per request is what every ratio of the answer rests on).
+pub(crate) fn processes(a: &Analysis) -> String {
+    let ns = a
+        .est
+        .iter()
+        .filter(|(k, _)| k.metric == Metric::CpuPerRequest && k.phase == Phase::Request)
+        .map(|(_, e)| e.n);
+    let (lo, hi) = ns.fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
+    match (lo, hi) {
+        (_, 0) => "0".into(),
+        (lo, hi) if lo == hi => hi.to_string(),
+        (lo, hi) => format!("{lo}–{hi}"),
+    }
 }
 
 /// The answer as the report's first section: one line per filter, so every filter fits the
@@ -395,10 +478,29 @@ pub fn section(a: &Analysis) -> Option<Section> {
         ));
     }
     if has_envoy {
-        header.extend(["over native", "over none", "throughput", "RSS added"].map(String::from));
-        groups.push(("in Envoy, V8: CPU added, throughput, memory".into(), 4));
+        header.extend(
+            [
+                "own × native",
+                "over native",
+                "over none",
+                "whole Envoy",
+                "throughput",
+                "RSS added",
+            ]
+            .map(String::from),
+        );
+        groups.push((
+            "in Envoy, V8: own cost × native's, CPU added, whole-Envoy CPU ×, throughput, memory"
+                .into(),
+            6,
+        ));
     }
-    header.push("verdict".into());
+    let basis = basis(a, &answers);
+    header.push(
+        basis
+            .as_ref()
+            .map_or_else(|| "verdict".into(), Basis::header),
+    );
     groups.push((String::new(), 1));
     let mut rows = Vec::new();
     for x in &answers {
@@ -425,8 +527,18 @@ pub fn section(a: &Analysis) -> Option<Section> {
                 Some(d) => Cell::num(added(d, u)),
                 None => Cell::none(),
             };
+            let own = env.and_then(|e| e.own_ratio.as_ref());
+            row.push(match own {
+                Some(r) => Cell::num(ratio_text(Some(r)))
+                    .tone(Verdict::of_ratio(Some(r)).map_or(Tone::Muted, Verdict::tone)),
+                None => Cell::none(),
+            });
             row.push(diff(env.and_then(|e| e.over_reference.as_ref()), Unit::Ns));
             row.push(diff(env.and_then(|e| e.over_none.as_ref()), Unit::Ns));
+            row.push(match env.and_then(|e| e.cpu_ratio.as_ref()) {
+                Some(r) => Cell::num(estimate_times(r)),
+                None => Cell::none(),
+            });
             row.push(match env.and_then(|e| e.throughput.as_ref()) {
                 Some(t) => Cell::num(share(t)).tone(Verdict::of(t, true).tone()),
                 None => Cell::none(),
@@ -436,7 +548,10 @@ pub fn section(a: &Analysis) -> Option<Section> {
                 None => Cell::none(),
             });
         }
-        row.push(Cell::label(x.verdict.word()).tone(x.verdict.tone()));
+        row.push(match x.verdict {
+            Some(v) => Cell::label(v.word()).tone(v.tone()),
+            None => Cell::none(),
+        });
         rows.push(row);
     }
     s.blocks.push(crate::doc::Block::Table(Table {
@@ -455,12 +570,45 @@ pub fn section(a: &Analysis) -> Option<Section> {
             .join(", ")
     )];
     notes.extend(reference_notes(&answers));
-    notes.push(
-        "Verdict: Envoy's whole CPU per request with V8 ÷ with the native build (where Envoy \
-         ran; else the first engine's net cost in process): on par ≤ 1.11×, fair ≤ 2×, costly \
-         > 2×, unclear when the interval spans two of these."
-            .into(),
-    );
+    notes.extend(disturbed_note(a, &answers));
+    if let Some(b) = &basis {
+        notes.push(b.sentence());
+    }
+    if has_envoy {
+        notes.push(
+            "Own × native: V8's CPU per request over no filter ÷ the native build's (as an Envoy \
+             dynamic module) over no filter, per process. Whole Envoy: Envoy's CPU per request \
+             with V8 ÷ with the native build, Envoy's own work included."
+                .into(),
+        );
+    }
     s.para(notes.join(" "));
     Some(s)
 }
+
+/// The filters whose verdict was measured but is not decided yet (its interval spans two
+/// bands), with the filters whose native module they are set against (its figures must come
+/// from the same processes), in listing order: where `run` spends more processes.
+pub fn undecided(results: &filterbench_results::Results) -> Vec<String> {
+    let a = Analysis::new(results);
+    let answers = answers(&a);
+    let open: Vec<&FilterAnswer> = answers
+        .iter()
+        .filter(|x| x.verdict == Some(Verdict::Unclear))
+        .collect();
+    answers
+        .iter()
+        .filter(|x| {
+            open.iter().any(|o| {
+                o.filter == x.filter
+                    || o.envoy.as_ref().and_then(|e| e.reference_of.as_deref())
+                        == Some(x.filter.as_str())
+            })
+        })
+        .map(|x| x.filter.clone())
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "answer_tests.rs"]
+mod tests;

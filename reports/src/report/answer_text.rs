@@ -8,8 +8,8 @@ use filterbench_results::stats::Estimate;
 use filterbench_results::vocab::{ArmKind, arm};
 
 use super::answer::{
-    FilterAnswer, Unit, added, answers, difference, opt, processes, ratio_text, reference_notes,
-    share,
+    Basis, FilterAnswer, Unit, added, answers, basis, difference, opt, processes, ratio_text,
+    reference_notes, share,
 };
 use crate::model::{Analysis, HOSTCALL_FILTER};
 use crate::net;
@@ -49,6 +49,9 @@ fn unreferenced(a: &Analysis, answered: &[FilterAnswer]) -> Vec<String> {
     out
 }
 
+/// The verdict's bands, as one terminal line.
+const BANDS: &str = "on par ≤ 1.11×, fair ≤ 2×, costly > 2×; unclear: its 95% CI spans two";
+
 /// The answer as terminal text, at most 100 columns wide: the first wasm engine in process
 /// (every engine is in the report), V8 in Envoy.
 pub fn text(a: &Analysis) -> String {
@@ -74,7 +77,7 @@ pub fn text(a: &Analysis) -> String {
             String::new(),
             format!("in process, {first}"),
             String::new(),
-            "in Envoy, V8's CPU".into(),
+            "in Envoy, V8".into(),
             String::new(),
             "through-".into(),
             "RSS".into(),
@@ -84,13 +87,14 @@ pub fn text(a: &Analysis) -> String {
             "filter".into(),
             "CPU added".into(),
             "× native".into(),
+            "own ×".into(),
             "over native".into(),
-            "over none".into(),
             "put".into(),
             "added".into(),
             "verdict".into(),
         ],
     ];
+    let basis = basis(a, &answers);
     for x in &answers {
         // By name: a filter on which the first engine failed shows "–" there, not another's.
         let eng = x.engines.iter().find(|e| e.arm == first);
@@ -100,11 +104,11 @@ pub fn text(a: &Analysis) -> String {
             x.filter.clone(),
             ns(eng.and_then(|e| e.added.as_ref())),
             eng.map_or_else(|| "–".into(), |e| ratio_text(e.ratio.as_ref())),
+            env.map_or_else(|| "–".into(), |e| ratio_text(e.own_ratio.as_ref())),
             ns(env.and_then(|e| e.over_reference.as_ref())),
-            ns(env.and_then(|e| e.over_none.as_ref())),
             opt(env.and_then(|e| e.throughput.as_ref()), share),
             opt(env.and_then(|e| e.rss.as_ref()), |d| added(d, Unit::Bytes)),
-            x.verdict.word().into(),
+            x.verdict.map_or_else(|| "–".into(), |v| v.word().into()),
         ]);
     }
     // Widths from the header and the figures: the group row's labels may run on.
@@ -146,12 +150,25 @@ pub fn text(a: &Analysis) -> String {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
-    for note in reference_notes(&answers) {
-        let _ = writeln!(out, "{note}");
+    for note in reference_notes(&answers)
+        .into_iter()
+        .chain(super::answer::disturbed_note(a, &answers))
+    {
+        let _ = writeln!(out, "{}", crate::terminal::wrap(&note, 100, "  "));
     }
-    let _ = writeln!(
-        out,
-        "Verdict (Envoy CPU/request, V8 ÷ native): on par ≤ 1.11×, fair ≤ 2×, costly; unclear: CI spans two"
-    );
+    match &basis {
+        Some(Basis::EnvoyOwn) => {
+            let _ = writeln!(
+                out,
+                "own × = V8's CPU/request over no filter ÷ the native module's over no filter"
+            );
+            let _ = writeln!(out, "Verdict from own ×: {BANDS}");
+        }
+        Some(Basis::InProcess(e)) => {
+            let _ = writeln!(out, "Verdict from {e}'s × native (net of the harness):");
+            let _ = writeln!(out, "  {BANDS}");
+        }
+        None => {}
+    }
     out
 }

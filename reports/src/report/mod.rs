@@ -17,6 +17,9 @@ pub(crate) mod protocols;
 mod reach;
 pub mod reload;
 mod startup;
+pub(crate) mod verdict;
+
+pub use answer::undecided;
 
 use filterbench_results::Results;
 use filterbench_results::stats::Estimate;

@@ -188,7 +188,22 @@ pub fn prove_loaded(
 /// The harness for this scenario: the callbacks of a real arm's request replayed empty, so it
 /// takes the path the filter takes (a local reply skips the upstream half) and no other.
 fn harness_arm(sc: &Scenario, reference: &LoadedArm) -> Result<LoadedArm, String> {
-    let mut vm = sc.start_vm(reference.module.as_ref())?;
+    let module = harness_module(sc, reference.module.as_ref(), &reference.name)?;
+    Ok(LoadedArm {
+        name: arm::HARNESS.into(),
+        module: Box::new(module),
+        engine: None,
+    })
+}
+
+/// The harness module of [`harness_arm`], mirroring `reference` (named `name`): what the timed
+/// pipeline and the instruction counts (`filterbench instructions`) subtract alike.
+pub fn harness_module(
+    sc: &Scenario,
+    reference: &dyn crate::engines::LoadedModule,
+    name: &str,
+) -> Result<NullModule, String> {
+    let mut vm = sc.start_vm(reference)?;
     let (step, script) = vm.traced(|vm| sc.run_once(vm));
     let step = step.map_err(|e| e.to_string())?;
     let module = NullModule::scripted(script).ticking(vm.host().tick_period_ms);
@@ -202,15 +217,10 @@ fn harness_arm(sc: &Scenario, reference: &LoadedArm) -> Result<LoadedArm, String
     };
     if path(&mirrored) != path(&step) {
         return Err(format!(
-            "the harness did not take {}'s path (local reply, closed)",
-            reference.name
+            "the harness did not take {name}'s path (local reply, closed)"
         ));
     }
-    Ok(LoadedArm {
-        name: arm::HARNESS.into(),
-        module: Box::new(module),
-        engine: None,
-    })
+    Ok(module)
 }
 
 /// A failed proof as the results say it; the CPU bound with the arm's own bound.
