@@ -41,8 +41,6 @@ pub struct EnvoyCost {
     pub own_ratio: Option<NetRatio>,
     /// CPU per request over the reference's, paired per process (ns).
     pub over_reference: Option<Estimate>,
-    /// CPU per request over Envoy with no filter (ns): V8's own cost.
-    pub over_none: Option<Estimate>,
     /// Throughput ÷ the reference's, per process.
     pub throughput: Option<Estimate>,
     /// Envoy's whole CPU per request with V8 ÷ with the reference, per process ("whole
@@ -98,11 +96,6 @@ fn native_build(a: &Analysis, filter: &str, scenario: &str) -> Option<String> {
         return None;
     }
     sibling_with(a, filter, |f| net::cpu_key(f, scenario, arm::NATIVE))
-}
-
-/// `key` minus the same figure of `other`, process by process.
-fn paired_difference(a: &Analysis, key: &Key, other: &str) -> Option<Estimate> {
-    difference(a, key, &key.with_arm(other))
 }
 
 /// `key` minus `other`, process by process.
@@ -185,7 +178,6 @@ fn envoy_cost(a: &Analysis, filter: &str, scenario: &str) -> Option<EnvoyCost> {
             .as_ref()
             .and_then(|(r, _)| a.net_ratio_of(&cpu, r)),
         over_reference: reference.as_ref().and_then(|(r, _)| difference(a, &cpu, r)),
-        over_none: paired_difference(a, &cpu, arm::ENVOY_NONE),
         throughput: reference
             .as_ref()
             .and_then(|(r, _)| ratio_of(a, &thr, &with_ref(&thr, r))),
@@ -461,8 +453,10 @@ pub fn section(a: &Analysis) -> Option<Section> {
          tell).{}",
         processes(a),
         if has_envoy {
-            " In Envoy: the CPU V8 adds over the same filter built natively (a dynamic module) \
-             and over no filter, its throughput as a share of native's, the memory it adds."
+            " In Envoy: V8's own CPU per request (over no filter) as a multiple of the same \
+             filter built natively (a dynamic module) over no filter; then the whole request: \
+             Envoy's CPU with V8 ÷ with the native build, V8's throughput as a share of \
+             native's, the memory it adds (the CPU V8 adds in µs is in the Envoy tables)."
         } else {
             ""
         }
@@ -478,21 +472,10 @@ pub fn section(a: &Analysis) -> Option<Section> {
         ));
     }
     if has_envoy {
-        header.extend(
-            [
-                "own × native",
-                "over native",
-                "over none",
-                "whole Envoy",
-                "throughput",
-                "RSS added",
-            ]
-            .map(String::from),
-        );
+        header.extend(["own ×", "whole Envoy", "throughput", "RSS added"].map(String::from));
         groups.push((
-            "in Envoy, V8: own cost × native's, CPU added, whole-Envoy CPU ×, throughput, memory"
-                .into(),
-            6,
+            "in Envoy, V8: own cost × native's, then whole Envoy".into(),
+            4,
         ));
     }
     let basis = basis(a, &answers);
@@ -523,18 +506,12 @@ pub fn section(a: &Analysis) -> Option<Section> {
         }
         if has_envoy {
             let env = x.envoy.as_ref();
-            let diff = |e: Option<&Estimate>, u: Unit| match e {
-                Some(d) => Cell::num(added(d, u)),
-                None => Cell::none(),
-            };
             let own = env.and_then(|e| e.own_ratio.as_ref());
             row.push(match own {
                 Some(r) => Cell::num(ratio_text(Some(r)))
                     .tone(Verdict::of_ratio(Some(r)).map_or(Tone::Muted, Verdict::tone)),
                 None => Cell::none(),
             });
-            row.push(diff(env.and_then(|e| e.over_reference.as_ref()), Unit::Ns));
-            row.push(diff(env.and_then(|e| e.over_none.as_ref()), Unit::Ns));
             row.push(match env.and_then(|e| e.cpu_ratio.as_ref()) {
                 Some(r) => Cell::num(estimate_times(r)),
                 None => Cell::none(),

@@ -82,8 +82,8 @@ impl Basis {
     /// The verdict column's header.
     pub fn header(&self) -> String {
         match self {
-            Basis::EnvoyOwn => "verdict (Envoy, own)".into(),
-            Basis::InProcess(engine) => format!("verdict ({engine}, net)"),
+            Basis::EnvoyOwn => "verdict (own ×)".into(),
+            Basis::InProcess(_) => "verdict (net ×)".into(),
         }
     }
 
