@@ -51,19 +51,34 @@ fn github_format_annotates_each_regression_and_the_page_lands_beside_the_new_fil
         text(&o)
     );
 
-    // Unchanged: one notice, exit 0; the page may not replace an input.
-    let o = filterbench(&[
-        "compare",
-        base.to_str().unwrap(),
-        base.to_str().unwrap(),
-        "--format",
-        "github",
-    ]);
+    // The same file: nothing flagged, but a quick run cannot see a 5% change — one warning
+    // that says so, exit 3; at a threshold it can resolve, one notice, exit 0.
+    let same = |extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            base.to_str().unwrap(),
+            base.to_str().unwrap(),
+            "--format",
+            "github",
+        ];
+        args.extend_from_slice(extra);
+        filterbench(&args)
+    };
+    let o = same(&[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.starts_with("::warning title=filterbench%3A inconclusive::inconclusive"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("no significant regression"), "{stdout}");
+    let o = same(&["--threshold-pct", "100"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout)
             .starts_with("::notice title=filterbench%3A no significant regression::")
     );
+    // The page may not replace an input.
     let o = filterbench(&[
         "compare",
         base.to_str().unwrap(),
@@ -86,4 +101,7 @@ fn help_tells_the_exit_status() {
             "{help}"
         );
     }
+    let o = filterbench(&["compare", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(help.contains("; 3 inconclusive"), "{help}");
 }

@@ -1,5 +1,5 @@
 //! `filterbench report` and `filterbench compare` end to end on a committed results file:
-//! outputs land where documented, and compare's exit status is 0 / 1 / 2.
+//! outputs land where documented, and compare's exit status is 0 / 1 / 2 / 3.
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +76,23 @@ fn compare_exit_status_tells_regressions() {
         filterbench(&args)
     };
 
+    // The committed quick run (three processes) against itself: nothing flagged, but most
+    // gating figures could not have flagged a 5% change — inconclusive (3), never "no
+    // significant regression", and it says what it could have flagged.
     let o = run(&base, &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("RESULT: inconclusive"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("no significant regression"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("could flag"), "{}", text(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Inconclusive") && !html.contains("No significant regression"));
+    // With a threshold the pair can resolve (every figure but one could flag 100%), the same
+    // comparison concludes.
+    let o = run(&base, &["--threshold-pct", "100"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains("RESULT: no significant regression"),
@@ -86,7 +102,7 @@ fn compare_exit_status_tells_regressions() {
     assert!(
         std::fs::read_to_string(&page)
             .unwrap()
-            .contains("No significant regression.")
+            .contains("No significant regression")
     );
 
     // wasmi's CPU per request 30% worse in every process: a gating figure (its ratio to

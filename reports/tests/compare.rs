@@ -5,7 +5,7 @@
 
 mod common;
 
-use filterbench_reports::compare::{Rule, trend};
+use filterbench_reports::compare::{Outcome, Rule, trend};
 use filterbench_reports::{Thresholds, Verdict, compare};
 use filterbench_results::vocab::{ArmKind, Metric, Phase, arm};
 use filterbench_results::{Absent, ArmInfo, FilterInfo, Results, Row};
@@ -128,14 +128,17 @@ fn a_known_ten_percent_slowdown_regresses_and_only_there() {
     });
     let c = compare(&base, &new, &Thresholds::default());
     assert!(c.has_regression(), "{}", c.text());
-    let ratio = gate(&c, "a", "wasmi", Metric::CpuRatioToReference);
+    assert_eq!(c.outcome(), Outcome::Regression);
+    assert_eq!(c.outcome().exit_code(), 1);
+    let ratio = gate(&c, "a", "wasmi", Metric::CpuNetRatioToReference);
     assert_eq!(ratio.verdict, Verdict::Regressed, "{ratio:#?}");
-    assert!((ratio.change - 0.10).abs() < 0.005, "{}", ratio.change);
     assert!(ratio.p_adjusted <= 0.05);
     assert_eq!(
         gate(&c, "a", "wasmi", Metric::CpuNetOfHarness).verdict,
         Verdict::Regressed
     );
+    // Net of the harness (200 ns): 7.8 µs → 8.6 µs, the ratio over native's 800 ns likewise.
+    assert!((ratio.change - 0.8 / 7.8).abs() < 0.005, "{}", ratio.change);
     // Nothing else moved, and with intervals this tight that is shown, not assumed.
     for g in &c.gates {
         if (g.key.filter.as_str(), g.key.arm.as_str()) != ("a", "wasmi") {
@@ -170,6 +173,9 @@ fn half_a_percent_of_jitter_with_tight_intervals_is_unchanged() {
     assert!(!c.gates.is_empty());
     assert_eq!(c.count(Verdict::Unchanged), c.gates.len(), "{}", c.text());
     assert!(!c.has_regression());
+    // Tight intervals: every gating figure could flag a change of the threshold.
+    assert_eq!(c.sensitivity().covered, c.gates.len(), "{}", c.text());
+    assert_eq!(c.outcome(), Outcome::NoRegression);
     assert!(c.text().contains("RESULT: no significant regression"));
 }
 
@@ -188,7 +194,7 @@ fn a_wide_interval_is_unsure_not_unchanged_nor_regressed() {
         compile: &compile_steady,
     });
     let c = compare(&base, &new, &Thresholds::default());
-    let g = gate(&c, "a", "wasmi", Metric::CpuRatioToReference);
+    let g = gate(&c, "a", "wasmi", Metric::CpuNetRatioToReference);
     assert_eq!(g.verdict, Verdict::Unsure, "{g:#?}");
     assert!(g.ci_high > 0.05 && g.ci_low < -0.05);
     assert!(!c.has_regression());
@@ -363,7 +369,7 @@ fn the_history_keeps_gating_figures_and_the_trend_page_shows_them() {
     assert!(
         figures
             .iter()
-            .any(|p| p.figure == Metric::CpuRatioToReference.name() && p.arm == "wasmi")
+            .any(|p| p.figure == Metric::CpuNetRatioToReference.name() && p.arm == "wasmi")
     );
     assert!(
         figures

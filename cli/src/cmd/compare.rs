@@ -16,9 +16,14 @@ use filterbench_reports::compare::trend;
 use filterbench_reports::{Thresholds, compare};
 use filterbench_results::Results;
 
-const EXIT_STATUS: &str = "Exit status: 0 no significant regression; 1 a gating figure \
-    regressed, a gating figure is missing from the new run without a reason, or a filter × arm \
-    newly fails; 2 an error (unreadable file, bad option, with --ref: a failed build or run).";
+const EXIT_STATUS: &str = "Exit status: 0 no significant regression, and most gating figures \
+    could have flagged a change of the threshold; 1 a gating figure regressed or is implausible, \
+    a gating figure is missing from the new run without a reason, or a filter × arm newly \
+    fails; 2 an error (unreadable file, bad option, with --ref: a failed build or run); 3 \
+    inconclusive: no regression flagged, but no gating figure in both runs, more than half \
+    unsure, or fewer than half could flag a change of the threshold (the median detectable \
+    change exceeds it) — the output says what could have been detected; more processes per run \
+    (run --processes) narrow it.";
 
 #[derive(clap::Args)]
 #[command(after_help = EXIT_STATUS)]
@@ -137,11 +142,7 @@ fn judge(args: &Args, base: Named, new: Named, page: PathBuf) -> Result<ExitCode
             eprintln!("wrote {}", t.display());
         }
     }
-    Ok(if c.has_regression() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(ExitCode::from(c.outcome().exit_code()))
 }
 
 /// `compare --ref`: build, measure both, merge each side, judge.

@@ -1,12 +1,13 @@
-//! From two estimates of a figure to a verdict, Holm's control over the gating set, and why a
-//! gating figure of the base is missing from the new run.
+//! From two estimates of a figure to a verdict, Holm's control over the gating set (and the
+//! smallest change each gating figure could have been flagged at), and why a gating figure of
+//! the base is missing from the new run.
 
 use filterbench_results::Results;
 use filterbench_results::stats::Estimate;
 use filterbench_results::summary::Key;
 use filterbench_results::vocab::{Metric, Phase};
 
-use super::stats::{holm, welch};
+use super::stats::{detectable, holm, welch};
 use super::{Change, Rule, Thresholds, Verdict};
 
 /// `(max − min) / |mean|` of the repeats.
@@ -38,6 +39,8 @@ pub fn judge(
         verdict: Verdict::Unsure,
         rule: Rule::TooFew,
         gating: false,
+        alpha: f64::NAN,
+        detectable: None,
     };
     let Some(w) = welch(&base, &new) else {
         return c;
@@ -47,9 +50,14 @@ pub fn judge(
     if deterministic && agree(&base) && agree(&new) {
         c.rule = Rule::Deterministic;
         c.verdict = by_size(w.change, t.deterministic_pct / 100.0, bigger_is_better);
+        // Judged by size alone: any change beyond the threshold is flagged.
+        c.detectable = Some(t.deterministic_pct / 100.0);
         return c;
     }
     c.rule = Rule::Welch;
+    // Uncorrected until `control` says what level the figure faces in the gating family.
+    c.alpha = t.alpha;
+    c.detectable = detectable(&c.base, &c.new, t.alpha);
     let thr = t.pct / 100.0;
     c.verdict = if w.p <= t.alpha && w.change.abs() > thr {
         by_size(w.change, thr, bigger_is_better)
@@ -74,20 +82,36 @@ fn by_size(change: f64, thr: f64, bigger_is_better: bool) -> Verdict {
 /// Holm over the gating figures judged by Welch's test: a regression or improvement stands
 /// only when its adjusted p is at most alpha; otherwise it becomes unsure (its interval
 /// already failed the equivalence test, being beyond the threshold).
+///
+/// Then each figure's level and smallest detectable change. The level is the Holm step the
+/// figure would be tested at were its change the one to flag, every other p as it is: Holm
+/// rejects a prefix of the sorted p-values, so with `k` other figures flagged it would come
+/// next, at `α / (m − k)` — `α / m` (Bonferroni) when nothing else is flagged. Not the step of
+/// its own rank: a figure whose p is large sits late, at a lenient step it would leave the
+/// moment its change grew.
 pub fn control(gates: &mut [Change], t: &Thresholds) {
     let p: Vec<f64> = gates
         .iter()
         .map(|c| if c.rule == Rule::Welch { c.p } else { f64::NAN })
         .collect();
-    for (c, adj) in gates.iter_mut().zip(holm(&p)) {
+    let adjusted = holm(&p);
+    let family = adjusted.iter().filter(|a| a.is_finite()).count();
+    let flagged = adjusted.iter().filter(|a| **a <= t.alpha).count();
+    for (c, adj) in gates.iter_mut().zip(adjusted) {
         c.p_adjusted = adj;
+        if c.rule != Rule::Welch {
+            continue;
+        }
         let significant = adj <= t.alpha;
-        if c.rule == Rule::Welch
-            && matches!(c.verdict, Verdict::Regressed | Verdict::Improved)
-            && !significant
-        {
+        if matches!(c.verdict, Verdict::Regressed | Verdict::Improved) && !significant {
             c.verdict = Verdict::Unsure;
         }
+        if !adj.is_finite() {
+            continue;
+        }
+        let others = flagged - usize::from(significant);
+        c.alpha = t.alpha / (family - others) as f64;
+        c.detectable = detectable(&c.base, &c.new, c.alpha);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Run-to-run comparison, built to gate a nightly job. Only the declared gating figures
-//! ([`gate::GATES`]: CPU per request net and as a ratio to the reference arm, single-thread
-//! throughput, instructions per request, compile time, memory per VM, Envoy CPU against
-//! envoy-none and the native module) can fail it; every other figure gets a verdict too, for
-//! reading, never gating.
+//! ([`gate::GATES`]: per filter's first scenario, net CPU per request in process and Envoy's
+//! own cost, net CPU over the reference arm's net; instructions per request, compile time,
+//! memory per VM) can fail it; every other figure gets a verdict too, for reading, never
+//! gating.
 //!
 //! A verdict is one of four: regressed or improved (Welch's test rejects "no change" after
 //! Holm's adjustment over the gating set, and the change is beyond the threshold), unchanged
@@ -13,10 +13,17 @@
 //! their reference arm). Deterministic figures (instruction counts) whose repeats agree within
 //! [`Thresholds::agreement`] gate on the size of the change alone. A gating figure of the base
 //! missing from the new run gates unless the new run says why (not selected, failed, absent).
+//!
+//! Not flagged is not the same as unchanged: each gating figure also gets the smallest change
+//! this pair of runs could have flagged on it ([`Change::detectable`]), and the comparison as a
+//! whole is [`Outcome::Inconclusive`] — never "no significant regression" — when most gating
+//! figures could not have flagged a change of the threshold (see [`outcome`]).
 pub mod gate;
 mod judge;
+pub mod outcome;
 mod page;
 mod stats;
+mod text;
 pub mod trend;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +32,8 @@ use filterbench_results::stats::Estimate;
 use filterbench_results::summary::{Key, summarize};
 use filterbench_results::{ArmInfo, Failure, Results};
 
-pub use stats::{holm, relative_change, welch};
+pub use outcome::{Outcome, Sensitivity};
+pub use stats::{detectable, holm, relative_change, welch};
 
 use crate::format;
 use crate::model::Analysis;
@@ -118,6 +126,14 @@ pub struct Change {
     pub rule: Rule,
     /// True for the declared gating figures ([`gate::GATES`]).
     pub gating: bool,
+    /// The level Welch's test of this figure faced: alpha outside the gating set, its Holm
+    /// step inside (see `judge::control`); NaN when Welch's test did not judge it.
+    pub alpha: f64,
+    /// The smallest relative change (of the base mean) this pair of runs could flag on this
+    /// figure, from both sides' spreads, Welch's degrees of freedom and `alpha` — or the
+    /// threshold, for a deterministic figure judged by size. `None` when no test can run (too
+    /// few processes, a zero base): then no change at all could be flagged.
+    pub detectable: Option<f64>,
 }
 
 /// A gating figure of the base that the new run does not have.
@@ -139,6 +155,9 @@ pub struct Comparison {
     pub gates: Vec<Change>,
     /// Gating figures of the base missing from the new run.
     pub missing: Vec<Missing>,
+    /// Gating figures the base has the rows of but cannot resolve (a net below resolution, a
+    /// ratio over one), with why: not gated, never judged on a change relative to nothing.
+    pub ungated: Vec<Missing>,
     /// Implausible figures (not finite, or beyond their unit's bound) that a gating figure
     /// is derived from, in either run, and gating figures that came out so: each fails the
     /// comparison, which must not pass on figures it cannot trust. The rows are left out of
@@ -276,9 +295,9 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
     let (gb, gn) = (gate::figures(base), gate::figures(new));
     let mut gates = Vec::new();
     let mut missing = Vec::new();
-    for (k, b) in &gb {
+    for (k, b) in &gb.measured {
         let g = b.gate;
-        match gn.get(k) {
+        match gn.measured.get(k) {
             Some(n) => {
                 let mut c = judge::judge(
                     k.clone(),
@@ -294,10 +313,22 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
             }
             None => missing.push(Missing {
                 key: k.clone(),
-                reason: judge::explain(new, k, g.phase, g.metric, &b.arms),
+                reason: gn
+                    .unresolved
+                    .get(k)
+                    .map(|u| format!("new run: {}", u.reason))
+                    .or_else(|| judge::explain(new, k, g.phase, g.metric, &b.arms)),
             }),
         }
     }
+    let ungated = gb
+        .unresolved
+        .into_iter()
+        .map(|(key, u)| Missing {
+            key,
+            reason: Some(u.reason),
+        })
+        .collect();
     judge::control(&mut gates, thresholds);
     // Plausible rows can still derive an implausible figure (a ratio over a near-zero base).
     for c in &gates {
@@ -330,6 +361,7 @@ pub fn compare(base: &Results, new: &Results, thresholds: &Thresholds) -> Compar
         new_name: describe(new),
         gates,
         missing,
+        ungated,
         implausible,
         changes,
         only_base: kb.difference(&kn).map(|k| (*k).clone()).collect(),
@@ -369,87 +401,12 @@ impl Comparison {
     }
 
     /// True when a gating figure regressed, is implausible, or is missing without a reason, or
-    /// a filter × arm newly fails: the exit status of `filterbench compare`.
+    /// a filter × arm newly fails: the comparison fails (see [`Comparison::outcome`]).
     pub fn has_regression(&self) -> bool {
         !self.implausible.is_empty()
             || !self.new_failures.is_empty()
             || self.count(Verdict::Regressed) > 0
             || !self.unexplained_missing().is_empty()
-    }
-
-    /// One line of counts: the gating set, then the other figures.
-    pub fn counts_line(&self) -> String {
-        let of = |list: &[Change]| {
-            Verdict::ALL
-                .iter()
-                .map(|v| {
-                    let n = list.iter().filter(|c| c.verdict == *v).count();
-                    format!("{n} {}", v.label())
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        format!(
-            "gating: {} figures: {}; {} missing ({} unexplained) — threshold {}% (timed, Holm \
-             over the gating set at α = {}), {}% (deterministic repeats within {}%); \
-             not gating: {} figures: {}",
-            self.gates.len(),
-            of(&self.gates),
-            self.missing.len(),
-            self.unexplained_missing().len(),
-            self.thresholds.pct,
-            self.thresholds.alpha,
-            self.thresholds.deterministic_pct,
-            self.thresholds.agreement * 100.0,
-            self.changes.len(),
-            of(&self.changes),
-        )
-    }
-
-    /// A plain-text summary for the terminal.
-    pub fn text(&self) -> String {
-        let mut out = format!("base: {}\nnew:  {}\n", self.base_name, self.new_name);
-        for n in &self.notes {
-            out.push_str(&format!("note: {n}\n"));
-        }
-        out.push_str(&self.counts_line());
-        out.push('\n');
-        for v in [Verdict::Regressed, Verdict::Improved] {
-            for c in self.with_verdict(v) {
-                out.push_str(&format!("{:<9} {}\n", v.label(), page::describe_change(c)));
-            }
-        }
-        for m in &self.missing {
-            out.push_str(&format!(
-                "missing   {} / {} / {}: {} ({} thr): {}\n",
-                m.key.filter,
-                m.key.scenario,
-                m.key.arm,
-                m.key.metric,
-                m.key.threads,
-                m.reason.as_deref().unwrap_or("no reason given: gates")
-            ));
-        }
-        for i in self.implausible.iter().take(SHOWN) {
-            out.push_str(&format!("implausible {i}\n"));
-        }
-        if let Some(more) = self.implausible.len().checked_sub(SHOWN).filter(|n| *n > 0) {
-            out.push_str(&format!("implausible … and {more} more\n"));
-        }
-        for f in &self.new_failures {
-            out.push_str(&format!(
-                "new failure: {} / {} / {} at {}: {}\n",
-                f.filter, f.scenario, f.arm, f.stage, f.message
-            ));
-        }
-        out.push_str(if !self.implausible.is_empty() {
-            "RESULT: failed: implausible gating figures, nothing can be concluded\n"
-        } else if self.has_regression() {
-            "RESULT: significant regression\n"
-        } else {
-            "RESULT: no significant regression\n"
-        });
-        out
     }
 
     /// The comparison as a report page.
@@ -464,8 +421,26 @@ impl Comparison {
         )
     }
 
-    /// The summary (verdict, regressions, improvements, failures) as Markdown.
+    /// The summary (verdict, regressions, improvements, failures, what could be detected) as
+    /// Markdown, with every gating figure in narrow tables: a job summary shows what the gate
+    /// could see on each.
     pub fn markdown(&self) -> String {
-        crate::doc::markdown(&self.page(), true)
+        let mut page = self.page();
+        for s in page.sections.iter_mut().filter(|s| s.id == page::GATING) {
+            s.summary = true;
+            s.blocks = page::narrow_gate_tables(self)
+                .into_iter()
+                .map(crate::doc::Block::Table)
+                .collect();
+            s.blocks.insert(
+                0,
+                crate::doc::Block::Para(
+                    "Could flag: at each figure's Holm step (the HTML page gives the level and \
+                     the 95% intervals); \">\" marks a deterministic figure judged by size."
+                        .into(),
+                ),
+            );
+        }
+        crate::doc::markdown(&page, true)
     }
 }

@@ -1,6 +1,6 @@
 //! Welch's t test for the difference of two means with unequal variances — the per-process
-//! values of a figure in two runs — expressed relative to the base mean, and Holm's step-down
-//! adjustment of p-values over a family of tests.
+//! values of a figure in two runs — expressed relative to the base mean, the smallest change
+//! such a test can flag, and Holm's step-down adjustment of p-values over a family of tests.
 
 use filterbench_results::stats::Estimate;
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -20,15 +20,28 @@ pub struct Welch {
     pub p: f64,
 }
 
-/// Welch's test of `new` against `base`, or `None` when it cannot be estimated (fewer than two
-/// processes on a side, or a zero base).
-pub fn welch(base: &Estimate, new: &Estimate) -> Option<Welch> {
+/// The standard error of the difference of the means and its Welch–Satterthwaite degrees of
+/// freedom (infinite when both sides repeat exactly), or `None` when it cannot be estimated
+/// (fewer than two processes on a side, or a zero base).
+fn standard_error(base: &Estimate, new: &Estimate) -> Option<(f64, f64)> {
     if base.n < 2 || new.n < 2 || base.mean == 0.0 || !base.mean.is_finite() {
         return None;
     }
     let vb = base.stdev.powi(2) / base.n as f64;
     let vn = new.stdev.powi(2) / new.n as f64;
     let se = (vb + vn).sqrt();
+    if se == 0.0 {
+        return Some((0.0, f64::INFINITY));
+    }
+    let df =
+        (vb + vn).powi(2) / (vb.powi(2) / (base.n - 1) as f64 + vn.powi(2) / (new.n - 1) as f64);
+    Some((se, df))
+}
+
+/// Welch's test of `new` against `base`, or `None` when it cannot be estimated (fewer than two
+/// processes on a side, or a zero base).
+pub fn welch(base: &Estimate, new: &Estimate) -> Option<Welch> {
+    let (se, df) = standard_error(base, new)?;
     let d = new.mean - base.mean;
     // Relative to the base mean, taken as exact: its own spread is already in `se`.
     let m = base.mean.abs();
@@ -45,9 +58,6 @@ pub fn welch(base: &Estimate, new: &Estimate) -> Option<Welch> {
             p,
         });
     }
-    // Welch–Satterthwaite degrees of freedom.
-    let df =
-        (vb + vn).powi(2) / (vb.powi(2) / (base.n - 1) as f64 + vn.powi(2) / (new.n - 1) as f64);
     let t = StudentsT::new(0.0, 1.0, df).ok()?;
     let half = |level: f64| t.inverse_cdf(0.5 + level / 2.0) * se;
     let (h95, h90) = (half(0.95), half(0.90));
@@ -59,6 +69,19 @@ pub fn welch(base: &Estimate, new: &Estimate) -> Option<Welch> {
         hi90: (d + h90) / m,
         p: 2.0 * (1.0 - t.cdf((d / se).abs())),
     })
+}
+
+/// The smallest relative change (of the base mean) Welch's two-sided test at level `alpha`
+/// rejects with these two spreads: `t(1 − α/2, df) · se / |base mean|`. A true change of
+/// exactly this size is flagged about half the time; `None` when the test cannot run (then
+/// no change can be flagged).
+pub fn detectable(base: &Estimate, new: &Estimate, alpha: f64) -> Option<f64> {
+    let (se, df) = standard_error(base, new)?;
+    if se == 0.0 {
+        return Some(0.0);
+    }
+    let t = StudentsT::new(0.0, 1.0, df).ok()?;
+    Some(t.inverse_cdf(1.0 - alpha / 2.0) * se / base.mean.abs())
 }
 
 /// The relative change `new/base − 1` of the means and its 95% interval.
@@ -103,6 +126,28 @@ mod tests {
         assert!((same.p - 1.0).abs() < 1e-12);
         let one = estimate(&[1.0]).unwrap();
         assert_eq!(welch(&one, &b), None);
+    }
+
+    #[test]
+    fn detectable_change_by_hand() {
+        // Equal spreads and counts: se = sqrt(1/3 + 1/3) = 0.816497, df = 2·(3 − 1) = 4 exactly.
+        let b = estimate(&[99.0, 100.0, 101.0]).unwrap();
+        let n = estimate(&[199.0, 200.0, 201.0]).unwrap();
+        let se = (2.0f64 / 3.0).sqrt();
+        // One test at α = 0.05: t(0.975, 4) = 2.776445 (tables) → 2.776445 · 0.816497 / 100.
+        let one = detectable(&b, &n, 0.05).unwrap();
+        assert!((one - 2.776_445 * se / 100.0).abs() < 1e-6, "{one}");
+        assert!((one - 0.022_670).abs() < 1e-5, "{one}");
+        // The first Holm step of ten gates, α/10 = 0.005: t(0.9975, 4) = 5.597568 → 4.570%.
+        let ten = detectable(&b, &n, 0.005).unwrap();
+        assert!((ten - 5.597_568 * se / 100.0).abs() < 1e-6, "{ten}");
+        // Exactly what Welch's test needs: a change of that size has p = α.
+        let at = estimate(&[99.0 + 100.0 * ten, 100.0 + 100.0 * ten, 101.0 + 100.0 * ten]).unwrap();
+        assert!((welch(&b, &at).unwrap().p - 0.005).abs() < 1e-9);
+        // Exact repeats detect any change; one process, none.
+        let flat = estimate(&[5.0, 5.0]).unwrap();
+        assert_eq!(detectable(&flat, &flat, 0.05), Some(0.0));
+        assert_eq!(detectable(&estimate(&[1.0]).unwrap(), &b, 0.05), None);
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Entry {
             // An implausible figure (a corrupt run, which its comparison fails) would flatten
             // every later chart of its series: it stays out of the history.
             points: super::gate::figures(r)
+                .measured
                 .into_iter()
                 .filter(|(_, f)| {
                     let unit = f.gate.name.unit();

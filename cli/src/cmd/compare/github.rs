@@ -1,11 +1,12 @@
 //! `filterbench compare --format github`: the comparison as GitHub Actions workflow commands,
 //! one `::error` per thing that fails the gate (a regressed or unexplained missing gating
 //! figure, a new failure), one `::warning` per difference of setup that weakens the
-//! comparison, so the run page shows them as annotations without anyone opening a log.
+//! comparison and one for an inconclusive comparison (with what it could have detected), so
+//! the run page shows them as annotations without anyone opening a log.
 //! GitHub keeps the first 10 errors of a step: the new failures come first, then the missing
 //! figures, then the regressions largest change first.
 
-use filterbench_reports::compare::{Change, Comparison, Verdict};
+use filterbench_reports::compare::{Change, Comparison, Outcome, Verdict};
 use filterbench_reports::format;
 use filterbench_results::summary::Key;
 
@@ -55,7 +56,8 @@ fn regression(c: &Change) -> String {
     )
 }
 
-/// The workflow commands of a comparison; with no regression, one notice that says so.
+/// The workflow commands of a comparison; with no regression, one notice that says so — or,
+/// when the comparison could not have seen one, a warning that says what it could see.
 pub fn annotations(c: &Comparison) -> String {
     let mut out = String::new();
     for f in &c.new_failures {
@@ -92,12 +94,22 @@ pub fn annotations(c: &Comparison) -> String {
     for n in &c.notes {
         out += &command("warning", "filterbench: weaker comparison", n);
     }
-    if !c.has_regression() {
-        out += &command(
-            "notice",
-            "filterbench: no significant regression",
-            &c.counts_line(),
-        );
+    match c.outcome() {
+        Outcome::NoRegression => {
+            out += &command(
+                "notice",
+                "filterbench: no significant regression",
+                &c.counts_line(),
+            );
+        }
+        Outcome::Inconclusive => {
+            out += &command(
+                "warning",
+                "filterbench: inconclusive",
+                &format!("{}. {}", c.result_sentence(), c.counts_line()),
+            );
+        }
+        Outcome::Regression | Outcome::Failed => {}
     }
     out
 }
@@ -117,12 +129,16 @@ mod tests {
     }
 
     #[test]
-    fn no_regression_is_one_notice_and_a_new_failure_an_error() {
+    fn nothing_to_judge_is_one_warning_and_a_new_failure_an_error() {
+        // No gating figure at all: inconclusive, never "no significant regression".
         let c = Comparison::default();
         let out = annotations(&c);
         assert_eq!(out.lines().count(), 1, "{out}");
         assert!(
-            out.starts_with("::notice title=filterbench%3A no significant regression::gating: 0"),
+            out.starts_with(
+                "::warning title=filterbench%3A inconclusive::inconclusive: no regression \
+                 flagged, but no gating figure is in both runs"
+            ),
             "{out}"
         );
         let mut failing = Comparison::default();
