@@ -6,6 +6,7 @@ pub(crate) mod answer;
 pub(crate) mod answer_text;
 mod breakdown;
 pub mod fault;
+mod figures;
 pub(crate) mod headline;
 mod hostcalls;
 mod info;
