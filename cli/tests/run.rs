@@ -196,12 +196,24 @@ fn instruction_counts_repeat_agree_and_gate_a_real_slowdown() {
     let dir = tempfile::tempdir().unwrap();
     let (a, ra) = count(dir.path(), "a.json", None);
     // Two repeats of every figure, agreeing to well under the 0.5% of the deterministic rule.
-    let per: Vec<(&str, u32, f64)> = ra
-        .rows
-        .iter()
-        .filter(|x| x.metric == Metric::Instructions)
-        .map(|x| (x.scenario.as_str(), x.process, x.value))
-        .collect();
+    let of = |arm: &str| -> Vec<(&str, u32, f64)> {
+        ra.rows
+            .iter()
+            .filter(|x| x.metric == Metric::Instructions && x.arm == arm)
+            .map(|x| (x.scenario.as_str(), x.process, x.value))
+            .collect()
+    };
+    let per = of("native");
+    // The harness is counted beside the arms, below them: what their counts are net of.
+    let harness = of("harness");
+    for (sc, p, h) in &harness {
+        let n = per
+            .iter()
+            .find(|x| x.0 == *sc && x.1 == *p)
+            .expect("native beside");
+        assert!(*h > 0.0 && *h < n.2, "{sc}: harness {h} vs native {}", n.2);
+    }
+    assert_eq!(harness.len(), per.len(), "{harness:?}");
     assert!(per.len() >= 2 && per.iter().any(|x| x.1 == 1), "{per:?}");
     for (sc, _, v) in &per {
         assert!(*v > 1000.0, "{sc}: {v}");
