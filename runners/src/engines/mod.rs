@@ -164,6 +164,41 @@ pub trait Instance {
     fn host(&mut self) -> &mut HostState;
     /// Current guest linear memory in bytes; None where there is none (the native arm).
     fn memory_bytes(&mut self) -> Option<u64>;
+
+    /// A callback as the VM driver makes it: effective context `ctx` set, the call (timed when
+    /// profiling), the module's critical log taken (kept with a failure). Provided, so one
+    /// virtual call does it all on every engine; the failure boxed so the result fits in two
+    /// registers (one in memory stalled every callback on its reload).
+    #[inline]
+    fn call_in(
+        &mut self,
+        cb: Callback,
+        args: &[u64],
+        ctx: Option<u32>,
+    ) -> Result<Option<u64>, Box<Failed>> {
+        let host = self.host();
+        if let Some(ctx) = ctx {
+            host.effective_context = ctx;
+        }
+        let start = host.profile.is_some().then(std::time::Instant::now);
+        let result = self.call(cb, args);
+        let host = self.host();
+        if let (Some(start), Some(p)) = (start, host.profile.as_mut()) {
+            p.callbacks += 1;
+            p.callback_ns += start.elapsed().as_nanos() as u64;
+        }
+        // Taken after every callback: a critical log that did not end in a trap explains
+        // nothing later.
+        let said = host.guest_message.take();
+        result.map_err(|error| Box::new(Failed { error, said }))
+    }
+}
+
+/// A failed callback and the start of its last critical log (where SDKs report a panic).
+#[derive(Debug)]
+pub struct Failed {
+    pub error: CallError,
+    pub said: Option<String>,
 }
 
 /// A compiled (or loaded) filter, ready to start VMs from.

@@ -251,6 +251,7 @@ fn dlopen_error(e: &libloading::Error, copy: &Path) -> String {
 }
 
 impl Instance for NativeInstance {
+    #[inline(always)] // into `call_in`, so that its result stays in registers
     fn call(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, CallError> {
         super::check_arity(cb, args);
         let Some(f) = self.callbacks[cb as usize] else {
@@ -279,6 +280,7 @@ impl Instance for NativeInstance {
         }))
     }
 
+    #[inline]
     fn host(&mut self) -> &mut HostState {
         self.state.host.as_mut().expect("instance has host state")
     }

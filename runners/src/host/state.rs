@@ -59,6 +59,31 @@ pub struct StreamState {
     pub guest_bytes: u64,
 }
 
+impl StreamState {
+    /// Empties the stream for the next one in place: a fresh stream's contents, but the
+    /// buffers keep their capacity, so a warm VM's requests copy bodies without allocating.
+    pub fn reset(&mut self) {
+        // Destructured so that a new field cannot be forgotten here.
+        let StreamState {
+            maps,
+            buffers,
+            local_reply,
+            closed,
+            continued,
+            guest_bytes,
+        } = self;
+        maps.iter_mut().for_each(Vec::clear);
+        buffers.iter_mut().for_each(Vec::clear);
+        // (Guarded: dropping even a `None` in place is an out-of-line call.)
+        if local_reply.is_some() {
+            *local_reply = None;
+        }
+        *closed = [false; 4];
+        *continued = [false; 4];
+        *guest_bytes = 0;
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricKind {

@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::callbacks::Callback;
 use super::http_call::{MAX_CALLS_PER_STEP, OutboundCall};
-use super::state::{Clock, HeaderMap, HostState, LocalReply, StreamState};
-use crate::engines::{CallError, EngineError, Instance, LoadedModule};
+use super::state::{Clock, HeaderMap, HostState, LocalReply};
+use crate::engines::{CallError, EngineError, Failed, Instance, LoadedModule};
+
+mod exchange;
 
 /// Action returned by header/body/data callbacks.
 const ACTION_CONTINUE: u64 = 0;
@@ -190,51 +192,59 @@ impl Vm {
         self.broken.is_some()
     }
 
+    /// One callback. Inlined: its result then never goes through memory on the way to the
+    /// caller's branch, which matters for every callback of every timed request.
+    #[inline]
     fn call(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, VmError> {
+        if self.broken.is_some() || self.trace.is_some() {
+            return self.call_slow(cb, args);
+        }
+        self.inst
+            .call_in(cb, args, Self::context_of(cb, args))
+            .map_err(|f| self.failed(*f))
+    }
+
+    /// Host calls made by a context's callback belong to that context (the allocator,
+    /// `_initialize` and `_start` take none).
+    fn context_of(cb: Callback, args: &[u64]) -> Option<u32> {
+        match cb {
+            Callback::MemoryAllocate | Callback::Initialize | Callback::Start => None,
+            _ => args.first().map(|c| *c as u32),
+        }
+    }
+
+    /// [`Vm::call`] on a broken VM (refused) or while tracing (recorded).
+    #[inline(never)]
+    fn call_slow(&mut self, cb: Callback, args: &[u64]) -> Result<Option<u64>, VmError> {
         if let Some(why) = &self.broken {
             return Err(VmError::Broken(why.clone()));
         }
-        let profiling = self.inst.host().profile.is_some();
-        let start = profiling.then(std::time::Instant::now);
-        // Host calls made by a context's callback belong to that context (the allocator,
-        // `_initialize` and `_start` take none).
-        if let (Some(ctx), false) = (
-            args.first(),
-            matches!(
-                cb,
-                Callback::MemoryAllocate | Callback::Initialize | Callback::Start
-            ),
-        ) {
-            self.inst.host().effective_context = *ctx as u32;
-        }
-        let r = self.inst.call(cb, args).map_err(|e| {
-            let said = self.inst.host().guest_message.take();
-            let e = match said {
-                Some(said) => VmError::Said { error: e, said },
-                None => VmError::Call(e),
-            };
-            self.broken = Some(e.to_string());
-            e
-        });
-        if r.is_ok() && self.inst.host().guest_message.is_some() {
-            // A critical log that did not end in a trap explains nothing later.
-            self.inst.host().guest_message = None;
-        }
-        if let (Some(start), Some(p)) = (start, self.inst.host().profile.as_mut()) {
-            p.callbacks += 1;
-            p.callback_ns += start.elapsed().as_nanos() as u64;
-        }
-        if self.trace.is_some() {
-            let stream = &self.inst.host().stream;
-            let call = TracedCall {
-                cb,
-                ret: r.as_ref().ok().copied().flatten(),
-                local_reply: stream.local_reply.clone(),
-                closed: stream.closed,
-            };
-            self.trace.get_or_insert_with(Vec::new).push(call);
-        }
-        r
+        let r = self.inst.call_in(cb, args, Self::context_of(cb, args));
+        self.record(cb, r.as_ref().ok().copied().flatten());
+        r.map_err(|f| self.failed(*f))
+    }
+
+    /// A callback's failure, with what the module said before it; the VM is broken from now.
+    #[cold]
+    fn failed(&mut self, Failed { error, said }: Failed) -> VmError {
+        let e = match said {
+            Some(said) => VmError::Said { error, said },
+            None => VmError::Call(error),
+        };
+        self.broken = Some(e.to_string());
+        e
+    }
+
+    /// Records a callback for the harness's script (see [`Vm::traced`]).
+    fn record(&mut self, cb: Callback, ret: Option<u64>) {
+        let stream = &self.inst.host().stream;
+        let call = TracedCall {
+            cb,
+            ret,
+            local_reply: stream.local_reply.clone(),
+            closed: stream.closed,
+        };
+        self.trace.get_or_insert_with(Vec::new).push(call);
     }
 
     fn new_context(&mut self) -> Result<u64, VmError> {
@@ -254,8 +264,19 @@ impl Vm {
         Ok(())
     }
 
-    fn replied(&mut self) -> bool {
-        self.inst.host().stream.local_reply.is_some()
+    /// After a stream callback: its calls answered (how many), and whether the stream has
+    /// had a local reply — with one look at the host when no call is in flight.
+    #[inline]
+    fn answer_then_replied(
+        &mut self,
+        calls: &mut Vec<OutboundCall>,
+    ) -> Result<(usize, bool), VmError> {
+        let h = self.host();
+        if h.http_calls.pending.is_empty() {
+            return Ok((0, h.stream.local_reply.is_some()));
+        }
+        let answered = self.answer_pending(calls)?;
+        Ok((answered, self.host().stream.local_reply.is_some()))
     }
 
     /// A stream paused while a call was out must have been resumed by its answer (or
@@ -274,7 +295,18 @@ impl Vm {
     /// Answers every HTTP call in flight from the in-suite upstream, in order, calling
     /// `proxy_on_http_call_response` on the context that made each; calls made from a
     /// response are answered too, up to [`MAX_CALLS_PER_STEP`]. Returns how many it answered.
+    #[inline]
     fn answer_calls(&mut self, made: &mut Vec<OutboundCall>) -> Result<usize, VmError> {
+        // After every callback of every request: most have no call in flight.
+        if self.host().http_calls.pending.is_empty() {
+            return Ok(0);
+        }
+        self.answer_pending(made)
+    }
+
+    /// [`Vm::answer_calls`] once there is a call in flight.
+    #[inline(never)]
+    fn answer_pending(&mut self, made: &mut Vec<OutboundCall>) -> Result<usize, VmError> {
         let mut answered = 0;
         while let Some((token, ctx, call)) = self.host().http_calls.pending.pop_front() {
             if made.len() >= MAX_CALLS_PER_STEP {
@@ -315,157 +347,11 @@ impl Vm {
         if let Clock::Fixed(ns) = h.clock {
             h.clock = Clock::Fixed(ns.wrapping_add(u64::from(period) * 1_000_000));
         }
-        h.stream = StreamState::default();
+        h.stream.reset();
         self.call(Callback::OnTick, &[self.root as u64])?;
         let mut out = TickOutcome::default();
         self.answer_calls(&mut out.calls)?;
-        self.host().stream = StreamState::default();
-        Ok(out)
-    }
-
-    /// Headers then body chunks of one direction. Returns what was forwarded, or `None`
-    /// once the filter sent a local reply.
-    #[allow(clippy::too_many_arguments)]
-    fn deliver(
-        &mut self,
-        ctx: u64,
-        msg: &Message,
-        map: usize,
-        buf: usize,
-        on_headers: Callback,
-        on_body: Callback,
-        calls: &mut Vec<OutboundCall>,
-    ) -> Result<Option<Vec<u8>>, VmError> {
-        self.host().stream.maps[map] = msg.headers.clone();
-        let no_body = msg.body.is_empty();
-        let n = msg.headers.len() as u64;
-        let action = self.call(on_headers, &[ctx, n, no_body as u64])?;
-        let answered = self.answer_calls(calls)?;
-        if self.replied() {
-            return Ok(None);
-        }
-        // Paused to wait for a call's answer: the answer must resume the stream (or reply),
-        // else a proxy would hold the request until its timeout.
-        if answered > 0 && headers_paused(action) {
-            self.resumed_after_call(on_headers, map / 2)?;
-        }
-        let mut forwarded = Vec::new();
-        if no_body {
-            return Ok(Some(forwarded));
-        }
-        let size = if msg.chunk_size == 0 {
-            msg.body.len()
-        } else {
-            msg.chunk_size
-        };
-        let last: Option<&[u8]> = (msg.end == BodyEnd::EmptyChunk).then_some(&[]);
-        let mut chunks = msg.body.chunks(size).chain(last).peekable();
-        while let Some(chunk) = chunks.next() {
-            let eos = chunks.peek().is_none();
-            self.host().stream.buffers[buf].extend_from_slice(chunk);
-            let len = self.host().stream.buffers[buf].len() as u64;
-            let action = self.call(on_body, &[ctx, len, eos as u64])?;
-            let answered = self.answer_calls(calls)?;
-            if self.replied() {
-                return Ok(None);
-            }
-            // The last chunk held back for a call must be released by its answer.
-            if answered > 0 && eos && action.unwrap_or(ACTION_CONTINUE) != ACTION_CONTINUE {
-                self.resumed_after_call(on_body, map / 2)?;
-            }
-            // Continue releases what is buffered; Pause keeps buffering (Envoy's
-            // StopIterationAndBuffer). At end of stream the rest goes out either way.
-            if action.unwrap_or(ACTION_CONTINUE) == ACTION_CONTINUE || eos {
-                forwarded.append(&mut self.host().stream.buffers[buf]);
-            }
-        }
-        Ok(Some(forwarded))
-    }
-
-    /// Drives one HTTP request/response through the filter.
-    pub fn http(&mut self, ex: &HttpExchange) -> Result<HttpOutcome, VmError> {
-        self.host().stream = StreamState::default();
-        let ctx = self.new_context()?;
-        let mut out = HttpOutcome::default();
-        let mut calls = Vec::new();
-        let req = self.deliver(
-            ctx,
-            &ex.request,
-            0,
-            0,
-            Callback::OnRequestHeaders,
-            Callback::OnRequestBody,
-            &mut calls,
-        )?;
-        if let Some(body) = req {
-            out.request_body = body;
-            if let Some(body) = self.deliver(
-                ctx,
-                &ex.response,
-                2,
-                1,
-                Callback::OnResponseHeaders,
-                Callback::OnResponseBody,
-                &mut calls,
-            )? {
-                out.response_body = body;
-            }
-        }
-        self.end_context(ctx, &mut calls)?;
-        out.calls = calls;
-        let s = std::mem::take(&mut self.host().stream);
-        let [req_h, _, resp_h, _] = s.maps;
-        out.request_headers = req_h;
-        out.response_headers = resp_h;
-        out.local_reply = s.local_reply;
-        if out.local_reply.is_some() {
-            // Nothing reached the upstream, and the client got the local reply instead.
-            out.response_headers.clear();
-            out.response_body.clear();
-        }
-        Ok(out)
-    }
-
-    /// Drives one TCP connection through a network filter.
-    pub fn tcp(&mut self, conn: &TcpConnection) -> Result<TcpOutcome, VmError> {
-        self.host().stream = StreamState::default();
-        let ctx = self.new_context()?;
-        self.call(Callback::OnNewConnection, &[ctx])?;
-        let mut out = TcpOutcome::default();
-        self.answer_calls(&mut out.calls)?;
-        for ev in &conn.events {
-            if self.host().stream.closed[2] || self.host().stream.closed[3] {
-                break;
-            }
-            let (data, eos, buf, cb) = match ev {
-                TcpEvent::Downstream {
-                    data,
-                    end_of_stream,
-                } => (data, *end_of_stream, 2, Callback::OnDownstreamData),
-                TcpEvent::Upstream {
-                    data,
-                    end_of_stream,
-                } => (data, *end_of_stream, 3, Callback::OnUpstreamData),
-            };
-            self.host().stream.buffers[buf].extend_from_slice(data);
-            let len = self.host().stream.buffers[buf].len() as u64;
-            let action = self.call(cb, &[ctx, len, eos as u64])?;
-            self.answer_calls(&mut out.calls)?;
-            let closed = self.host().stream.closed[2] || self.host().stream.closed[3];
-            if !closed && action.unwrap_or(ACTION_CONTINUE) == ACTION_CONTINUE {
-                let data = std::mem::take(&mut self.host().stream.buffers[buf]);
-                if buf == 2 {
-                    out.downstream_forwarded.extend_from_slice(&data);
-                } else {
-                    out.upstream_forwarded.extend_from_slice(&data);
-                }
-            }
-        }
-        out.closed = self.host().stream.closed[2] || self.host().stream.closed[3];
-        self.call(Callback::OnDownstreamConnectionClose, &[ctx, PEER_LOCAL])?;
-        self.call(Callback::OnUpstreamConnectionClose, &[ctx, PEER_LOCAL])?;
-        self.end_context(ctx, &mut out.calls)?;
-        self.host().stream = StreamState::default();
+        self.host().stream.reset();
         Ok(out)
     }
 }

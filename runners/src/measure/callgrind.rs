@@ -12,10 +12,11 @@ use crate::fixtures::Step;
 use crate::host::{Vm, VmError};
 use crate::measure::scenario::Scenario;
 
-/// The only code callgrind counts in a spin: one request of the scenario.
+/// The only code callgrind counts in a spin: one request of the scenario, written over the
+/// previous one's outcome as the timed loops do.
 #[inline(never)]
-pub fn counted_request(sc: &Scenario, vm: &mut Vm) -> Result<Step, VmError> {
-    sc.run_once(vm)
+pub fn counted_request(sc: &Scenario, vm: &mut Vm, step: &mut Step) -> Result<(), VmError> {
+    sc.run_into(vm, step)
 }
 
 /// callgrind's name pattern for [`counted_request`].

@@ -11,6 +11,7 @@ use crate::host::{Clock, HostState, HttpExchange, SharedData, TcpConnection, Vm,
 
 pub mod byo;
 mod proof;
+mod same;
 pub use proof::{Proof, Reference, Signature, first_difference, signature};
 
 #[derive(Clone, Debug)]
@@ -96,6 +97,19 @@ impl Scenario {
             Workload::Http(ex) => vm.http(ex).map(Step::Http),
             Workload::Tcp(c) => vm.tcp(c).map(Step::Tcp),
             Workload::Tick => vm.tick().map(Step::Tick),
+        }
+    }
+
+    /// [`run_once`](Self::run_once) into `step`, reusing its allocations (the previous
+    /// request's outcome): the timed loops' form, so a warm request allocates nothing of the
+    /// harness's own. On an error `step` holds a partial outcome.
+    pub fn run_into(&self, vm: &mut Vm, step: &mut Step) -> Result<(), VmError> {
+        match (&self.workload, &mut *step) {
+            (Workload::Http(ex), Step::Http(o)) => vm.http_into(ex, o),
+            (Workload::Tcp(c), Step::Tcp(o)) => vm.tcp_into(c, o),
+            (Workload::Tick, _) => vm.tick().map(|o| *step = Step::Tick(o)),
+            // The first request of a buffer (or one after a failure): a fresh outcome.
+            _ => self.run_once(vm).map(|s| *step = s),
         }
     }
 

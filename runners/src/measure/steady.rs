@@ -69,6 +69,8 @@ struct Live<'a> {
     vm: Vm,
     /// Every request's full outcome must equal the verified first one's.
     proof: Proof,
+    /// The last request's outcome: the next one is written over it, reusing its allocations.
+    step: Step,
     /// Latency pass: one stamp pair per request.
     hist: Histogram<u64>,
     /// Batch pass: requests per clock read, sized in warm-up.
@@ -111,6 +113,7 @@ fn prepare<'a>(sc: &Scenario, arm: &'a LoadedArm, want: Option<&Step>) -> Result
         arm,
         vm,
         proof,
+        step: first,
         hist: new_hist(),
         batch: 1,
         requests: 0,
@@ -128,9 +131,9 @@ fn prepare<'a>(sc: &Scenario, arm: &'a LoadedArm, want: Option<&Step>) -> Result
 /// Runs one request and checks its outcome: the one place every timed request (latency and
 /// batch passes alike, harness included) is proven. False on any difference or error.
 fn request(sc: &Scenario, l: &mut Live) -> bool {
-    match sc.run_once(&mut l.vm) {
-        Ok(step) if l.proof.check(&step, &mut l.vm) => true,
-        Ok(_) => {
+    match sc.run_into(&mut l.vm, &mut l.step) {
+        Ok(()) if l.proof.check(&l.step, &mut l.vm) => true,
+        Ok(()) => {
             l.errors += 1;
             let why = l.proof.explain();
             l.first_error.get_or_insert_with(|| {

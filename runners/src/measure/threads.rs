@@ -118,20 +118,21 @@ fn throughput(
                             .run_once(vm)
                             .unwrap_or_else(|e| Step::Failed(e.to_string()));
                         p.check(&step, vm);
-                        p
+                        (p, step)
                     });
                     barrier.wait();
                     let mut vm = vm?;
-                    let mut proof = proof.expect("a started VM has its proof");
+                    let (mut proof, mut step) = proof.expect("a started VM has its proof");
                     let mut failed = None;
-                    // Batches, as in the one-thread pass: a clock read per batch.
+                    // Batches, as in the one-thread pass: a clock read per batch, each request
+                    // written over the last one's outcome.
                     let (n, _, _) = batches(deadline_after, batch, || {
                         if failed.is_some() {
                             return;
                         }
-                        match sc.run_once(&mut vm) {
-                            Ok(step) if proof.check(&step, &mut vm) => {}
-                            Ok(_) => failed = proof.explain(),
+                        match sc.run_into(&mut vm, &mut step) {
+                            Ok(()) if proof.check(&step, &mut vm) => {}
+                            Ok(()) => failed = proof.explain(),
                             Err(e) => failed = Some(e.to_string()),
                         }
                     });
