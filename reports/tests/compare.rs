@@ -35,18 +35,7 @@ fn run(plan: &Plan) -> Results {
             ..Default::default()
         });
     }
-    let row = |f: &str, sc: &str, arm: &str, phase: Phase, metric: Metric, p: usize, v: f64| Row {
-        filter: f.into(),
-        scenario: sc.into(),
-        arm: arm.into(),
-        phase,
-        metric,
-        unit: metric.unit(),
-        threads: 1,
-        process: p as u32,
-        iteration: 0,
-        value: v,
-    };
+    let row = common::row;
     for f in plan.filters {
         r.filters.push(FilterInfo {
             name: f.to_string(),

@@ -30,18 +30,7 @@ fn run(
             ..Default::default()
         });
     }
-    let row = |f: &str, sc: &str, arm: &str, phase, metric: Metric, p: usize, value| Row {
-        filter: f.into(),
-        scenario: sc.into(),
-        arm: arm.into(),
-        phase,
-        metric,
-        unit: metric.unit(),
-        threads: 1,
-        process: p as u32,
-        iteration: 0,
-        value,
-    };
+    let row = common::row;
     for f in filters {
         r.filters.push(FilterInfo {
             name: f.to_string(),

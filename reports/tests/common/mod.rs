@@ -248,6 +248,30 @@ pub fn real() -> Results {
     Results::read(&data("quick-trimmed.json")).expect("committed results file reads")
 }
 
+/// One single-thread row of `metric` in its own unit, for tests that set every value.
+pub fn row(
+    f: &str,
+    sc: &str,
+    arm: &str,
+    phase: Phase,
+    metric: Metric,
+    p: usize,
+    value: f64,
+) -> Row {
+    Row {
+        filter: f.into(),
+        scenario: sc.into(),
+        arm: arm.into(),
+        phase,
+        metric,
+        unit: metric.unit(),
+        threads: 1,
+        process: p as u32,
+        iteration: 0,
+        value,
+    }
+}
+
 pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
